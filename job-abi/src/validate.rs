@@ -1,0 +1,526 @@
+//! WGSL validation against the ABI, with naga, before anything touches a device.
+
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
+use naga::{AddressSpace, Module, ScalarKind, ShaderStage, StorageAccess, TypeInner};
+
+use crate::abi::{
+    tightest, Caps, JobDescriptor, LimitSource, Limits, BINDING_INPUT, BINDING_OUTPUT,
+    BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
+    MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
+};
+use crate::error::{AbiError, Location};
+
+/// Whether a job's result can be verified by comparing hashes between providers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeterminismClass {
+    /// Integer and boolean arithmetic only: every conforming GPU produces the same bytes, so
+    /// results are verifiable by comparing result hashes between providers.
+    Exact,
+    /// Uses a floating-point type or builtin: results may differ between GPUs and drivers, so
+    /// they are **not** verifiable by comparing hashes.
+    Float,
+}
+
+impl DeterminismClass {
+    /// `"exact"` or `"float"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeterminismClass::Exact => "exact",
+            DeterminismClass::Float => "float",
+        }
+    }
+
+    /// Whether two providers' result hashes can be compared to verify this job.
+    pub fn is_hash_verifiable(self) -> bool {
+        self == DeterminismClass::Exact
+    }
+
+    /// The sentence to show next to the class wherever it is displayed.
+    pub fn verification_note(self) -> &'static str {
+        match self {
+            DeterminismClass::Exact => {
+                "integer-only: verifiable by comparing result hashes between providers"
+            }
+            DeterminismClass::Float => {
+                "uses floating point: NOT verifiable by comparing result hashes between providers"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for DeterminismClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.as_str(), self.verification_note())
+    }
+}
+
+/// What validation learned about a shader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShaderInfo {
+    /// The entry point's `@workgroup_size`.
+    pub workgroup_size: [u32; 3],
+    /// Exact or float (see [`DeterminismClass`]).
+    pub determinism: DeterminismClass,
+    /// Whether the shader declares the input binding.
+    pub declares_input: bool,
+    /// Whether the shader declares the params binding.
+    pub declares_params: bool,
+    /// Minimum input size the shader's input type needs, in bytes (0 if not declared).
+    pub input_min_len: u64,
+    /// Minimum output size the shader's output type needs, in bytes.
+    pub output_min_len: u64,
+    /// Bytes of `var<workgroup>` memory.
+    pub workgroup_storage_bytes: u64,
+    /// Bytes of private plus function-local memory (upper bound per invocation).
+    pub private_memory_bytes: u64,
+}
+
+/// Validates a whole job: the shader ([`validate_shader`]) and the dispatch ([`check_dispatch`]).
+pub fn validate_job(job: &JobDescriptor, limits: &Limits, caps: &Caps) -> Result<ShaderInfo, AbiError> {
+    let info = validate_shader(&job.wgsl, &job.entry_point, limits, caps)?;
+    check_dispatch(job, &info, limits, caps)?;
+    Ok(info)
+}
+
+/// Parses and validates WGSL against the ABI: UTF-8, size, naga validation, the entry point
+/// (exists, `@compute`), the bindings, and the workgroup size and memory within `limits`/`caps`.
+pub fn validate_shader(
+    wgsl: &[u8],
+    entry_point: &str,
+    limits: &Limits,
+    caps: &Caps,
+) -> Result<ShaderInfo, AbiError> {
+    let (max_source, source_of_limit) = tightest(&[
+        (MAX_SOURCE_LEN as u64, LimitSource::Abi),
+        (caps.max_source_len as u64, LimitSource::Provider),
+    ]);
+    if wgsl.len() as u64 > max_source {
+        return Err(AbiError::SourceTooLarge {
+            len: wgsl.len(),
+            max: usize::try_from(max_source).unwrap_or(usize::MAX),
+            source_of_limit,
+        });
+    }
+    let source = std::str::from_utf8(wgsl).map_err(|e| AbiError::SourceNotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    if source.trim().is_empty() {
+        return Err(AbiError::SourceEmpty);
+    }
+    if entry_point.is_empty() || entry_point.len() > MAX_ENTRY_POINT_LEN {
+        return Err(AbiError::EntryPointNameInvalid {
+            len: entry_point.len(),
+            max: MAX_ENTRY_POINT_LEN,
+        });
+    }
+
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| AbiError::Parse {
+        message: e.message().to_string(),
+        location: e.location(source).map(location),
+        diagnostic: e.emit_to_string(source),
+    })?;
+    let module_info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .map_err(|e| AbiError::Invalid {
+            message: error_chain(e.as_inner()),
+            location: e.location(source).map(location),
+            diagnostic: e.emit_to_string(source),
+        })?;
+
+    if let Some((_, o)) = module.overrides.iter().next() {
+        return Err(AbiError::OverridesUnsupported {
+            name: o.name.clone().unwrap_or_else(|| "<unnamed>".into()),
+        });
+    }
+
+    let ep = module
+        .entry_points
+        .iter()
+        .find(|ep| ep.name == entry_point && ep.stage == ShaderStage::Compute)
+        .or_else(|| module.entry_points.iter().find(|ep| ep.name == entry_point))
+        .ok_or_else(|| AbiError::EntryPointNotFound {
+            name: entry_point.to_string(),
+            available: module.entry_points.iter().map(|ep| ep.name.clone()).collect(),
+        })?;
+    if ep.stage != ShaderStage::Compute {
+        return Err(AbiError::NotCompute {
+            name: ep.name.clone(),
+            stage: stage_name(ep.stage),
+        });
+    }
+
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).map_err(|e| AbiError::Invalid {
+        message: error_chain(&e),
+        location: None,
+        diagnostic: e.to_string(),
+    })?;
+    let size_of = |ty| u64::from(layouter[ty].size);
+
+    let bindings = check_bindings(&module, &size_of)?;
+
+    let workgroup_size = ep.workgroup_size;
+    check_workgroup_size(workgroup_size, limits)?;
+
+    let workgroup_storage_bytes: u64 = module
+        .global_variables
+        .iter()
+        .filter(|(_, g)| g.space == AddressSpace::WorkGroup)
+        .map(|(_, g)| size_of(g.ty))
+        .sum();
+    let max_wg_storage = u64::from(limits.max_workgroup_storage_size);
+    if workgroup_storage_bytes > max_wg_storage {
+        return Err(AbiError::WorkgroupStorageTooLarge {
+            bytes: workgroup_storage_bytes,
+            max: max_wg_storage,
+            source_of_limit: LimitSource::Device,
+        });
+    }
+
+    // Upper bound: WGSL forbids recursion, so no invocation holds more than every private global
+    // plus every function's locals at once.
+    let private_memory_bytes: u64 = module
+        .global_variables
+        .iter()
+        .filter(|(_, g)| g.space == AddressSpace::Private)
+        .map(|(_, g)| size_of(g.ty))
+        .chain(
+            module
+                .functions
+                .iter()
+                .map(|(_, f)| f)
+                .chain(module.entry_points.iter().map(|ep| &ep.function))
+                .flat_map(|f| f.local_variables.iter().map(|(_, v)| size_of(v.ty))),
+        )
+        .sum();
+    let (max_private, source_of_limit) = tightest(&[
+        (MAX_PRIVATE_MEMORY, LimitSource::Abi),
+        (caps.max_private_memory, LimitSource::Provider),
+    ]);
+    if private_memory_bytes > max_private {
+        return Err(AbiError::PrivateMemoryTooLarge {
+            bytes: private_memory_bytes,
+            max: max_private,
+            source_of_limit,
+        });
+    }
+
+    let determinism = classify(&module, &module_info);
+
+    Ok(ShaderInfo {
+        workgroup_size,
+        determinism,
+        declares_input: bindings.input_min_len.is_some(),
+        declares_params: bindings.params_declared,
+        input_min_len: bindings.input_min_len.unwrap_or(0),
+        output_min_len: bindings.output_min_len,
+        workgroup_storage_bytes,
+        private_memory_bytes,
+    })
+}
+
+/// Checks a job's dispatch and buffer sizes against a validated shader, the device and the
+/// provider. Cheap: no parsing, so a daemon can run it on every job with a cached [`ShaderInfo`].
+pub fn check_dispatch(
+    job: &JobDescriptor,
+    info: &ShaderInfo,
+    limits: &Limits,
+    caps: &Caps,
+) -> Result<(), AbiError> {
+    let (max_per_dim, source_of_limit) = tightest(&[
+        (u64::from(MAX_WORKGROUPS_PER_DIMENSION), LimitSource::Abi),
+        (u64::from(limits.max_workgroups_per_dimension), LimitSource::Device),
+    ]);
+    for (axis, &count) in ['x', 'y', 'z'].into_iter().zip(&job.workgroups) {
+        if count == 0 {
+            return Err(AbiError::WorkgroupCountZero { axis });
+        }
+        if u64::from(count) > max_per_dim {
+            return Err(AbiError::WorkgroupCountTooLarge {
+                axis,
+                count,
+                max: u32::try_from(max_per_dim).unwrap_or(u32::MAX),
+                source_of_limit,
+            });
+        }
+    }
+    let total: u64 = job.workgroups.iter().map(|&c| u64::from(c)).product();
+    if total > caps.max_total_workgroups {
+        return Err(AbiError::TooManyWorkgroups {
+            total,
+            max: caps.max_total_workgroups,
+            source_of_limit: LimitSource::Provider,
+        });
+    }
+
+    let device_binding = limits.max_storage_binding_size.min(limits.max_buffer_size);
+    let input_len = job.input.len() as u64;
+    let (max_input, source_of_limit) = tightest(&[
+        (MAX_INPUT_LEN, LimitSource::Abi),
+        (device_binding, LimitSource::Device),
+        (caps.max_input_len, LimitSource::Provider),
+    ]);
+    if input_len > max_input {
+        return Err(AbiError::InputTooLarge {
+            len: input_len,
+            max: max_input,
+            source_of_limit,
+        });
+    }
+    if input_len % 4 != 0 {
+        return Err(AbiError::InputNotAligned { len: input_len });
+    }
+    // An empty input is bound as one zero word (see the crate docs).
+    let bound_input = input_len.max(4);
+    if info.declares_input && bound_input < info.input_min_len {
+        return Err(AbiError::InputTooShort {
+            len: bound_input,
+            min: info.input_min_len,
+        });
+    }
+
+    let output_len = job.output_len;
+    if output_len == 0 {
+        return Err(AbiError::OutputEmpty);
+    }
+    let (max_output, source_of_limit) = tightest(&[
+        (MAX_OUTPUT_LEN, LimitSource::Abi),
+        (device_binding, LimitSource::Device),
+        (caps.max_output_len, LimitSource::Provider),
+    ]);
+    if output_len > max_output {
+        return Err(AbiError::OutputTooLarge {
+            len: output_len,
+            max: max_output,
+            source_of_limit,
+        });
+    }
+    if output_len % 4 != 0 {
+        return Err(AbiError::OutputNotAligned { len: output_len });
+    }
+    if output_len < info.output_min_len {
+        return Err(AbiError::OutputTooShort {
+            len: output_len,
+            min: info.output_min_len,
+        });
+    }
+    Ok(())
+}
+
+struct Bindings {
+    input_min_len: Option<u64>,
+    output_min_len: u64,
+    params_declared: bool,
+}
+
+fn check_bindings(module: &Module, size_of: &dyn Fn(naga::Handle<naga::Type>) -> u64) -> Result<Bindings, AbiError> {
+    let mut seen: [Option<String>; 3] = [None, None, None];
+    let mut result = Bindings {
+        input_min_len: None,
+        output_min_len: 0,
+        params_declared: false,
+    };
+    let mut output_declared = false;
+    for (_, global) in module.global_variables.iter() {
+        let name = global.name.clone().unwrap_or_else(|| "<unnamed>".into());
+        match global.space {
+            AddressSpace::Private | AddressSpace::WorkGroup | AddressSpace::Function => {
+                continue
+            }
+            AddressSpace::Uniform | AddressSpace::Storage { .. } | AddressSpace::Handle => {}
+            other => {
+                return Err(AbiError::ForbiddenAddressSpace {
+                    name,
+                    space: format!("{other:?}"),
+                })
+            }
+        }
+        let Some(binding) = &global.binding else {
+            // naga rejects resources without a binding; be explicit anyway.
+            return Err(AbiError::ForbiddenAddressSpace {
+                name,
+                space: format!("{:?} without @binding", global.space),
+            });
+        };
+        if binding.group != BIND_GROUP || binding.binding > BINDING_PARAMS {
+            return Err(AbiError::UnexpectedBinding {
+                name,
+                group: binding.group,
+                binding: binding.binding,
+            });
+        }
+        let slot = &mut seen[binding.binding as usize];
+        if let Some(first) = slot.take() {
+            return Err(AbiError::DuplicateBinding {
+                binding: binding.binding,
+                first,
+                second: name,
+            });
+        }
+        *slot = Some(name.clone());
+
+        let found = space_name(global.space);
+        let size = size_of(global.ty);
+        let is_handle = matches!(
+            module.types[global.ty].inner,
+            TypeInner::Image { .. } | TypeInner::Sampler { .. } | TypeInner::AccelerationStructure { .. }
+        );
+        match binding.binding {
+            BINDING_INPUT => match global.space {
+                AddressSpace::Storage { access } if !access.contains(StorageAccess::STORE) => {
+                    result.input_min_len = Some(size);
+                }
+                _ => {
+                    return Err(AbiError::WrongBindingType {
+                        name,
+                        binding: BINDING_INPUT,
+                        expected: "var<storage, read>",
+                        found,
+                    })
+                }
+            },
+            BINDING_OUTPUT => match global.space {
+                AddressSpace::Storage { access } if access.contains(StorageAccess::STORE) => {
+                    output_declared = true;
+                    result.output_min_len = size;
+                }
+                _ => {
+                    return Err(AbiError::WrongBindingType {
+                        name,
+                        binding: BINDING_OUTPUT,
+                        expected: "var<storage, read_write>",
+                        found,
+                    })
+                }
+            },
+            _ => match global.space {
+                AddressSpace::Uniform if !is_handle => {
+                    if size > PARAMS_LEN as u64 {
+                        return Err(AbiError::ParamsTooLarge {
+                            size,
+                            max: PARAMS_LEN as u64,
+                        });
+                    }
+                    result.params_declared = true;
+                }
+                _ => {
+                    return Err(AbiError::WrongBindingType {
+                        name,
+                        binding: BINDING_PARAMS,
+                        expected: "var<uniform>",
+                        found,
+                    })
+                }
+            },
+        }
+    }
+    if !output_declared {
+        return Err(AbiError::MissingOutputBinding);
+    }
+    Ok(result)
+}
+
+fn check_workgroup_size(size: [u32; 3], limits: &Limits) -> Result<(), AbiError> {
+    for ((axis, &s), &max) in ['x', 'y', 'z']
+        .into_iter()
+        .zip(&size)
+        .zip(&limits.max_workgroup_size)
+    {
+        if s > max {
+            return Err(AbiError::WorkgroupSizeTooLarge {
+                axis,
+                size: s,
+                max,
+                source_of_limit: LimitSource::Device,
+            });
+        }
+    }
+    let invocations: u64 = size.iter().map(|&s| u64::from(s)).product();
+    if invocations > u64::from(limits.max_invocations_per_workgroup) {
+        return Err(AbiError::TooManyInvocations {
+            invocations,
+            max: limits.max_invocations_per_workgroup,
+            source_of_limit: LimitSource::Device,
+        });
+    }
+    Ok(())
+}
+
+/// Float if any type, expression or constant anywhere in the module is floating point. Looking
+/// at the whole module (not only what the entry point reaches) errs on the side of `Float`.
+fn classify(module: &Module, info: &ModuleInfo) -> DeterminismClass {
+    let is_float = |kind: ScalarKind| matches!(kind, ScalarKind::Float | ScalarKind::AbstractFloat);
+    let inner_is_float = |inner: &TypeInner| match *inner {
+        TypeInner::ValuePointer { scalar, .. } | TypeInner::Atomic(scalar) => is_float(scalar.kind),
+        ref other => other.scalar_kind().is_some_and(is_float),
+    };
+
+    let types_float = module.types.iter().any(|(_, ty)| inner_is_float(&ty.inner));
+    let constants_float = module.global_expressions.iter().any(|(_, e)| {
+        matches!(e, naga::Expression::Literal(lit) if is_float(lit.scalar_kind()))
+    });
+    let functions_float = module
+        .functions
+        .iter()
+        .map(|(handle, f)| (f, &info[handle]))
+        .chain(
+            module
+                .entry_points
+                .iter()
+                .enumerate()
+                .map(|(i, ep)| (&ep.function, info.get_entry_point(i))),
+        )
+        .any(|(function, finfo)| {
+            function
+                .expressions
+                .iter()
+                .any(|(handle, _)| inner_is_float(finfo[handle].ty.inner_with(&module.types)))
+        });
+    if types_float || constants_float || functions_float {
+        DeterminismClass::Float
+    } else {
+        DeterminismClass::Exact
+    }
+}
+
+fn location(l: naga::SourceLocation) -> Location {
+    Location {
+        line: l.line_number,
+        column: l.line_position,
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    message
+}
+
+fn stage_name(stage: ShaderStage) -> String {
+    match stage {
+        ShaderStage::Vertex => "vertex".into(),
+        ShaderStage::Fragment => "fragment".into(),
+        ShaderStage::Compute => "compute".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn space_name(space: AddressSpace) -> String {
+    match space {
+        AddressSpace::Uniform => "var<uniform>".into(),
+        AddressSpace::Storage { access } if access.contains(StorageAccess::STORE) => {
+            "var<storage, read_write>".into()
+        }
+        AddressSpace::Storage { .. } => "var<storage, read>".into(),
+        AddressSpace::Handle => "a texture/sampler handle".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,85 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::*;
+use crate::errors::MarketError;
+use crate::events::JobCancelled;
+use crate::state::{Job, JobStatus, Market};
+use crate::token;
+
+#[derive(Accounts)]
+pub struct JobCancel<'info> {
+    /// The job's client; receives the refund and the rent of the job and its escrow.
+    #[account(mut)]
+    pub client: Signer<'info>,
+    pub market: Account<'info, Market>,
+    #[account(address = market.payment_mint @ MarketError::WrongMint)]
+    pub payment_mint: Account<'info, Mint>,
+    #[account(
+        mut,
+        close = client,
+        has_one = client @ MarketError::NotJobClient,
+        has_one = market @ MarketError::WrongMarket,
+        has_one = escrow @ MarketError::WrongVault,
+        has_one = client_token @ MarketError::WrongTokenOwner,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut)]
+    pub escrow: Account<'info, TokenAccount>,
+    /// The token account the payment came from.
+    #[account(mut)]
+    pub client_token: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl JobCancel<'_> {
+    pub fn validate(&self) -> Result<()> {
+        require!(self.job.status == JobStatus::Open, MarketError::JobNotOpen);
+        require!(self.job.claimed == 0, MarketError::JobAlreadyClaimed);
+        Ok(())
+    }
+}
+
+impl JobCancel<'_> {
+    /// Refunds the whole escrow and closes the escrow and the job to the client. Works while the
+    /// market is paused.
+    pub fn handle(ctx: Context<JobCancel>) -> Result<()> {
+        let accs = &ctx.accounts;
+        let job = &accs.job;
+        let job_id = job.job_id.to_le_bytes();
+        let seeds: &[&[u8]] = &[
+            SEED_JOB,
+            job.market.as_ref(),
+            job.client.as_ref(),
+            &job_id,
+            &[job.bump],
+        ];
+        let refunded = accs.escrow.amount;
+        let job_info = job.to_account_info();
+        let token_program = accs.token_program.to_account_info();
+        let escrow = accs.escrow.to_account_info();
+        token::transfer(
+            &token_program,
+            &escrow,
+            &accs.payment_mint.to_account_info(),
+            &accs.client_token.to_account_info(),
+            &job_info,
+            &[seeds],
+            refunded,
+            accs.payment_mint.decimals,
+        )?;
+        token::close(
+            &token_program,
+            &escrow,
+            &accs.client.to_account_info(),
+            &job_info,
+            &[seeds],
+        )?;
+        emit!(JobCancelled {
+            job: job.key(),
+            client: job.client,
+            refunded,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::MarketError;
+use crate::events::JobClaimed;
+use crate::state::{Job, JobStatus, Market, Provider, ProviderStatus, SlotState};
+
+#[derive(Accounts)]
+pub struct JobClaim<'info> {
+    pub owner: Signer<'info>,
+    pub market: Account<'info, Market>,
+    #[account(
+        mut,
+        has_one = owner @ MarketError::NotProviderOwner,
+        has_one = market @ MarketError::WrongMarket,
+    )]
+    pub provider: Account<'info, Provider>,
+    #[account(mut, has_one = market @ MarketError::WrongMarket)]
+    pub job: Box<Account<'info, Job>>,
+}
+
+impl JobClaim<'_> {
+    pub fn validate(&self) -> Result<()> {
+        let (job, provider) = (&self.job, &self.provider);
+        require!(!self.market.paused, MarketError::MarketPaused);
+        require!(job.status == JobStatus::Open, MarketError::JobNotOpen);
+        let now = Clock::get()?.unix_timestamp;
+        require!(now <= job.claim_deadline, MarketError::ClaimDeadlinePassed);
+        require!(job.claimed < job.replicas, MarketError::NoFreeSlot);
+        require!(
+            job.slot_of(&provider.key()).is_none(),
+            MarketError::AlreadyClaimed
+        );
+        require!(
+            provider.status == ProviderStatus::Active,
+            MarketError::ProviderPaused
+        );
+        require!(
+            provider.capabilities.meets(&job.spec.min_capabilities),
+            MarketError::CapabilitiesTooLow
+        );
+        require!(
+            provider.free_stake()? >= job.collateral_per_replica,
+            MarketError::InsufficientFreeStake
+        );
+        Ok(())
+    }
+}
+
+impl JobClaim<'_> {
+    /// Takes the next free replica slot and locks the job's collateral in the provider's stake.
+    /// Touches only the job and the provider: claims on different jobs never contend.
+    pub fn handle(ctx: Context<JobClaim>) -> Result<()> {
+        let accs = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let provider_key = accs.provider.key();
+        let collateral = accs.job.collateral_per_replica;
+        accs.provider.lock(collateral)?;
+        let job = &mut accs.job;
+        let index = job.claimed as usize;
+        let slot = &mut job.slots[index];
+        slot.provider = provider_key;
+        slot.state = SlotState::Claimed;
+        slot.claimed_at = now;
+        job.claimed += 1;
+        if job.claimed == job.replicas {
+            job.status = JobStatus::Running;
+        }
+        emit!(JobClaimed {
+            job: job.key(),
+            provider: provider_key,
+            slot: index as u8,
+            collateral,
+            claimed: job.claimed,
+        });
+        Ok(())
+    }
+}

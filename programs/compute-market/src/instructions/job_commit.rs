@@ -1,0 +1,57 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::MarketError;
+use crate::events::ResultCommitted;
+use crate::state::{Job, Provider, SlotState};
+
+#[derive(Accounts)]
+pub struct JobCommit<'info> {
+    pub owner: Signer<'info>,
+    #[account(has_one = owner @ MarketError::NotProviderOwner)]
+    pub provider: Account<'info, Provider>,
+    #[account(mut)]
+    pub job: Box<Account<'info, Job>>,
+}
+
+impl JobCommit<'_> {
+    /// The slot this provider holds, once every rule for committing holds.
+    pub fn validate(&self) -> Result<usize> {
+        let job = &self.job;
+        require!(job.replicas > 1, MarketError::WrongVerificationMode);
+        require!(!job.status.is_settled(), MarketError::JobNotOpen);
+        let index = job
+            .slot_of(&self.provider.key())
+            .ok_or(MarketError::NotAReplica)?;
+        require!(
+            job.slots[index].state == SlotState::Claimed,
+            MarketError::WrongSlotState
+        );
+        let now = Clock::get()?.unix_timestamp;
+        require!(
+            now <= job.commit_deadline,
+            MarketError::CommitDeadlinePassed
+        );
+        Ok(index)
+    }
+}
+
+impl JobCommit<'_> {
+    /// Posts `commitment = commitment_hash(job, provider, result_hash, salt)` without revealing
+    /// the result.
+    pub fn handle(ctx: Context<JobCommit>, commitment: [u8; 32]) -> Result<()> {
+        let index = ctx.accounts.validate()?;
+        let provider = ctx.accounts.provider.key();
+        let job = &mut ctx.accounts.job;
+        let slot = &mut job.slots[index];
+        slot.commitment = commitment;
+        slot.state = SlotState::Committed;
+        job.committed += 1;
+        emit!(ResultCommitted {
+            job: job.key(),
+            provider,
+            slot: index as u8,
+            commitment,
+        });
+        Ok(())
+    }
+}

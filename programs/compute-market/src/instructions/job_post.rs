@@ -1,0 +1,220 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::*;
+use crate::errors::MarketError;
+use crate::events::JobPosted;
+use crate::state::{Job, JobSpec, JobStatus, Market, ReplicaSlot};
+use crate::token;
+
+/// A new job. Deadlines are Unix times; 0 takes the market's default window.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobPostArgs {
+    /// Client-chosen id, unique per client and market (part of the job PDA seeds).
+    pub job_id: u64,
+    /// What to compute.
+    pub spec: JobSpec,
+    /// WGSL entry point.
+    pub entry_point: String,
+    /// Where the shader can be downloaded.
+    pub shader_uri: String,
+    /// Where the input can be downloaded (may be empty when `spec.input_len` is 0).
+    pub input_uri: String,
+    /// Paid to each agreeing replica, in base units.
+    pub reward_per_replica: u64,
+    /// Replicas (`n`, 1..=[`MAX_REPLICAS`]).
+    pub replicas: u8,
+    /// Agreeing results needed (`k`): 1 when `n` is 1, a strict majority otherwise.
+    pub quorum: u8,
+    /// Last moment to claim (0: now + market claim window).
+    pub claim_deadline: i64,
+    /// Last moment to commit or submit (0: claim deadline + market commit window).
+    pub commit_deadline: i64,
+    /// Last moment to reveal (0: commit deadline + market reveal window; ignored when `n` is 1).
+    pub reveal_deadline: i64,
+}
+
+#[derive(Accounts)]
+#[instruction(args: JobPostArgs)]
+pub struct JobPost<'info> {
+    /// Pays the escrow and the rent.
+    #[account(mut)]
+    pub client: Signer<'info>,
+    #[account(mut)]
+    pub market: Account<'info, Market>,
+    #[account(address = market.payment_mint @ MarketError::WrongMint)]
+    pub payment_mint: Account<'info, Mint>,
+    #[account(
+        init,
+        payer = client,
+        space = 8 + Job::INIT_SPACE,
+        seeds = [
+            SEED_JOB,
+            market.key().as_ref(),
+            client.key().as_ref(),
+            &args.job_id.to_le_bytes(),
+        ],
+        bump,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    /// Holds the payment until settlement; owned by the job PDA.
+    #[account(
+        init,
+        payer = client,
+        seeds = [SEED_ESCROW, job.key().as_ref()],
+        bump,
+        token::mint = payment_mint,
+        token::authority = job,
+    )]
+    pub escrow: Account<'info, TokenAccount>,
+    /// The client's token account the payment comes from.
+    #[account(
+        mut,
+        constraint = client_token.mint == payment_mint.key() @ MarketError::WrongMint,
+        constraint = client_token.owner == client.key() @ MarketError::WrongTokenOwner,
+    )]
+    pub client_token: Account<'info, TokenAccount>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+fn valid_uri(uri: &str) -> bool {
+    !uri.is_empty() && uri.len() <= MAX_URI_LEN
+}
+
+/// The job's deadlines (claim, commit, reveal) after defaults, checked against `now`.
+pub fn resolve_deadlines(args: &JobPostArgs, market: &Market, now: i64) -> Result<[i64; 3]> {
+    let or_default = |value: i64, base: i64, window: i64| -> Result<i64> {
+        if value != 0 {
+            return Ok(value);
+        }
+        base.checked_add(window)
+            .ok_or_else(|| error!(MarketError::Overflow))
+    };
+    let claim = or_default(args.claim_deadline, now, market.claim_window)?;
+    let commit = or_default(args.commit_deadline, claim, market.commit_window)?;
+    let reveal = if args.replicas == 1 {
+        commit
+    } else {
+        or_default(args.reveal_deadline, commit, market.reveal_window)?
+    };
+    let ordered = now < claim && claim < commit && (args.replicas == 1 || commit < reveal);
+    require!(
+        ordered && reveal.saturating_sub(now) <= MAX_DEADLINE_HORIZON,
+        MarketError::InvalidDeadlines
+    );
+    Ok([claim, commit, reveal])
+}
+
+impl JobPost<'_> {
+    pub fn validate(&self, args: &JobPostArgs) -> Result<()> {
+        require!(!self.market.paused, MarketError::MarketPaused);
+        require!(
+            (1..=MAX_REPLICAS as u8).contains(&args.replicas),
+            MarketError::InvalidReplicas
+        );
+        let quorum_ok = if args.replicas == 1 {
+            args.quorum == 1
+        } else {
+            args.quorum <= args.replicas && 2 * args.quorum as u16 > args.replicas as u16
+        };
+        require!(quorum_ok, MarketError::InvalidQuorum);
+        require!(args.reward_per_replica > 0, MarketError::ZeroReward);
+        require!(
+            !args.entry_point.is_empty() && args.entry_point.len() <= MAX_ENTRY_POINT_LEN,
+            MarketError::InvalidEntryPoint
+        );
+        require!(valid_uri(&args.shader_uri), MarketError::InvalidUri);
+        require!(
+            valid_uri(&args.input_uri) || (args.spec.input_len == 0 && args.input_uri.is_empty()),
+            MarketError::InvalidUri
+        );
+        require!(
+            (1..=MAX_OUTPUT_LEN).contains(&args.spec.output_len),
+            MarketError::InvalidOutputLen
+        );
+        require!(
+            args.spec.input_len <= MAX_INPUT_LEN,
+            MarketError::InvalidInputLen
+        );
+        require!(
+            args.spec.workgroups.iter().all(|&w| w >= 1),
+            MarketError::InvalidWorkgroups
+        );
+        Ok(())
+    }
+}
+
+impl JobPost<'_> {
+    pub fn handle(ctx: Context<JobPost>, args: JobPostArgs) -> Result<()> {
+        let accs = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let [claim_deadline, commit_deadline, reveal_deadline] =
+            resolve_deadlines(&args, &accs.market, now)?;
+        let fee_per_replica = accs.market.fee_for(args.reward_per_replica)?;
+        let job = &mut accs.job;
+        job.set_inner(Job {
+            version: JOB_VERSION,
+            bump: ctx.bumps.job,
+            escrow_bump: ctx.bumps.escrow,
+            status: JobStatus::Open,
+            market: accs.market.key(),
+            client: accs.client.key(),
+            job_id: args.job_id,
+            escrow: accs.escrow.key(),
+            client_token: accs.client_token.key(),
+            spec: args.spec,
+            reward_per_replica: args.reward_per_replica,
+            fee_per_replica,
+            collateral_per_replica: accs.market.collateral_per_replica,
+            replicas: args.replicas,
+            quorum: args.quorum,
+            claimed: 0,
+            committed: 0,
+            revealed: 0,
+            posted_at: now,
+            claim_deadline,
+            commit_deadline,
+            reveal_deadline,
+            settled_at: 0,
+            result_hash: [0; 32],
+            slots: [ReplicaSlot::EMPTY; MAX_REPLICAS],
+            reserved: [0; 64],
+            entry_point: args.entry_point,
+            shader_uri: args.shader_uri,
+            input_uri: args.input_uri,
+            result_uris: vec![String::new(); args.replicas as usize],
+        });
+        let escrowed = job.escrow_total()?;
+        token::transfer(
+            &accs.token_program.to_account_info(),
+            &accs.client_token.to_account_info(),
+            &accs.payment_mint.to_account_info(),
+            &accs.escrow.to_account_info(),
+            &accs.client.to_account_info(),
+            &[],
+            escrowed,
+            accs.payment_mint.decimals,
+        )?;
+        accs.market.jobs_posted = accs.market.jobs_posted.saturating_add(1);
+        let job = &accs.job;
+        emit!(JobPosted {
+            market: job.market,
+            job: job.key(),
+            client: job.client,
+            job_id: job.job_id,
+            reward_per_replica: job.reward_per_replica,
+            fee_per_replica,
+            escrowed,
+            replicas: job.replicas,
+            quorum: job.quorum,
+            determinism: job.spec.determinism,
+            shader_hash: job.spec.shader_hash,
+            input_hash: job.spec.input_hash,
+            claim_deadline,
+            commit_deadline,
+            reveal_deadline,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::MAX_URI_LEN;
+use crate::errors::MarketError;
+use crate::events::ResultRevealed;
+use crate::settlement::{settle, SettleAccounts, SlotAccounts};
+use crate::state::{Job, Market, Outcome, Provider, SlotState};
+
+/// A single replica's result.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JobSubmitArgs {
+    /// Canonical result hash of the output (see `job-abi`).
+    pub result_hash: [u8; 32],
+    /// Where the output can be downloaded.
+    pub result_uri: String,
+}
+
+#[derive(Accounts)]
+pub struct JobSubmit<'info> {
+    pub owner: Signer<'info>,
+    #[account(mut)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(address = market.payment_mint @ MarketError::WrongMint)]
+    pub payment_mint: Box<Account<'info, Mint>>,
+    #[account(
+        mut,
+        has_one = owner @ MarketError::NotProviderOwner,
+        has_one = stake_vault @ MarketError::WrongVault,
+    )]
+    pub provider: Box<Account<'info, Provider>>,
+    /// CHECK: the provider's stake vault (checked by `has_one = stake_vault`); untouched when
+    /// the job completes.
+    pub stake_vault: UncheckedAccount<'info>,
+    /// CHECK: the owner's token account receiving the reward; settlement checks its owner and
+    /// mint.
+    #[account(mut)]
+    pub payout: UncheckedAccount<'info>,
+    #[account(
+        mut,
+        has_one = market @ MarketError::WrongMarket,
+        has_one = escrow @ MarketError::WrongVault,
+        has_one = client @ MarketError::WrongClient,
+        has_one = client_token @ MarketError::WrongTokenOwner,
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut)]
+    pub escrow: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.treasury @ MarketError::WrongTreasury)]
+    pub treasury: Box<Account<'info, TokenAccount>>,
+    /// CHECK: the job's client (checked by `has_one = client`); receives the escrow's rent.
+    #[account(mut)]
+    pub client: UncheckedAccount<'info>,
+    /// CHECK: the job's refund token account (checked by `has_one = client_token`).
+    #[account(mut)]
+    pub client_token: UncheckedAccount<'info>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl JobSubmit<'_> {
+    pub fn validate(&self, args: &JobSubmitArgs) -> Result<()> {
+        let job = &self.job;
+        require!(job.replicas == 1, MarketError::WrongVerificationMode);
+        require!(!job.status.is_settled(), MarketError::JobNotOpen);
+        let index = job
+            .slot_of(&self.provider.key())
+            .ok_or(MarketError::NotAReplica)?;
+        require!(
+            job.slots[index].state == SlotState::Claimed,
+            MarketError::WrongSlotState
+        );
+        let now = Clock::get()?.unix_timestamp;
+        require!(
+            now <= job.commit_deadline,
+            MarketError::CommitDeadlinePassed
+        );
+        require!(
+            !args.result_uri.is_empty() && args.result_uri.len() <= MAX_URI_LEN,
+            MarketError::InvalidUri
+        );
+        Ok(())
+    }
+}
+
+impl JobSubmit<'_> {
+    /// A single replica's provider submits its result hash; the job completes and pays at once.
+    pub fn handle(ctx: Context<JobSubmit>, args: JobSubmitArgs) -> Result<()> {
+        let accs = ctx.accounts;
+        let now = Clock::get()?.unix_timestamp;
+        let provider_key = accs.provider.key();
+        {
+            let job = &mut accs.job;
+            let slot = &mut job.slots[0];
+            slot.result_hash = args.result_hash;
+            slot.state = SlotState::Revealed;
+            job.committed = 1;
+            job.revealed = 1;
+            job.result_uris[0] = args.result_uri.clone();
+            emit!(ResultRevealed {
+                job: job.key(),
+                provider: provider_key,
+                slot: 0,
+                result_hash: args.result_hash,
+                result_uri: args.result_uri,
+            });
+        }
+        let provider_info = accs.provider.to_account_info();
+        let mut slots = [SlotAccounts {
+            provider: &mut accs.provider,
+            provider_info,
+            vault: accs.stake_vault.to_account_info(),
+            payout: accs.payout.to_account_info(),
+        }];
+        let job_info = accs.job.to_account_info();
+        let settle_accounts = SettleAccounts {
+            job_key: job_info.key(),
+            job_info,
+            mint: &accs.payment_mint.to_account_info(),
+            escrow: &accs.escrow.to_account_info(),
+            escrow_amount: accs.escrow.amount,
+            treasury: &accs.treasury.to_account_info(),
+            client: &accs.client.to_account_info(),
+            client_token: Some(&accs.client_token.to_account_info()),
+            token_program: &accs.token_program.to_account_info(),
+        };
+        settle(
+            &mut accs.job,
+            &mut accs.market,
+            settle_accounts,
+            &mut slots,
+            Outcome::Completed(args.result_hash),
+            now,
+        )
+    }
+}

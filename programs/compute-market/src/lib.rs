@@ -1,0 +1,129 @@
+//! # Compute Market: the on-chain program
+//!
+//! An open marketplace for GPU compute. Clients post jobs (a WGSL compute shader, its input and
+//! dispatch, see `job-abi/`) and escrow the reward; staked providers claim replica slots, run the
+//! shader, and either submit their result hash (one replica) or commit to it and later reveal it
+//! (several replicas). Settlement pays providers whose hash reaches the quorum, refunds the
+//! client everything else, and slashes the collateral of providers who missed a deadline or
+//! revealed a losing hash. Every step after posting can be cranked by anyone once its deadline
+//! passes, so no money waits on one party.
+//!
+//! Layout: `constants` (seeds, limits), `state/` (accounts with their transitions and
+//! invariants), `instructions/` (one file per instruction), `settlement` (the one routine that
+//! moves a job's money at the end), `token` (the only token-program CPIs), `events`, `errors`.
+#![allow(unexpected_cfgs, reason = "anchor's macros emit cfgs of their own")]
+
+#[cfg(target_arch = "bpf")]
+use solana_compiler_builtins as _;
+
+use anchor_lang::prelude::*;
+
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod settlement;
+pub mod state;
+pub mod token;
+
+pub use instructions::*;
+pub(crate) use settlement::__client_accounts_job_settle;
+pub use settlement::JobSettle;
+
+declare_id!("CM6xQ5kkbRrJrFqaPp1Jc2ifoW7axk2rHrv9tDX5LzKY");
+
+#[program]
+pub mod compute_market {
+    use super::*;
+
+    /// Creates the market of a payment mint (the signer becomes its authority).
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn market_init(ctx: Context<MarketInit>, args: MarketInitArgs) -> Result<()> {
+        MarketInit::handle(ctx, args)
+    }
+
+    /// Changes a market's parameters or pauses it (authority only).
+    pub fn market_update(ctx: Context<MarketUpdate>, args: MarketUpdateArgs) -> Result<()> {
+        MarketUpdate::handle(ctx, args)
+    }
+
+    /// Registers a provider with its initial stake and capabilities.
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn provider_register(
+        ctx: Context<ProviderRegister>,
+        args: ProviderRegisterArgs,
+    ) -> Result<()> {
+        ProviderRegister::handle(ctx, args)
+    }
+
+    /// Adds stake.
+    pub fn provider_stake(ctx: Context<ProviderStake>, amount: u64) -> Result<()> {
+        ProviderStake::handle(ctx, amount)
+    }
+
+    /// Starts unbonding free stake.
+    pub fn provider_unstake(ctx: Context<ProviderUnstake>, amount: u64) -> Result<()> {
+        ProviderUnstake::handle(ctx, amount)
+    }
+
+    /// Withdraws unbonded stake after the unbonding period.
+    #[access_control(ctx.accounts.validate())]
+    pub fn provider_withdraw(ctx: Context<ProviderWithdraw>) -> Result<()> {
+        ProviderWithdraw::handle(ctx)
+    }
+
+    /// Updates a provider's capabilities or pauses it.
+    pub fn provider_update(ctx: Context<ProviderUpdate>, args: ProviderUpdateArgs) -> Result<()> {
+        ProviderUpdate::handle(ctx, args)
+    }
+
+    /// Posts a job and escrows `replicas × (reward + fee)`.
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn job_post(ctx: Context<JobPost>, args: JobPostArgs) -> Result<()> {
+        JobPost::handle(ctx, args)
+    }
+
+    /// Cancels an unclaimed job: full refund, job and escrow closed to the client.
+    #[access_control(ctx.accounts.validate())]
+    pub fn job_cancel(ctx: Context<JobCancel>) -> Result<()> {
+        JobCancel::handle(ctx)
+    }
+
+    /// Claims a replica slot and locks collateral.
+    #[access_control(ctx.accounts.validate())]
+    pub fn job_claim(ctx: Context<JobClaim>) -> Result<()> {
+        JobClaim::handle(ctx)
+    }
+
+    /// Commits to a result without revealing it (replicated jobs).
+    pub fn job_commit(ctx: Context<JobCommit>, commitment: [u8; 32]) -> Result<()> {
+        JobCommit::handle(ctx, commitment)
+    }
+
+    /// Reveals a committed result (replicated jobs).
+    pub fn job_reveal(ctx: Context<JobReveal>, args: JobRevealArgs) -> Result<()> {
+        JobReveal::handle(ctx, args)
+    }
+
+    /// Submits the result of a single-replica job, completing and paying it.
+    #[access_control(ctx.accounts.validate(&args))]
+    pub fn job_submit(ctx: Context<JobSubmit>, args: JobSubmitArgs) -> Result<()> {
+        JobSubmit::handle(ctx, args)
+    }
+
+    /// Settles a replicated job after its reveals (anyone may call).
+    pub fn job_finalize<'info>(ctx: Context<'info, JobSettle<'info>>) -> Result<()> {
+        JobSettle::finalize(ctx)
+    }
+
+    /// Expires a job stuck past a deadline without enough replicas (anyone may call).
+    pub fn job_expire<'info>(ctx: Context<'info, JobSettle<'info>>) -> Result<()> {
+        JobSettle::expire(ctx)
+    }
+
+    /// Closes a settled job and returns its rent to the client.
+    #[access_control(ctx.accounts.validate())]
+    pub fn job_close(ctx: Context<JobClose>) -> Result<()> {
+        JobClose::handle(ctx)
+    }
+}

@@ -1,0 +1,383 @@
+use anchor_lang::prelude::*;
+
+use crate::constants::*;
+use crate::errors::MarketError;
+use crate::state::MinCapabilities;
+
+/// Whether a job's output can be verified by comparing hashes between providers.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum Determinism {
+    /// Integer/boolean arithmetic only: every correct provider produces identical bytes, so
+    /// replicas can be compared by hash.
+    Exact,
+    /// Uses floating point: results may differ between adapters, so replica hashes may disagree
+    /// even when every provider is honest. Use one replica, or accept failed quorums.
+    Float,
+}
+
+/// Lifecycle of a job. Times of each transition are in [`Job`]'s timestamp fields.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum JobStatus {
+    /// Posted; replica slots can still be claimed.
+    Open,
+    /// Every replica slot is claimed; providers are computing, committing and revealing.
+    Running,
+    /// A result reached quorum (or the single replica submitted one); providers paid.
+    Completed,
+    /// Replicas revealed but no result reached quorum; client refunded.
+    Failed,
+    /// A phase deadline passed with too few replicas to reach quorum; client refunded.
+    Expired,
+}
+
+impl JobStatus {
+    /// True once money has been settled.
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Expired)
+    }
+}
+
+/// Progress of one replica slot.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum SlotState {
+    /// Nobody holds this slot.
+    Empty,
+    /// A provider claimed it and locked collateral.
+    Claimed,
+    /// The provider posted its commitment.
+    Committed,
+    /// The provider revealed (or, with one replica, submitted) its result hash.
+    Revealed,
+}
+
+/// One replica of a job, held by one provider.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub struct ReplicaSlot {
+    /// Provider PDA holding the slot (default when empty).
+    pub provider: Pubkey,
+    /// Progress of the slot.
+    pub state: SlotState,
+    /// Unix time of the claim.
+    pub claimed_at: i64,
+    /// `commitment_hash(job, provider, result_hash, salt)`, zero until committed.
+    pub commitment: [u8; 32],
+    /// Revealed result hash, zero until revealed.
+    pub result_hash: [u8; 32],
+}
+
+impl ReplicaSlot {
+    /// An unclaimed slot.
+    pub const EMPTY: Self = Self {
+        provider: Pubkey::new_from_array([0; 32]),
+        state: SlotState::Empty,
+        claimed_at: 0,
+        commitment: [0; 32],
+        result_hash: [0; 32],
+    };
+}
+
+/// What a job computes: the job ABI's fixed-size part (see `job-abi/` for the ABI itself).
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub struct JobSpec {
+    /// SHA-256 of the WGSL source bytes.
+    pub shader_hash: [u8; 32],
+    /// SHA-256 of the input bytes.
+    pub input_hash: [u8; 32],
+    /// Input length, in bytes.
+    pub input_len: u32,
+    /// Output length, in bytes.
+    pub output_len: u32,
+    /// Workgroup counts x, y, z of the dispatch.
+    pub workgroups: [u32; 3],
+    /// Uniform parameter block bound at `@binding(2)`.
+    pub params: [u8; PARAMS_LEN],
+    /// Whether replicas can be compared by hash.
+    pub determinism: Determinism,
+    /// Least capabilities a provider must publish to claim.
+    pub min_capabilities: MinCapabilities,
+}
+
+/// A job: its spec, escrowed payment, replica slots, deadlines and result.
+///
+/// Fixed-size fields come first so `getProgramAccounts` can filter on fixed offsets
+/// ([`Job::STATUS_OFFSET`], [`Job::MARKET_OFFSET`], [`Job::CLIENT_OFFSET`],
+/// [`Job::slot_provider_offset`]); variable-length strings come last.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Job {
+    /// Layout version ([`JOB_VERSION`]).
+    pub version: u8,
+    /// Bump of the job PDA `[SEED_JOB, market, client, job_id]`.
+    pub bump: u8,
+    /// Bump of the escrow vault PDA `[SEED_ESCROW, job]`.
+    pub escrow_bump: u8,
+    /// Lifecycle state.
+    pub status: JobStatus,
+    /// Market the job was posted to.
+    pub market: Pubkey,
+    /// Who posted and paid for the job; receives refunds, slashed collateral and rent.
+    pub client: Pubkey,
+    /// Client-chosen id, unique per client and market.
+    pub job_id: u64,
+    /// Escrow token account (owned by this PDA) holding the payment until settlement.
+    pub escrow: Pubkey,
+    /// The client's token account the payment came from; refunds and slashed collateral go
+    /// back to it.
+    pub client_token: Pubkey,
+    /// What to compute.
+    pub spec: JobSpec,
+    /// Paid to each provider whose result agrees with the quorum, in base units.
+    pub reward_per_replica: u64,
+    /// Protocol fee per paid replica, escrowed on top of the reward, in base units.
+    pub fee_per_replica: u64,
+    /// Provider stake locked per claimed replica (market value at posting), in base units.
+    pub collateral_per_replica: u64,
+    /// Replicas requested (`n`).
+    pub replicas: u8,
+    /// Agreeing results needed (`k`).
+    pub quorum: u8,
+    /// Slots claimed so far.
+    pub claimed: u8,
+    /// Slots that committed (or, with one replica, submitted).
+    pub committed: u8,
+    /// Slots that revealed (or submitted).
+    pub revealed: u8,
+    /// Unix time of posting.
+    pub posted_at: i64,
+    /// Last moment a slot can be claimed.
+    pub claim_deadline: i64,
+    /// Last moment a commitment (or a single replica's result) can be posted.
+    pub commit_deadline: i64,
+    /// Last moment a commitment can be revealed.
+    pub reveal_deadline: i64,
+    /// Unix time of settlement (Completed, Failed or Expired), 0 before.
+    pub settled_at: i64,
+    /// The agreed result hash once Completed, zero otherwise.
+    pub result_hash: [u8; 32],
+    /// Replica slots; the first `replicas` are in use, filled in order.
+    pub slots: [ReplicaSlot; MAX_REPLICAS],
+    /// Reserved for future versions.
+    pub reserved: [u8; 64],
+    /// WGSL entry point.
+    #[max_len(MAX_ENTRY_POINT_LEN)]
+    pub entry_point: String,
+    /// Where the shader source can be downloaded (`file://`, `https://`, `s3://`).
+    #[max_len(MAX_URI_LEN)]
+    pub shader_uri: String,
+    /// Where the input bytes can be downloaded.
+    #[max_len(MAX_URI_LEN)]
+    pub input_uri: String,
+    /// Result URI revealed by each slot (same index as `slots`).
+    #[max_len(MAX_REPLICAS, MAX_URI_LEN)]
+    pub result_uris: Vec<String>,
+}
+
+impl Job {
+    /// Byte offset of `status` in the account data (after the 8-byte discriminator).
+    pub const STATUS_OFFSET: usize = 8 + 3;
+    /// Byte offset of `market`.
+    pub const MARKET_OFFSET: usize = Self::STATUS_OFFSET + 1;
+    /// Byte offset of `client`.
+    pub const CLIENT_OFFSET: usize = Self::MARKET_OFFSET + 32;
+    /// Byte offset of `slots`.
+    pub const SLOTS_OFFSET: usize = Self::CLIENT_OFFSET
+        + 32 // client
+        + 8 // job_id
+        + 32 // escrow
+        + 32 // client_token
+        + JobSpec::INIT_SPACE
+        + 8 * 3 // reward, fee, collateral
+        + 5 // replicas, quorum, claimed, committed, revealed
+        + 8 * 5 // posted_at, deadlines, settled_at
+        + 32; // result_hash
+
+    /// Byte offset of slot `index`'s provider key (for "jobs of this provider" filters).
+    pub const fn slot_provider_offset(index: usize) -> usize {
+        Self::SLOTS_OFFSET + index * ReplicaSlot::INIT_SPACE
+    }
+
+    /// Slots in use.
+    pub fn active_slots(&self) -> &[ReplicaSlot] {
+        &self.slots[..self.replicas as usize]
+    }
+
+    /// Index of the slot held by `provider`, if any.
+    pub fn slot_of(&self, provider: &Pubkey) -> Option<usize> {
+        self.active_slots()
+            .iter()
+            .position(|s| s.state != SlotState::Empty && s.provider == *provider)
+    }
+
+    /// Escrow a job holds at posting: `replicas × (reward + fee)`.
+    pub fn escrow_total(&self) -> Result<u64> {
+        self.reward_per_replica
+            .checked_add(self.fee_per_replica)
+            .and_then(|v| v.checked_mul(self.replicas as u64))
+            .ok_or_else(|| error!(MarketError::Overflow))
+    }
+
+    /// No more claims: every slot taken, or the claim deadline passed.
+    pub fn claims_closed(&self, now: i64) -> bool {
+        self.claimed == self.replicas || now > self.claim_deadline
+    }
+
+    /// Reveals may start: claims are closed and no more commitments can arrive (every claimed
+    /// slot committed, or the commit deadline passed). Nobody can see a revealed hash while
+    /// anybody can still commit, so copying a result is impossible.
+    pub fn reveal_open(&self, now: i64) -> bool {
+        self.claims_closed(now) && (self.committed == self.claimed || now > self.commit_deadline)
+    }
+
+    /// Replicated jobs may be finalized once enough replicas committed, the reveal phase is open
+    /// and every committed replica revealed or the reveal deadline passed.
+    pub fn can_finalize(&self, now: i64) -> bool {
+        self.replicas > 1
+            && !self.status.is_settled()
+            && self.committed >= self.quorum
+            && self.reveal_open(now)
+            && (self.revealed == self.committed || now > self.reveal_deadline)
+    }
+
+    /// Why a job can be expired now, if it can: too few claims by the claim deadline, or too few
+    /// commitments (submissions) by the commit deadline.
+    pub fn expiry(&self, now: i64) -> Option<Expiry> {
+        if self.status.is_settled() {
+            return None;
+        }
+        if now > self.claim_deadline && self.claimed < self.quorum {
+            Some(Expiry::TooFewClaims)
+        } else if now > self.commit_deadline && self.committed < self.quorum {
+            Some(Expiry::TooFewCommits)
+        } else {
+            None
+        }
+    }
+
+    /// The result hash revealed by at least `quorum` slots, if any. With a strict-majority
+    /// quorum at most one hash can qualify.
+    pub fn quorum_hash(&self) -> Option<[u8; 32]> {
+        let revealed = self
+            .active_slots()
+            .iter()
+            .filter(|s| s.state == SlotState::Revealed);
+        for candidate in revealed.clone() {
+            let votes = revealed
+                .clone()
+                .filter(|s| s.result_hash == candidate.result_hash)
+                .count();
+            if votes >= self.quorum as usize {
+                return Some(candidate.result_hash);
+            }
+        }
+        None
+    }
+
+    /// What settlement does with each slot for a given outcome.
+    pub fn dispositions(&self, outcome: Outcome) -> [Disposition; MAX_REPLICAS] {
+        let mut out = [Disposition::Unclaimed; MAX_REPLICAS];
+        for (i, slot) in self.active_slots().iter().enumerate() {
+            out[i] = match (slot.state, outcome) {
+                (SlotState::Empty, _) => Disposition::Unclaimed,
+                (SlotState::Revealed, Outcome::Completed(hash)) if slot.result_hash == hash => {
+                    Disposition::Pay
+                }
+                (SlotState::Revealed, Outcome::Completed(_)) => Disposition::Slash,
+                (SlotState::Revealed, Outcome::Failed) => Disposition::Release,
+                (_, Outcome::Completed(_) | Outcome::Failed) => Disposition::Slash,
+                (_, Outcome::Expired(Expiry::TooFewClaims)) => Disposition::Release,
+                (SlotState::Claimed, Outcome::Expired(Expiry::TooFewCommits)) => Disposition::Slash,
+                (_, Outcome::Expired(Expiry::TooFewCommits)) => Disposition::Release,
+            };
+        }
+        out
+    }
+
+    /// Checks the counters agree with the slots.
+    pub fn invariant(&self) -> Result<()> {
+        let active = self.active_slots();
+        let claimed = active
+            .iter()
+            .filter(|s| s.state != SlotState::Empty)
+            .count();
+        let committed = active
+            .iter()
+            .filter(|s| matches!(s.state, SlotState::Committed | SlotState::Revealed))
+            .count();
+        let revealed = active
+            .iter()
+            .filter(|s| s.state == SlotState::Revealed)
+            .count();
+        require!(
+            claimed == self.claimed as usize
+                && committed == self.committed as usize
+                && revealed == self.revealed as usize
+                && self.result_uris.len() == self.replicas as usize,
+            MarketError::InvariantViolated
+        );
+        Ok(())
+    }
+}
+
+/// Why a job expired.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum Expiry {
+    /// Fewer than `quorum` slots were claimed by the claim deadline (nobody is at fault).
+    TooFewClaims,
+    /// Fewer than `quorum` slots committed by the commit deadline (claimers that never
+    /// committed are at fault).
+    TooFewCommits,
+}
+
+/// How a job settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// This result hash reached quorum.
+    Completed([u8; 32]),
+    /// Replicas revealed but no hash reached quorum.
+    Failed,
+    /// A deadline passed with too few replicas.
+    Expired(Expiry),
+}
+
+impl Outcome {
+    /// The job status this outcome leads to.
+    pub fn status(self) -> JobStatus {
+        match self {
+            Self::Completed(_) => JobStatus::Completed,
+            Self::Failed => JobStatus::Failed,
+            Self::Expired(_) => JobStatus::Expired,
+        }
+    }
+}
+
+/// What settlement does with one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Slot never claimed: its reward and fee go back to the client.
+    Unclaimed,
+    /// Provider paid its reward (fee to the treasury); collateral unlocked.
+    Pay,
+    /// Provider not at fault but not paid: reward and fee back to the client; collateral unlocked.
+    Release,
+    /// Provider at fault: reward and fee back to the client; collateral slashed to the client.
+    Slash,
+}
+
+/// The commitment a provider posts before revealing: SHA-256 over a domain tag, the job, the
+/// provider PDA, the result hash and a 32-byte secret salt. Binding the job and provider means a
+/// commitment cannot be replayed on another job or copied by another provider.
+pub fn commitment_hash(
+    job: &Pubkey,
+    provider: &Pubkey,
+    result_hash: &[u8; 32],
+    salt: &[u8; 32],
+) -> [u8; 32] {
+    solana_sha256_hasher::hashv(&[
+        COMMITMENT_DOMAIN,
+        job.as_ref(),
+        provider.as_ref(),
+        result_hash,
+        salt,
+    ])
+    .to_bytes()
+}

@@ -1,0 +1,427 @@
+//! Adapter enumeration, explicit selection and the one device a process uses.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use wgpu::{Backends, DeviceType};
+
+/// Packages that give a machine without a GPU a software Vulkan adapter (Mesa lavapipe).
+pub const NO_ADAPTER_HINT: &str = "no Vulkan/Metal/DX12 adapter found. On Debian/Ubuntu without a GPU install the software \
+     adapter: `apt-get install -y --no-install-recommends mesa-vulkan-drivers libvulkan1`; with a GPU, \
+     install its vendor's Vulkan driver";
+
+/// Which adapter to use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AdapterChoice {
+    /// The best hardware adapter (discrete, then integrated, then virtual); a CPU adapter only
+    /// when allowed or when it is the only one.
+    #[default]
+    Auto,
+    /// The adapter at this index of [`enumerate_adapters`] (as `provider-daemon check` lists).
+    Index(usize),
+    /// The first adapter whose name contains this text (case-insensitive).
+    Name(String),
+}
+
+impl std::str::FromStr for AdapterChoice {
+    type Err = std::convert::Infallible;
+
+    /// `auto` (or empty), a number (index) or any other text (name).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Ok(if s.is_empty() || s.eq_ignore_ascii_case("auto") {
+            AdapterChoice::Auto
+        } else if let Ok(index) = s.parse() {
+            AdapterChoice::Index(index)
+        } else {
+            AdapterChoice::Name(s.to_string())
+        })
+    }
+}
+
+impl fmt::Display for AdapterChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdapterChoice::Auto => f.write_str("auto"),
+            AdapterChoice::Index(i) => write!(f, "{i}"),
+            AdapterChoice::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// How to pick and open the GPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuConfig {
+    /// Which adapter.
+    pub adapter: AdapterChoice,
+    /// Allow choosing a CPU adapter (lavapipe, WARP) by index or name when a hardware adapter
+    /// exists. [`AdapterChoice::Auto`] never prefers a CPU adapter over hardware, and uses one
+    /// only when CPU adapters are all there is.
+    pub allow_cpu: bool,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        Self {
+            adapter: AdapterChoice::Auto,
+            allow_cpu: false,
+        }
+    }
+}
+
+/// The backends the executor uses. GL is deliberately excluded: naga's GLSL output differs from
+/// WGSL on integer division edge cases, so hashes would differ.
+pub const BACKENDS: Backends = Backends::PRIMARY;
+
+/// A printable description of one adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// Index in [`enumerate_adapters`] order.
+    pub index: usize,
+    /// Adapter name (e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// Vulkan, Metal or DX12.
+    pub backend: String,
+    /// Discrete, integrated, virtual, CPU or other.
+    pub device_type: String,
+    /// Driver name and version information.
+    pub driver: String,
+    /// Whether this is a software (CPU) adapter.
+    pub is_cpu: bool,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] {} ({}, {}, driver: {})",
+            self.index, self.name, self.backend, self.device_type, self.driver
+        )
+    }
+}
+
+/// Why no device could be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter at all.
+    #[error("{NO_ADAPTER_HINT}")]
+    NoAdapter,
+    /// The requested adapter does not exist.
+    #[error("no adapter matches `{choice}`; available adapters:\n{}", list(available))]
+    AdapterNotFound {
+        /// What was asked for.
+        choice: AdapterChoice,
+        /// What exists.
+        available: Vec<AdapterSummary>,
+    },
+    /// A CPU adapter was chosen explicitly although a hardware adapter exists.
+    #[error("`{name}` is a CPU (software) adapter and a hardware adapter exists; pass --allow-cpu to use it anyway:\n{}", list(available))]
+    CpuAdapterNotAllowed {
+        /// The chosen adapter.
+        name: String,
+        /// What exists.
+        available: Vec<AdapterSummary>,
+    },
+    /// The adapter refused to open a device.
+    #[error("could not open a device on `{adapter}`: {message}")]
+    RequestDevice {
+        /// The adapter.
+        adapter: String,
+        /// wgpu's message.
+        message: String,
+    },
+}
+
+fn list(adapters: &[AdapterSummary]) -> String {
+    if adapters.is_empty() {
+        return format!("  (none) — {NO_ADAPTER_HINT}");
+    }
+    adapters.iter().map(|a| format!("  {a}")).collect::<Vec<_>>().join("\n")
+}
+
+fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
+    let driver = [info.driver.as_str(), info.driver_info.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    AdapterSummary {
+        index,
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver,
+        is_cpu: info.device_type == DeviceType::Cpu,
+    }
+}
+
+fn new_instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: BACKENDS,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+/// Lists the adapters of the primary backends, in a stable order (the order `--adapter <index>`
+/// refers to).
+pub fn enumerate_adapters() -> Vec<AdapterSummary> {
+    let instance = new_instance();
+    pollster::block_on(instance.enumerate_adapters(BACKENDS))
+        .iter()
+        .enumerate()
+        .map(|(i, a)| summarize(i, &a.get_info()))
+        .collect()
+}
+
+fn rank(device_type: DeviceType) -> u8 {
+    match device_type {
+        DeviceType::DiscreteGpu => 0,
+        DeviceType::IntegratedGpu => 1,
+        DeviceType::VirtualGpu => 2,
+        DeviceType::Other => 3,
+        DeviceType::Cpu => 4,
+    }
+}
+
+/// Converts device limits into the ABI's plain limits struct.
+pub fn abi_limits(limits: &wgpu::Limits) -> compute_market_job::Limits {
+    compute_market_job::Limits {
+        max_workgroup_size: [
+            limits.max_compute_workgroup_size_x,
+            limits.max_compute_workgroup_size_y,
+            limits.max_compute_workgroup_size_z,
+        ],
+        max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        max_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        max_storage_binding_size: limits.max_storage_buffer_binding_size,
+        max_buffer_size: limits.max_buffer_size,
+        max_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+    }
+}
+
+/// Errors wgpu reported outside any error scope, recorded instead of panicking.
+#[derive(Clone, Default)]
+pub struct UncapturedErrors(Arc<Mutex<Vec<String>>>);
+
+impl UncapturedErrors {
+    /// Takes the recorded errors.
+    pub fn take(&self) -> Vec<String> {
+        match self.0.lock() {
+            Ok(mut errors) => std::mem::take(&mut *errors),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    fn push(&self, message: String) {
+        match self.0.lock() {
+            Ok(mut errors) => errors.push(message),
+            Err(poisoned) => poisoned.into_inner().push(message),
+        }
+    }
+}
+
+/// The device of this process, opened once from an explicit adapter choice.
+pub struct GpuContext {
+    /// The selected adapter.
+    pub adapter: AdapterSummary,
+    /// The device's limits (the adapter's full limits).
+    pub limits: wgpu::Limits,
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// Errors outside error scopes (should stay empty).
+    pub uncaptured: UncapturedErrors,
+    /// Set when the device is lost.
+    pub lost: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuContext {
+    /// Selects an adapter per `config`, opens a device with the adapter's full limits, installs
+    /// non-panicking error handlers and logs what it chose.
+    pub fn new(config: &GpuConfig) -> Result<Self, GpuError> {
+        let instance = new_instance();
+        let adapters = pollster::block_on(instance.enumerate_adapters(BACKENDS));
+        let summaries: Vec<AdapterSummary> = adapters
+            .iter()
+            .enumerate()
+            .map(|(i, a)| summarize(i, &a.get_info()))
+            .collect();
+        if adapters.is_empty() {
+            return Err(GpuError::NoAdapter);
+        }
+        let chosen = select(&summaries, config)?;
+        let adapter = &adapters[chosen];
+        let summary = summaries[chosen].clone();
+        if summary.is_cpu {
+            tracing::warn!(
+                adapter = %summary.name,
+                "using a CPU (software) adapter: slow, and it truncates long loops (lavapipe stops each \
+                 invocation after 65,535 loop iterations)"
+            );
+        }
+
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("compute-market executor"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::RequestDevice {
+            adapter: summary.name.clone(),
+            message: e.to_string(),
+        })?;
+
+        let uncaptured = UncapturedErrors::default();
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            tracing::error!(%error, "uncaptured wgpu error");
+            sink.push(error.to_string());
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            tracing::error!(?reason, %message, "GPU device lost");
+            if let Ok(mut slot) = lost_sink.lock() {
+                *slot = Some(format!("{reason:?}: {message}"));
+            }
+        });
+
+        tracing::info!(
+            adapter = %summary.name,
+            backend = %summary.backend,
+            device_type = %summary.device_type,
+            driver = %summary.driver,
+            max_workgroup_size = ?[limits.max_compute_workgroup_size_x, limits.max_compute_workgroup_size_y, limits.max_compute_workgroup_size_z],
+            max_invocations = limits.max_compute_invocations_per_workgroup,
+            max_workgroups_per_dimension = limits.max_compute_workgroups_per_dimension,
+            max_storage_binding = limits.max_storage_buffer_binding_size,
+            max_buffer = limits.max_buffer_size,
+            max_workgroup_storage = limits.max_compute_workgroup_storage_size,
+            "GPU context ready"
+        );
+        Ok(Self {
+            adapter: summary,
+            limits,
+            device,
+            queue,
+            uncaptured,
+            lost,
+        })
+    }
+
+    /// The device limits as the ABI's plain struct.
+    pub fn abi_limits(&self) -> compute_market_job::Limits {
+        abi_limits(&self.limits)
+    }
+
+    /// The reason the device was lost, if it was.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// Picks an adapter index per the choice and the CPU policy.
+pub fn select(adapters: &[AdapterSummary], config: &GpuConfig) -> Result<usize, GpuError> {
+    let not_found = || GpuError::AdapterNotFound {
+        choice: config.adapter.clone(),
+        available: adapters.to_vec(),
+    };
+    let chosen = match &config.adapter {
+        AdapterChoice::Index(i) => adapters.get(*i).ok_or_else(not_found)?,
+        AdapterChoice::Name(name) => {
+            let needle = name.to_lowercase();
+            adapters
+                .iter()
+                .find(|a| a.name.to_lowercase().contains(&needle))
+                .ok_or_else(not_found)?
+        }
+        AdapterChoice::Auto => {
+            let best = |cpu: bool| {
+                adapters
+                    .iter()
+                    .filter(|a| a.is_cpu == cpu)
+                    .min_by_key(|a| (rank(device_type_of(a)), a.index))
+            };
+            return best(false)
+                .or_else(|| best(true))
+                .map(|a| a.index)
+                .ok_or(GpuError::NoAdapter);
+        }
+    };
+    if chosen.is_cpu && !config.allow_cpu && adapters.iter().any(|a| !a.is_cpu) {
+        return Err(GpuError::CpuAdapterNotAllowed {
+            name: chosen.name.clone(),
+            available: adapters.to_vec(),
+        });
+    }
+    Ok(chosen.index)
+}
+
+fn device_type_of(a: &AdapterSummary) -> DeviceType {
+    match a.device_type.as_str() {
+        "DiscreteGpu" => DeviceType::DiscreteGpu,
+        "IntegratedGpu" => DeviceType::IntegratedGpu,
+        "VirtualGpu" => DeviceType::VirtualGpu,
+        "Cpu" => DeviceType::Cpu,
+        _ => DeviceType::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(index: usize, name: &str, device_type: &str) -> AdapterSummary {
+        AdapterSummary {
+            index,
+            name: name.into(),
+            backend: "Vulkan".into(),
+            device_type: device_type.into(),
+            driver: String::new(),
+            is_cpu: device_type == "Cpu",
+        }
+    }
+
+    #[test]
+    fn parses_choices() {
+        assert_eq!("".parse::<AdapterChoice>(), Ok(AdapterChoice::Auto));
+        assert_eq!("AUTO".parse::<AdapterChoice>(), Ok(AdapterChoice::Auto));
+        assert_eq!("2".parse::<AdapterChoice>(), Ok(AdapterChoice::Index(2)));
+        assert_eq!("rtx".parse::<AdapterChoice>(), Ok(AdapterChoice::Name("rtx".into())));
+    }
+
+    #[test]
+    fn auto_prefers_hardware_and_gates_cpu() {
+        let mixed = [
+            adapter(0, "llvmpipe", "Cpu"),
+            adapter(1, "Intel UHD", "IntegratedGpu"),
+            adapter(2, "RTX 4090", "DiscreteGpu"),
+        ];
+        let auto = GpuConfig::default();
+        assert_eq!(select(&mixed, &auto).ok(), Some(2));
+        let cpu_only = [adapter(0, "llvmpipe", "Cpu")];
+        assert_eq!(select(&cpu_only, &auto).ok(), Some(0), "the only adapter is used");
+        assert!(matches!(select(&[], &auto), Err(GpuError::NoAdapter)));
+        let by_name = GpuConfig {
+            adapter: AdapterChoice::Name("LLVM".into()),
+            ..GpuConfig::default()
+        };
+        assert!(matches!(
+            select(&mixed, &by_name),
+            Err(GpuError::CpuAdapterNotAllowed { .. })
+        ));
+        let allowed = GpuConfig {
+            allow_cpu: true,
+            ..by_name
+        };
+        assert_eq!(select(&mixed, &allowed).ok(), Some(0));
+        let missing = GpuConfig {
+            adapter: AdapterChoice::Index(7),
+            ..GpuConfig::default()
+        };
+        assert!(matches!(select(&mixed, &missing), Err(GpuError::AdapterNotFound { .. })));
+    }
+}

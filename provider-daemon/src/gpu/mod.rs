@@ -1,0 +1,78 @@
+//! The GPU executor: runs a job's WGSL compute shader on a local adapter, safely, and hashes its
+//! output canonically. It does not depend on the chain.
+//!
+//! * [`context`] — adapter enumeration and explicit selection, the process's one device.
+//! * [`validate`] — the job checks: the ABI (`compute_market_job`) against the device's limits.
+//! * [`executor`] — in the worker: pipeline cache, per-job buffers, error scopes, timings.
+//! * [`worker`] — the parent's [`WorkerPool`] of warm worker processes, each job under a
+//!   wall-clock limit (kill and respawn on timeout), and the worker's side of the protocol.
+//! * [`kernels`] — the example shaders with CPU references; [`bench`] — self-test and benchmarks.
+
+pub mod bench;
+pub mod context;
+pub mod executor;
+pub mod kernels;
+pub mod validate;
+pub mod worker;
+
+use std::time::Duration;
+
+pub use compute_market_job::DeterminismClass;
+pub use context::{AdapterChoice, AdapterSummary, GpuConfig, GpuContext, GpuError};
+pub use executor::Executor;
+pub use worker::{DeviceDescription, ExecError, PoolConfig, WorkerPool};
+
+/// A finished job.
+#[derive(Clone, Debug)]
+pub struct ExecOutcome {
+    /// The output bytes.
+    pub output: Vec<u8>,
+    /// `compute_market_job::result_hash(&output)`, computed by the parent.
+    pub result_hash: [u8; 32],
+    /// Exact jobs are verifiable by comparing hashes between providers; float jobs are not.
+    pub determinism: DeterminismClass,
+    /// Where the time went.
+    pub timings: JobTimings,
+}
+
+/// Per-job timings, end to end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobTimings {
+    /// ABI validation (parent, plus the worker's on a pipeline-cache miss).
+    pub validate: Duration,
+    /// Shader module and pipeline creation (zero on a cache hit).
+    pub compile: Duration,
+    /// Buffer creation and upload.
+    pub upload: Duration,
+    /// The dispatch until the GPU finished.
+    pub dispatch: Duration,
+    /// Copy out of the GPU.
+    pub readback: Duration,
+    /// The result hash.
+    pub hash: Duration,
+    /// Process round trip not spent on the device (encoding, pipes, scheduling).
+    pub ipc: Duration,
+    /// Wall-clock from `execute` to its return.
+    pub total: Duration,
+    /// Whether the worker had the pipeline cached.
+    pub pipeline_cached: bool,
+}
+
+impl std::fmt::Display for JobTimings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        write!(
+            f,
+            "validate {:.2} ms, compile {:.2} ms{}, upload {:.2} ms, dispatch {:.2} ms, readback {:.2} ms, hash {:.2} ms, ipc {:.2} ms, total {:.2} ms",
+            ms(self.validate),
+            ms(self.compile),
+            if self.pipeline_cached { " (cached)" } else { "" },
+            ms(self.upload),
+            ms(self.dispatch),
+            ms(self.readback),
+            ms(self.hash),
+            ms(self.ipc),
+            ms(self.total)
+        )
+    }
+}
