@@ -145,7 +145,9 @@ pub enum AbiError {
         found: String,
     },
     /// The shader declares no output binding.
-    #[error("the shader declares no output: @group(0) @binding(1) var<storage, read_write> is required")]
+    #[error(
+        "the shader declares no output: @group(0) @binding(1) var<storage, read_write> is required"
+    )]
     MissingOutputBinding,
     /// The uniform type is larger than the parameter block.
     #[error("the params type is {size} bytes; the parameter block is {max} bytes")]

@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn shader_id_vector_and_separation() {
-        assert_eq!(hex::encode(shader_id(b"fn main() {}", "main")), "a6a743a34292e53372013b0a6d0492179c8d6b840162c03307ed88bd0b7bf8fc");
+        assert_eq!(
+            hex::encode(shader_id(b"fn main() {}", "main")),
+            "a6a743a34292e53372013b0a6d0492179c8d6b840162c03307ed88bd0b7bf8fc"
+        );
         // Moving bytes between source and entry point changes the id.
         assert_ne!(shader_id(b"ab", "c"), shader_id(b"a", "bc"));
     }

@@ -81,6 +81,8 @@
 //! # Ok::<(), compute_market_job::AbiError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod abi;
 mod error;
 mod hash;
@@ -93,6 +95,4 @@ pub use abi::{
 };
 pub use error::{AbiError, Location};
 pub use hash::{result_hash, sha256, shader_id, RESULT_HASH_DOMAIN, SHADER_ID_DOMAIN};
-pub use validate::{
-    check_dispatch, validate_job, validate_shader, DeterminismClass, ShaderInfo,
-};
+pub use validate::{check_dispatch, validate_job, validate_shader, DeterminismClass, ShaderInfo};

@@ -76,7 +76,11 @@ pub struct ShaderInfo {
 }
 
 /// Validates a whole job: the shader ([`validate_shader`]) and the dispatch ([`check_dispatch`]).
-pub fn validate_job(job: &JobDescriptor, limits: &Limits, caps: &Caps) -> Result<ShaderInfo, AbiError> {
+pub fn validate_job(
+    job: &JobDescriptor,
+    limits: &Limits,
+    caps: &Caps,
+) -> Result<ShaderInfo, AbiError> {
     let info = validate_shader(&job.wgsl, &job.entry_point, limits, caps)?;
     check_dispatch(job, &info, limits, caps)?;
     Ok(info)
@@ -140,7 +144,11 @@ pub fn validate_shader(
         .or_else(|| module.entry_points.iter().find(|ep| ep.name == entry_point))
         .ok_or_else(|| AbiError::EntryPointNotFound {
             name: entry_point.to_string(),
-            available: module.entry_points.iter().map(|ep| ep.name.clone()).collect(),
+            available: module
+                .entry_points
+                .iter()
+                .map(|ep| ep.name.clone())
+                .collect(),
         })?;
     if ep.stage != ShaderStage::Compute {
         return Err(AbiError::NotCompute {
@@ -150,11 +158,13 @@ pub fn validate_shader(
     }
 
     let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).map_err(|e| AbiError::Invalid {
-        message: error_chain(&e),
-        location: None,
-        diagnostic: e.to_string(),
-    })?;
+    layouter
+        .update(module.to_ctx())
+        .map_err(|e| AbiError::Invalid {
+            message: error_chain(&e),
+            location: None,
+            diagnostic: e.to_string(),
+        })?;
     let size_of = |ty| u64::from(layouter[ty].size);
 
     let bindings = check_bindings(&module, &size_of)?;
@@ -229,7 +239,10 @@ pub fn check_dispatch(
 ) -> Result<(), AbiError> {
     let (max_per_dim, source_of_limit) = tightest(&[
         (u64::from(MAX_WORKGROUPS_PER_DIMENSION), LimitSource::Abi),
-        (u64::from(limits.max_workgroups_per_dimension), LimitSource::Device),
+        (
+            u64::from(limits.max_workgroups_per_dimension),
+            LimitSource::Device,
+        ),
     ]);
     for (axis, &count) in ['x', 'y', 'z'].into_iter().zip(&job.workgroups) {
         if count == 0 {
@@ -267,7 +280,7 @@ pub fn check_dispatch(
             source_of_limit,
         });
     }
-    if input_len % 4 != 0 {
+    if !input_len.is_multiple_of(4) {
         return Err(AbiError::InputNotAligned { len: input_len });
     }
     // An empty input is bound as one zero word (see the crate docs).
@@ -295,7 +308,7 @@ pub fn check_dispatch(
             source_of_limit,
         });
     }
-    if output_len % 4 != 0 {
+    if !output_len.is_multiple_of(4) {
         return Err(AbiError::OutputNotAligned { len: output_len });
     }
     if output_len < info.output_min_len {
@@ -313,7 +326,10 @@ struct Bindings {
     params_declared: bool,
 }
 
-fn check_bindings(module: &Module, size_of: &dyn Fn(naga::Handle<naga::Type>) -> u64) -> Result<Bindings, AbiError> {
+fn check_bindings(
+    module: &Module,
+    size_of: &dyn Fn(naga::Handle<naga::Type>) -> u64,
+) -> Result<Bindings, AbiError> {
     let mut seen: [Option<String>; 3] = [None, None, None];
     let mut result = Bindings {
         input_min_len: None,
@@ -324,9 +340,7 @@ fn check_bindings(module: &Module, size_of: &dyn Fn(naga::Handle<naga::Type>) ->
     for (_, global) in module.global_variables.iter() {
         let name = global.name.clone().unwrap_or_else(|| "<unnamed>".into());
         match global.space {
-            AddressSpace::Private | AddressSpace::WorkGroup | AddressSpace::Function => {
-                continue
-            }
+            AddressSpace::Private | AddressSpace::WorkGroup | AddressSpace::Function => continue,
             AddressSpace::Uniform | AddressSpace::Storage { .. } | AddressSpace::Handle => {}
             other => {
                 return Err(AbiError::ForbiddenAddressSpace {
@@ -363,7 +377,9 @@ fn check_bindings(module: &Module, size_of: &dyn Fn(naga::Handle<naga::Type>) ->
         let size = size_of(global.ty);
         let is_handle = matches!(
             module.types[global.ty].inner,
-            TypeInner::Image { .. } | TypeInner::Sampler { .. } | TypeInner::AccelerationStructure { .. }
+            TypeInner::Image { .. }
+                | TypeInner::Sampler { .. }
+                | TypeInner::AccelerationStructure { .. }
         );
         match binding.binding {
             BINDING_INPUT => match global.space {
@@ -456,9 +472,10 @@ fn classify(module: &Module, info: &ModuleInfo) -> DeterminismClass {
     };
 
     let types_float = module.types.iter().any(|(_, ty)| inner_is_float(&ty.inner));
-    let constants_float = module.global_expressions.iter().any(|(_, e)| {
-        matches!(e, naga::Expression::Literal(lit) if is_float(lit.scalar_kind()))
-    });
+    let constants_float = module
+        .global_expressions
+        .iter()
+        .any(|(_, e)| matches!(e, naga::Expression::Literal(lit) if is_float(lit.scalar_kind())));
     let functions_float = module
         .functions
         .iter()

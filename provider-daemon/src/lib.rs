@@ -1,1 +1,39 @@
+//! # provider-daemon
+//!
+//! The provider side of Compute Market. This crate currently holds the **GPU executor**
+//! ([`gpu`]): it takes a job (WGSL, entry point, workgroup counts, input, output length, params;
+//! the ABI is defined once in [`compute_market_job`]) and returns the output bytes, their
+//! canonical result hash and the shader's determinism class, or a typed error. It does not
+//! depend on the chain; the chain watcher, job runner and settings arrive with later issues.
+//!
+//! ```text
+//! daemon process                                   worker process (same binary, `worker`)
+//! ┌──────────────────────────────────────┐  stdin  ┌──────────────────────────────────────┐
+//! │ WorkerPool::execute(job)             │ ──────▶ │ Executor: pipeline cache (shader id) │
+//! │  1. validate (naga + device limits)  │  frames │  error scopes · per-job buffers      │
+//! │  2. send to a warm worker            │ ◀────── │  upload → dispatch → readback        │
+//! │  3. wall-clock limit: kill + respawn │  stdout │ GpuContext: one device, chosen       │
+//! │  4. result_hash(output)              │         │  explicitly, Backends::PRIMARY       │
+//! └──────────────────────────────────────┘         └──────────────────────────────────────┘
+//! ```
+//!
+//! A hung shader cannot be stopped inside the process that submitted it, hence the worker
+//! process; blocking calls (`execute`) belong on `spawn_blocking`, never on a tokio worker.
+//!
+//! ```no_run
+//! use provider_daemon::gpu::{kernels, PoolConfig, WorkerPool};
+//!
+//! let pool = WorkerPool::new(PoolConfig {
+//!     // Inside the daemon the default (the current executable) is right; elsewhere point at
+//!     // the built binary, e.g. env!("CARGO_BIN_EXE_provider-daemon") in integration tests.
+//!     worker_exe: Some("target/release/provider-daemon".into()),
+//!     ..PoolConfig::default()
+//! })?;
+//! let outcome = pool.execute(&kernels::vector_transform_job(&[1, 2, 3], 2, 1))?;
+//! println!("{} {} ({})", hex::encode(outcome.result_hash), outcome.determinism, outcome.timings);
+//! # Ok::<(), provider_daemon::gpu::ExecError>(())
+//! ```
 
+#![warn(missing_docs)]
+
+pub mod gpu;

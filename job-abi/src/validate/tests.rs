@@ -51,21 +51,31 @@ fn accepts_the_reference_shader() {
 
 #[test]
 fn classifies_float_shaders() {
-    let float_body = shader(&with("", "let x = f32(output[1]) * 0.5; output[2] = u32(x);")).unwrap();
-    assert_eq!(float_body.determinism, DeterminismClass::Float);
-    let float_type = shader(&format!(
-        "@group(0) @binding(1) var<storage, read_write> output: array<f32>;\n\
-         @compute @workgroup_size(1) fn main() {{ output[0] = 1.0; }}"
+    let float_body = shader(&with(
+        "",
+        "let x = f32(output[1]) * 0.5; output[2] = u32(x);",
     ))
+    .unwrap();
+    assert_eq!(float_body.determinism, DeterminismClass::Float);
+    let float_type = shader(
+        "@group(0) @binding(1) var<storage, read_write> output: array<f32>;\n\
+         @compute @workgroup_size(1) fn main() { output[0] = 1.0; }",
+    )
     .unwrap();
     assert_eq!(float_type.determinism, DeterminismClass::Float);
     let builtin = shader(&with("", "output[1] = pack4x8unorm(vec4(0.5));")).unwrap();
     assert_eq!(builtin.determinism, DeterminismClass::Float);
-    let exact = shader(&with("", "output[1] = countOneBits(output[2]) ^ (output[3] >> 2u);")).unwrap();
+    let exact = shader(&with(
+        "",
+        "output[1] = countOneBits(output[2]) ^ (output[3] >> 2u);",
+    ))
+    .unwrap();
     assert_eq!(exact.determinism, DeterminismClass::Exact);
     assert!(DeterminismClass::Exact.is_hash_verifiable());
     assert!(!DeterminismClass::Float.is_hash_verifiable());
-    assert!(DeterminismClass::Float.to_string().contains("NOT verifiable"));
+    assert!(DeterminismClass::Float
+        .to_string()
+        .contains("NOT verifiable"));
 }
 
 #[test]
@@ -79,12 +89,23 @@ fn source_too_large() {
     let big = format!("{OK}{}", " ".repeat(MAX_SOURCE_LEN));
     assert!(matches!(
         shader(&big),
-        Err(AbiError::SourceTooLarge { max: MAX_SOURCE_LEN, source_of_limit: LimitSource::Abi, .. })
+        Err(AbiError::SourceTooLarge {
+            max: MAX_SOURCE_LEN,
+            source_of_limit: LimitSource::Abi,
+            ..
+        })
     ));
-    let caps = Caps { max_source_len: 100, ..Caps::default() };
+    let caps = Caps {
+        max_source_len: 100,
+        ..Caps::default()
+    };
     assert!(matches!(
         validate_job(&job(OK), &Limits::default(), &caps),
-        Err(AbiError::SourceTooLarge { max: 100, source_of_limit: LimitSource::Provider, .. })
+        Err(AbiError::SourceTooLarge {
+            max: 100,
+            source_of_limit: LimitSource::Provider,
+            ..
+        })
     ));
 }
 
@@ -98,25 +119,58 @@ fn source_not_utf8() {
 #[test]
 fn parse_error_has_line_and_column() {
     let err = shader("@compute @workgroup_size(1)\nfn main() {\n    let x = ;\n}\n").unwrap_err();
-    let AbiError::Parse { location, diagnostic, .. } = &err else { panic!("{err:?}") };
-    assert_eq!(*location, Some(Location { line: 3, column: 13 }));
+    let AbiError::Parse {
+        location,
+        diagnostic,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        *location,
+        Some(Location {
+            line: 3,
+            column: 13
+        })
+    );
     assert!(diagnostic.contains("let x = ;"), "{diagnostic}");
-    assert!(err.to_string().starts_with("WGSL parse error at 3:13"), "{err}");
+    assert!(
+        err.to_string().starts_with("WGSL parse error at 3:13"),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_module() {
     let err = shader(&with("", "let x: u32 = 1i;")).unwrap_err();
-    assert!(matches!(err, AbiError::Parse { .. } | AbiError::Invalid { .. }), "{err:?}");
+    assert!(
+        matches!(err, AbiError::Parse { .. } | AbiError::Invalid { .. }),
+        "{err:?}"
+    );
     // Writing through a read-only binding parses but fails naga's validator.
     let err = shader(&with(
         "@group(0) @binding(0) var<storage, read> input: array<u32>;",
         "input[0] = 1u;",
     ))
     .unwrap_err();
-    let AbiError::Invalid { location, message, .. } = &err else { panic!("{err:?}") };
-    assert_eq!(*location, Some(Location { line: 4, column: 29 }));
-    assert!(message.contains("not a valid destination") || message.contains("store"), "{message}");
+    let AbiError::Invalid {
+        location, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        *location,
+        Some(Location {
+            line: 4,
+            column: 29
+        })
+    );
+    assert!(
+        message.contains("not a valid destination") || message.contains("store"),
+        "{message}"
+    );
     assert!(err.to_string().starts_with("invalid WGSL at 4:29"), "{err}");
 }
 
@@ -124,7 +178,10 @@ fn invalid_module() {
 fn entry_point_name_invalid() {
     let mut j = job(OK);
     j.entry_point = String::new();
-    assert!(matches!(check(&j), Err(AbiError::EntryPointNameInvalid { len: 0, .. })));
+    assert!(matches!(
+        check(&j),
+        Err(AbiError::EntryPointNameInvalid { len: 0, .. })
+    ));
 }
 
 #[test]
@@ -133,7 +190,10 @@ fn entry_point_not_found() {
     j.entry_point = "nope".into();
     assert_eq!(
         check(&j),
-        Err(AbiError::EntryPointNotFound { name: "nope".into(), available: vec!["main".into()] })
+        Err(AbiError::EntryPointNotFound {
+            name: "nope".into(),
+            available: vec!["main".into()]
+        })
     );
 }
 
@@ -142,12 +202,18 @@ fn not_compute() {
     let vs = "@vertex fn main() -> @builtin(position) vec4<f32> { return vec4(0.0); }";
     assert_eq!(
         shader(&format!("{OUT}{vs}")),
-        Err(AbiError::NotCompute { name: "main".into(), stage: "vertex".into() })
+        Err(AbiError::NotCompute {
+            name: "main".into(),
+            stage: "vertex".into()
+        })
     );
     let fs = "@fragment fn main() -> @location(0) vec4<f32> { return vec4(1.0); }";
     assert_eq!(
         shader(&format!("{OUT}{fs}")),
-        Err(AbiError::NotCompute { name: "main".into(), stage: "fragment".into() })
+        Err(AbiError::NotCompute {
+            name: "main".into(),
+            stage: "fragment".into()
+        })
     );
 }
 
@@ -162,12 +228,26 @@ fn overrides_unsupported() {
 #[test]
 fn unexpected_binding() {
     assert_eq!(
-        shader(&with("@group(0) @binding(3) var<storage, read> extra: array<u32>;", "")),
-        Err(AbiError::UnexpectedBinding { name: "extra".into(), group: 0, binding: 3 })
+        shader(&with(
+            "@group(0) @binding(3) var<storage, read> extra: array<u32>;",
+            ""
+        )),
+        Err(AbiError::UnexpectedBinding {
+            name: "extra".into(),
+            group: 0,
+            binding: 3
+        })
     );
     assert_eq!(
-        shader(&with("@group(1) @binding(0) var<storage, read> extra: array<u32>;", "")),
-        Err(AbiError::UnexpectedBinding { name: "extra".into(), group: 1, binding: 0 })
+        shader(&with(
+            "@group(1) @binding(0) var<storage, read> extra: array<u32>;",
+            ""
+        )),
+        Err(AbiError::UnexpectedBinding {
+            name: "extra".into(),
+            group: 1,
+            binding: 0
+        })
     );
 }
 
@@ -176,7 +256,10 @@ fn forbidden_address_space() {
     let err = shader(&with("var<immediate> k: u32;", "output[1] = k;")).unwrap_err();
     // naga's validator rejects immediates without the capability before the ABI check can.
     assert!(
-        matches!(err, AbiError::Invalid { .. } | AbiError::ForbiddenAddressSpace { .. }),
+        matches!(
+            err,
+            AbiError::Invalid { .. } | AbiError::ForbiddenAddressSpace { .. }
+        ),
         "{err:?}"
     );
 }
@@ -200,7 +283,10 @@ fn duplicate_binding() {
 
 #[test]
 fn wrong_binding_types() {
-    let err = shader(&with("@group(0) @binding(0) var<storage, read_write> input: array<u32>;", ""));
+    let err = shader(&with(
+        "@group(0) @binding(0) var<storage, read_write> input: array<u32>;",
+        "",
+    ));
     assert_eq!(
         err,
         Err(AbiError::WrongBindingType {
@@ -217,7 +303,10 @@ fn wrong_binding_types() {
         Err(AbiError::WrongBindingType { binding: 1, .. })
     ));
     assert!(matches!(
-        shader(&with("@group(0) @binding(2) var<storage, read> params: array<u32>;", "")),
+        shader(&with(
+            "@group(0) @binding(2) var<storage, read> params: array<u32>;",
+            ""
+        )),
         Err(AbiError::WrongBindingType { binding: 2, .. })
     ));
     assert!(matches!(
@@ -236,44 +325,79 @@ fn missing_output_binding() {
 #[test]
 fn params_too_large() {
     assert_eq!(
-        shader(&with("@group(0) @binding(2) var<uniform> params: array<vec4<u32>, 3>;", "")),
+        shader(&with(
+            "@group(0) @binding(2) var<uniform> params: array<vec4<u32>, 3>;",
+            ""
+        )),
         Err(AbiError::ParamsTooLarge { size: 48, max: 32 })
     );
 }
 
 #[test]
 fn workgroup_size_and_invocations() {
-    let src = |size: &str| format!("{OUT}@compute @workgroup_size({size}) fn main() {{ output[0] = 1u; }}");
+    let src = |size: &str| {
+        format!("{OUT}@compute @workgroup_size({size}) fn main() {{ output[0] = 1u; }}")
+    };
     assert!(matches!(
         shader(&src("1024")),
-        Err(AbiError::WorkgroupSizeTooLarge { axis: 'x', size: 1024, max: 256, .. })
+        Err(AbiError::WorkgroupSizeTooLarge {
+            axis: 'x',
+            size: 1024,
+            max: 256,
+            ..
+        })
     ));
     assert!(matches!(
         shader(&src("1, 1, 65")),
-        Err(AbiError::WorkgroupSizeTooLarge { axis: 'z', size: 65, max: 64, .. })
+        Err(AbiError::WorkgroupSizeTooLarge {
+            axis: 'z',
+            size: 65,
+            max: 64,
+            ..
+        })
     ));
     assert!(matches!(
         shader(&src("32, 16")),
-        Err(AbiError::TooManyInvocations { invocations: 512, max: 256, .. })
+        Err(AbiError::TooManyInvocations {
+            invocations: 512,
+            max: 256,
+            ..
+        })
     ));
 }
 
 #[test]
 fn workgroup_storage_too_large() {
     assert!(matches!(
-        shader(&with("var<workgroup> big: array<u32, 8192>;", "big[0] = 1u;")),
-        Err(AbiError::WorkgroupStorageTooLarge { bytes: 32768, max: 16384, .. })
+        shader(&with(
+            "var<workgroup> big: array<u32, 8192>;",
+            "big[0] = 1u;"
+        )),
+        Err(AbiError::WorkgroupStorageTooLarge {
+            bytes: 32768,
+            max: 16384,
+            ..
+        })
     ));
 }
 
 #[test]
 fn private_memory_too_large() {
     assert!(matches!(
-        shader(&with("var<private> big: array<u32, 1048576>;", "big[0] = 1u;")),
-        Err(AbiError::PrivateMemoryTooLarge { bytes: 4_194_304, .. })
+        shader(&with(
+            "var<private> big: array<u32, 1048576>;",
+            "big[0] = 1u;"
+        )),
+        Err(AbiError::PrivateMemoryTooLarge {
+            bytes: 4_194_304,
+            ..
+        })
     ));
     assert!(matches!(
-        shader(&with("", "var local: array<u32, 8192>; local[1] = 2u; output[1] = local[1];")),
+        shader(&with(
+            "",
+            "var local: array<u32, 8192>; local[1] = 2u; output[1] = local[1];"
+        )),
         Err(AbiError::PrivateMemoryTooLarge { bytes: 32768, .. })
     ));
 }
@@ -286,13 +410,25 @@ fn workgroup_counts() {
     j.workgroups = [70_000, 1, 1];
     assert!(matches!(
         check(&j),
-        Err(AbiError::WorkgroupCountTooLarge { axis: 'x', count: 70_000, max: 65_535, .. })
+        Err(AbiError::WorkgroupCountTooLarge {
+            axis: 'x',
+            count: 70_000,
+            max: 65_535,
+            ..
+        })
     ));
     j.workgroups = [1000, 1000, 1];
-    let caps = Caps { max_total_workgroups: 100_000, ..Caps::default() };
+    let caps = Caps {
+        max_total_workgroups: 100_000,
+        ..Caps::default()
+    };
     assert!(matches!(
         validate_job(&j, &Limits::default(), &caps),
-        Err(AbiError::TooManyWorkgroups { total: 1_000_000, max: 100_000, .. })
+        Err(AbiError::TooManyWorkgroups {
+            total: 1_000_000,
+            max: 100_000,
+            ..
+        })
     ));
 }
 
@@ -302,10 +438,17 @@ fn input_checks() {
     j.input = vec![0; 6];
     assert_eq!(check(&j), Err(AbiError::InputNotAligned { len: 6 }));
     j.input = vec![0; 1024];
-    let caps = Caps { max_input_len: 512, ..Caps::default() };
+    let caps = Caps {
+        max_input_len: 512,
+        ..Caps::default()
+    };
     assert!(matches!(
         validate_job(&j, &Limits::default(), &caps),
-        Err(AbiError::InputTooLarge { len: 1024, max: 512, source_of_limit: LimitSource::Provider })
+        Err(AbiError::InputTooLarge {
+            len: 1024,
+            max: 512,
+            source_of_limit: LimitSource::Provider
+        })
     ));
     let fixed = "@group(0) @binding(0) var<storage, read> input: array<u32, 16>;\n\
         @group(0) @binding(1) var<storage, read_write> output: array<u32>;\n\
@@ -327,16 +470,32 @@ fn output_checks() {
     j.output_len = 10;
     assert_eq!(check(&j), Err(AbiError::OutputNotAligned { len: 10 }));
     j.output_len = MAX_OUTPUT_LEN + 4;
-    assert!(matches!(check(&j), Err(AbiError::OutputTooLarge { source_of_limit: LimitSource::Abi, .. })));
-    let small_device = Limits { max_storage_binding_size: 1024, ..Limits::default() };
+    assert!(matches!(
+        check(&j),
+        Err(AbiError::OutputTooLarge {
+            source_of_limit: LimitSource::Abi,
+            ..
+        })
+    ));
+    let small_device = Limits {
+        max_storage_binding_size: 1024,
+        ..Limits::default()
+    };
     j.output_len = 2048;
     assert!(matches!(
         validate_job(&j, &small_device, &Caps::default()),
-        Err(AbiError::OutputTooLarge { max: 1024, source_of_limit: LimitSource::Device, .. })
+        Err(AbiError::OutputTooLarge {
+            max: 1024,
+            source_of_limit: LimitSource::Device,
+            ..
+        })
     ));
     let fixed = "@group(0) @binding(1) var<storage, read_write> output: array<u32, 8>;\n\
         @compute @workgroup_size(1) fn main() { output[7] = 1u; }";
     let mut j = job(fixed);
     j.output_len = 16;
-    assert_eq!(check(&j), Err(AbiError::OutputTooShort { len: 16, min: 32 }));
+    assert_eq!(
+        check(&j),
+        Err(AbiError::OutputTooShort { len: 16, min: 32 })
+    );
 }

@@ -14,7 +14,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::{JobSettled, ProviderSlashed};
 use crate::state::{Disposition, Job, JobStatus, Market, Outcome, Provider};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 /// One claimed slot's accounts: the provider (deserialized by the caller, written back by the
 /// caller after settlement), its stake vault and its owner's payout token account.
@@ -29,14 +29,17 @@ pub struct SlotAccounts<'a, 'info> {
     pub payout: AccountInfo<'info>,
 }
 
-/// Accounts every settlement touches.
-pub struct SettleAccounts<'a, 'info> {
-    /// The job's key.
-    pub job_key: Pubkey,
+/// Everything one settlement reads and writes (one struct, passed by reference: see
+/// `token.rs` on argument lists).
+pub struct Settlement<'a, 's, 'info> {
+    /// The job's data.
+    pub job: &'a mut Job,
+    /// The market's data (counters).
+    pub market: &'a mut Market,
     /// The job's account info (authority of the escrow).
     pub job_info: AccountInfo<'info>,
-    /// The market's payment mint.
-    pub mint: &'a AccountInfo<'info>,
+    /// Token program and mint.
+    pub tokens: Tokens<'a, 'info>,
     /// The job's escrow vault.
     pub escrow: &'a AccountInfo<'info>,
     /// The escrow's token balance (at least the escrowed total; anything extra that was sent
@@ -46,13 +49,17 @@ pub struct SettleAccounts<'a, 'info> {
     pub treasury: &'a AccountInfo<'info>,
     /// The client wallet (receives the escrow's rent).
     pub client: &'a AccountInfo<'info>,
-    /// The client's token account (refunds and slashed collateral), when any are due.
-    pub client_token: Option<&'a AccountInfo<'info>>,
-    /// The token program.
-    pub token_program: &'a AccountInfo<'info>,
+    /// The client's refund token account.
+    pub client_token: &'a AccountInfo<'info>,
+    /// Accounts of every claimed slot, in slot order (claimed slots are filled from index 0).
+    pub slots: &'a mut [SlotAccounts<'s, 'info>],
+    /// How the job settles.
+    pub outcome: Outcome,
+    /// Current Unix time.
+    pub now: i64,
 }
 
-/// Totals of one settlement, for the event and for tests.
+/// Totals of one settlement, for the event.
 #[derive(Default, Debug, Clone, Copy)]
 struct Totals {
     paid: u64,
@@ -68,32 +75,33 @@ fn add(a: u64, b: u64) -> Result<u64> {
         .ok_or_else(|| error!(MarketError::Overflow))
 }
 
-/// Settles `job` with `outcome`. `slots` holds the accounts of every claimed slot, in slot
-/// order (claimed slots are filled from index 0).
-pub fn settle<'info>(
-    job: &mut Job,
-    market: &mut Market,
-    accs: SettleAccounts<'_, 'info>,
-    slots: &mut [SlotAccounts<'_, 'info>],
-    outcome: Outcome,
-    now: i64,
-) -> Result<()> {
+/// Settles the job: pays, refunds and slashes each slot by its disposition, sends fees to the
+/// treasury and everything else to the client, closes the escrow and records the outcome.
+pub fn settle(s: &mut Settlement) -> Result<()> {
+    let job = &mut *s.job;
     require!(!job.status.is_settled(), MarketError::JobAlreadySettled);
     require!(
-        slots.len() == job.claimed as usize,
+        s.slots.len() == job.claimed as usize,
         MarketError::WrongRemainingAccounts
     );
-    let dispositions = job.dispositions(outcome);
-    let decimals = market.mint_decimals;
+    let dispositions = job.dispositions(s.outcome);
+    let job_key = s.job_info.key();
     let job_id = job.job_id.to_le_bytes();
+    let bump = [job.bump];
     let job_seeds: &[&[u8]] = &[
         SEED_JOB,
         job.market.as_ref(),
         job.client.as_ref(),
         &job_id,
-        &[job.bump],
+        &bump,
     ];
+    let job_signer = [job_seeds];
+    let escrow_authority = Authority {
+        info: &s.job_info,
+        seeds: &job_signer,
+    };
     let share = add(job.reward_per_replica, job.fee_per_replica)?;
+    let collateral = job.collateral_per_replica;
     let mut totals = Totals::default();
 
     for (i, disposition) in dispositions.iter().enumerate().take(job.replicas as usize) {
@@ -101,48 +109,44 @@ pub fn settle<'info>(
             totals.refunded = add(totals.refunded, share)?;
             continue;
         }
-        let SlotAccounts {
-            provider,
-            provider_info,
-            vault: vault_info,
-            payout: payout_info,
-        } = slots
+        let slot = s
+            .slots
             .get_mut(i)
             .ok_or(MarketError::WrongRemainingAccounts)?;
         require_keys_eq!(
-            provider_info.key(),
+            slot.provider_info.key(),
             job.slots[i].provider,
             MarketError::WrongProvider
         );
         require_keys_eq!(
-            vault_info.key(),
-            provider.stake_vault,
+            slot.vault.key(),
+            slot.provider.stake_vault,
             MarketError::WrongVault
         );
-        let collateral = job.collateral_per_replica;
         match disposition {
             Disposition::Pay => {
-                let payout = {
-                    let data = payout_info.try_borrow_data()?;
-                    TokenAccount::try_deserialize(&mut &data[..])?
-                };
                 require_keys_eq!(
-                    *payout_info.owner,
+                    *slot.payout.owner,
                     anchor_spl::token::ID,
                     MarketError::WrongTokenOwner
                 );
-                require_keys_eq!(payout.owner, provider.owner, MarketError::WrongTokenOwner);
-                require_keys_eq!(payout.mint, market.payment_mint, MarketError::WrongMint);
-                token::transfer(
-                    accs.token_program,
-                    accs.escrow,
-                    accs.mint,
-                    payout_info,
-                    &accs.job_info,
-                    &[job_seeds],
+                let payout = {
+                    let data = slot.payout.try_borrow_data()?;
+                    TokenAccount::try_deserialize(&mut &data[..])?
+                };
+                require_keys_eq!(
+                    payout.owner,
+                    slot.provider.owner,
+                    MarketError::WrongTokenOwner
+                );
+                require_keys_eq!(payout.mint, s.market.payment_mint, MarketError::WrongMint);
+                s.tokens.transfer(
+                    s.escrow,
+                    &slot.payout,
+                    &escrow_authority,
                     job.reward_per_replica,
-                    decimals,
                 )?;
+                let provider = &mut *slot.provider;
                 provider.unlock(collateral)?;
                 provider.jobs_completed = provider.jobs_completed.saturating_add(1);
                 provider.total_earned = add(provider.total_earned, job.reward_per_replica)?;
@@ -151,35 +155,33 @@ pub fn settle<'info>(
                 totals.paid_replicas += 1;
             }
             Disposition::Release => {
-                provider.unlock(collateral)?;
-                provider.jobs_failed = provider.jobs_failed.saturating_add(1);
+                slot.provider.unlock(collateral)?;
+                slot.provider.jobs_failed = slot.provider.jobs_failed.saturating_add(1);
                 totals.refunded = add(totals.refunded, share)?;
             }
             Disposition::Slash => {
-                let client_token = accs
-                    .client_token
-                    .ok_or(MarketError::WrongRemainingAccounts)?;
-                let owner = provider.owner;
+                let owner = slot.provider.owner;
+                let provider_bump = [slot.provider.bump];
                 let provider_seeds: &[&[u8]] = &[
                     SEED_PROVIDER,
-                    provider.market.as_ref(),
+                    slot.provider.market.as_ref(),
                     owner.as_ref(),
-                    &[provider.bump],
+                    &provider_bump,
                 ];
-                token::transfer(
-                    accs.token_program,
-                    vault_info,
-                    accs.mint,
-                    client_token,
-                    provider_info,
-                    &[provider_seeds],
+                let provider_signer = [provider_seeds];
+                s.tokens.transfer(
+                    &slot.vault,
+                    s.client_token,
+                    &Authority {
+                        info: &slot.provider_info,
+                        seeds: &provider_signer,
+                    },
                     collateral,
-                    decimals,
                 )?;
-                provider.slash(collateral)?;
+                slot.provider.slash(collateral)?;
                 emit!(ProviderSlashed {
-                    job: accs.job_key,
-                    provider: provider_info.key(),
+                    job: job_key,
+                    provider: slot.provider_info.key(),
                     amount: collateral,
                 });
                 totals.slashed = add(totals.slashed, collateral)?;
@@ -195,60 +197,33 @@ pub fn settle<'info>(
         add(add(totals.paid, totals.fees)?, totals.refunded)? == job.escrow_total()?,
         MarketError::InvariantViolated
     );
-    token::transfer(
-        accs.token_program,
-        accs.escrow,
-        accs.mint,
-        accs.treasury,
-        &accs.job_info,
-        &[job_seeds],
-        totals.fees,
-        decimals,
-    )?;
+    s.tokens
+        .transfer(s.escrow, s.treasury, &escrow_authority, totals.fees)?;
     // Anything sent to the escrow beyond what was escrowed goes back to the client too.
-    let extra = accs
+    let extra = s
         .escrow_amount
         .checked_sub(job.escrow_total()?)
         .ok_or(MarketError::InvariantViolated)?;
     totals.refunded = add(totals.refunded, extra)?;
-    if totals.refunded > 0 {
-        let client_token = accs
-            .client_token
-            .ok_or(MarketError::WrongRemainingAccounts)?;
-        token::transfer(
-            accs.token_program,
-            accs.escrow,
-            accs.mint,
-            client_token,
-            &accs.job_info,
-            &[job_seeds],
-            totals.refunded,
-            decimals,
-        )?;
-    }
-    token::close(
-        accs.token_program,
-        accs.escrow,
-        accs.client,
-        &accs.job_info,
-        &[job_seeds],
-    )?;
+    s.tokens
+        .transfer(s.escrow, s.client_token, &escrow_authority, totals.refunded)?;
+    s.tokens.close(s.escrow, s.client, &escrow_authority)?;
 
-    let status = outcome.status();
+    let status = s.outcome.status();
     job.status = status;
-    job.settled_at = now;
-    if let Outcome::Completed(hash) = outcome {
+    job.settled_at = s.now;
+    if let Outcome::Completed(hash) = s.outcome {
         job.result_hash = hash;
     }
     let counter = match status {
-        JobStatus::Completed => &mut market.jobs_completed,
-        JobStatus::Failed => &mut market.jobs_failed,
-        _ => &mut market.jobs_expired,
+        JobStatus::Completed => &mut s.market.jobs_completed,
+        JobStatus::Failed => &mut s.market.jobs_failed,
+        _ => &mut s.market.jobs_expired,
     };
     *counter = counter.saturating_add(1);
     emit!(JobSettled {
         market: job.market,
-        job: accs.job_key,
+        job: job_key,
         client: job.client,
         status,
         result_hash: job.result_hash,
@@ -334,25 +309,24 @@ pub fn settle_from_remaining<'info>(
         })
         .collect::<Vec<_>>();
     let job_info = accs.job.to_account_info();
-    let settle_accounts = SettleAccounts {
-        job_key: job_info.key(),
+    settle(&mut Settlement {
+        job: &mut accs.job,
+        market: &mut accs.market,
         job_info,
-        mint: &accs.payment_mint.to_account_info(),
+        tokens: Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        },
         escrow: &accs.escrow.to_account_info(),
         escrow_amount: accs.escrow.amount,
         treasury: &accs.treasury.to_account_info(),
         client: &accs.client.to_account_info(),
-        client_token: Some(&accs.client_token.to_account_info()),
-        token_program: &accs.token_program.to_account_info(),
-    };
-    settle(
-        &mut accs.job,
-        &mut accs.market,
-        settle_accounts,
-        &mut slots,
+        client_token: &accs.client_token.to_account_info(),
+        slots: &mut slots,
         outcome,
         now,
-    )?;
+    })?;
     drop(slots);
     for provider in &providers {
         provider.exit(&crate::ID)?;

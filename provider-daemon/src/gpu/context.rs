@@ -107,7 +107,10 @@ pub enum GpuError {
     #[error("{NO_ADAPTER_HINT}")]
     NoAdapter,
     /// The requested adapter does not exist.
-    #[error("no adapter matches `{choice}`; available adapters:\n{}", list(available))]
+    #[error(
+        "no adapter matches `{choice}`; available adapters:\n{}",
+        list(available)
+    )]
     AdapterNotFound {
         /// What was asked for.
         choice: AdapterChoice,
@@ -136,7 +139,11 @@ fn list(adapters: &[AdapterSummary]) -> String {
     if adapters.is_empty() {
         return format!("  (none) — {NO_ADAPTER_HINT}");
     }
-    adapters.iter().map(|a| format!("  {a}")).collect::<Vec<_>>().join("\n")
+    adapters
+        .iter()
+        .map(|a| format!("  {a}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
@@ -390,7 +397,10 @@ mod tests {
         assert_eq!("".parse::<AdapterChoice>(), Ok(AdapterChoice::Auto));
         assert_eq!("AUTO".parse::<AdapterChoice>(), Ok(AdapterChoice::Auto));
         assert_eq!("2".parse::<AdapterChoice>(), Ok(AdapterChoice::Index(2)));
-        assert_eq!("rtx".parse::<AdapterChoice>(), Ok(AdapterChoice::Name("rtx".into())));
+        assert_eq!(
+            "rtx".parse::<AdapterChoice>(),
+            Ok(AdapterChoice::Name("rtx".into()))
+        );
     }
 
     #[test]
@@ -403,7 +413,11 @@ mod tests {
         let auto = GpuConfig::default();
         assert_eq!(select(&mixed, &auto).ok(), Some(2));
         let cpu_only = [adapter(0, "llvmpipe", "Cpu")];
-        assert_eq!(select(&cpu_only, &auto).ok(), Some(0), "the only adapter is used");
+        assert_eq!(
+            select(&cpu_only, &auto).ok(),
+            Some(0),
+            "the only adapter is used"
+        );
         assert!(matches!(select(&[], &auto), Err(GpuError::NoAdapter)));
         let by_name = GpuConfig {
             adapter: AdapterChoice::Name("LLVM".into()),
@@ -422,6 +436,9 @@ mod tests {
             adapter: AdapterChoice::Index(7),
             ..GpuConfig::default()
         };
-        assert!(matches!(select(&mixed, &missing), Err(GpuError::AdapterNotFound { .. })));
+        assert!(matches!(
+            select(&mixed, &missing),
+            Err(GpuError::AdapterNotFound { .. })
+        ));
     }
 }

@@ -233,9 +233,10 @@ impl Executor {
         let oom_error = pollster::block_on(oom.pop());
         if let Some(error) = validation_error.or(oom_error) {
             let info = pollster::block_on(module.get_compilation_info());
-            let first = info.messages.iter().find(|m| {
-                m.message_type == wgpu::CompilationMessageType::Error
-            });
+            let first = info
+                .messages
+                .iter()
+                .find(|m| m.message_type == wgpu::CompilationMessageType::Error);
             return Err(DeviceError::Compile {
                 message: first
                     .map(|m| m.message.clone())

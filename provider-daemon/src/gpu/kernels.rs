@@ -26,8 +26,8 @@ pub fn split_workgroups(workgroups: u32) -> [u32; 3] {
 
 fn params(words: &[u32]) -> [u8; PARAMS_LEN] {
     let mut p = [0u8; PARAMS_LEN];
-    for (chunk, w) in p.chunks_exact_mut(4).zip(words) {
-        chunk.copy_from_slice(&w.to_le_bytes());
+    for (chunk, w) in p.as_chunks_mut::<4>().0.iter_mut().zip(words) {
+        *chunk = w.to_le_bytes();
     }
     p
 }
@@ -39,12 +39,20 @@ fn words_to_bytes(words: &[u32]) -> Vec<u8> {
 /// Little-endian u32 words of a byte buffer (a trailing partial word is ignored).
 pub fn bytes_to_words(bytes: &[u8]) -> Vec<u32> {
     bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .map(|c| u32::from_le_bytes(*c))
         .collect()
 }
 
-fn job(wgsl: &str, workgroups: [u32; 3], input: Vec<u8>, output_len: u64, p: &[u32]) -> JobDescriptor {
+fn job(
+    wgsl: &str,
+    workgroups: [u32; 3],
+    input: Vec<u8>,
+    output_len: u64,
+    p: &[u32],
+) -> JobDescriptor {
     JobDescriptor {
         wgsl: wgsl.as_bytes().to_vec(),
         entry_point: "main".into(),
@@ -85,7 +93,13 @@ pub fn matmul_job(a: &[u32], b: &[u32], n: u32) -> JobDescriptor {
     let mut input = words_to_bytes(a);
     input.extend(words_to_bytes(b));
     let groups = n.div_ceil(8);
-    job(MATMUL_U32, [groups, groups, 1], input, u64::from(n) * u64::from(n) * 4, &[n])
+    job(
+        MATMUL_U32,
+        [groups, groups, 1],
+        input,
+        u64::from(n) * u64::from(n) * 4,
+        &[n],
+    )
 }
 
 /// Job: `rounds` rounds of `fmix32` per element.
@@ -210,7 +224,10 @@ mod tests {
         let input = test_words(1000, 7);
         let jobs = [
             (vector_transform_job(&input, 3, 1), DeterminismClass::Exact),
-            (matmul_job(&input[..16], &input[16..32], 4), DeterminismClass::Exact),
+            (
+                matmul_job(&input[..16], &input[16..32], 4),
+                DeterminismClass::Exact,
+            ),
             (hash_mix_job(&input, 8, 5), DeterminismClass::Exact),
             (reduce_sum_job(&input), DeterminismClass::Exact),
             (mandelbrot_job(64, 48, 100), DeterminismClass::Float),

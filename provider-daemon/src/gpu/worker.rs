@@ -5,13 +5,16 @@
 //! length-prefixed binary protocol over the child's stdin/stdout (stderr carries its logs):
 //!
 //! ```text
-//! frame    = u64_le(len) || payload           (len <= MAX_FRAME)
-//! request  = 0x01 Execute  job
-//! response = 0x01 Ready    adapter limits     (sent once, after the device opened)
-//!          | 0x02 Done     output determinism timings
+//! frame    = u64_le(len) || header || bulk     (len <= MAX_FRAME; bulk = the rest of the frame)
+//! request  = 0x01 Execute  wgsl entry workgroups output_len params | bulk: input
+//! response = 0x01 Ready    adapter limits      (sent once, after the device opened)
+//!          | 0x02 Done     determinism timings | bulk: output
 //!          | 0x03 Failed   kind message line column
 //!          | 0x04 InitFailed message
 //! ```
+//!
+//! The bulk bytes (input, output) travel last and are written straight from the caller's
+//! buffer, so a large job costs one copy into the pipe and one out of it per direction.
 //!
 //! The parent validates every job before a worker sees it, waits at most the job's wall-clock
 //! limit for the answer, and on timeout kills the worker and starts a fresh one. Workers stay
@@ -25,8 +28,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use compute_market_job::{
-    result_hash, AbiError, Caps, DeterminismClass, JobDescriptor, Limits, Location,
-    PARAMS_LEN,
+    result_hash, AbiError, Caps, DeterminismClass, JobDescriptor, Limits, Location, PARAMS_LEN,
 };
 
 use super::context::{AdapterSummary, GpuConfig, GpuContext, GpuError};
@@ -34,9 +36,8 @@ use super::executor::{DeviceError, DeviceTimings, Executor};
 use super::{ExecOutcome, JobTimings};
 
 /// Largest protocol frame: the largest input or output plus headroom for the rest.
-pub const MAX_FRAME: u64 = compute_market_job::MAX_INPUT_LEN
-    + compute_market_job::MAX_SOURCE_LEN as u64
-    + (1 << 20);
+pub const MAX_FRAME: u64 =
+    compute_market_job::MAX_INPUT_LEN + compute_market_job::MAX_SOURCE_LEN as u64 + (1 << 20);
 
 /// How to run workers.
 #[derive(Clone, Debug)]
@@ -103,10 +104,12 @@ pub enum ExecError {
         message: String,
     },
     /// The job ran past its wall-clock limit; its worker was killed and replaced.
-    #[error("job exceeded its wall-clock limit of {limit:?}; the worker was killed and replaced")]
+    #[error("job exceeded its wall-clock limit of {limit:?}; worker {worker_pid} was killed and replaced")]
     Timeout {
         /// The limit.
         limit: Duration,
+        /// Process id of the killed worker.
+        worker_pid: u32,
     },
     /// The worker died while running the job; it was replaced.
     #[error("worker process died during the job ({status}); it was replaced")]
@@ -196,6 +199,7 @@ impl WorkerPool {
         let device = wait_ready(&mut first, config.startup_timeout)?;
         tracing::info!(
             adapter = %device.adapter,
+            limits = ?device.limits,
             workers,
             job_timeout = ?config.job_timeout,
             "worker pool ready"
@@ -246,7 +250,7 @@ impl WorkerPool {
         let info = super::validate::validate_for_device(job, &self.device, &self.config.caps)?;
         let validate = started.elapsed();
 
-        let request = encode_job(job);
+        let header = encode_job_header(job);
         let mut worker = self.checkout()?;
         if !worker.ready {
             if let Err(e) = wait_ready(&mut worker, self.config.startup_timeout) {
@@ -255,7 +259,7 @@ impl WorkerPool {
             }
         }
         let sent = Instant::now();
-        let result = run_on(&mut worker, &request, limit);
+        let result = run_on(&mut worker, &header, &job.input, limit);
         let on_worker = sent.elapsed();
         let response = match result {
             Ok(response) => {
@@ -263,9 +267,14 @@ impl WorkerPool {
                 response
             }
             Err(RunFailure::Timeout) => {
-                tracing::warn!(pid = worker.pid(), ?limit, "job timed out; killing its worker");
+                let worker_pid = worker.pid();
+                tracing::warn!(
+                    pid = worker_pid,
+                    ?limit,
+                    "job timed out; killing its worker"
+                );
                 self.replace(worker);
-                return Err(ExecError::Timeout { limit });
+                return Err(ExecError::Timeout { limit, worker_pid });
             }
             Err(RunFailure::Died) => {
                 // Give the OS a moment to report the exit status.
@@ -359,10 +368,7 @@ impl WorkerPool {
                     self.lock().live -= 1;
                 });
             }
-            state = self
-                .returned
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = self.returned.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -432,7 +438,7 @@ fn spawn(exe: &PathBuf, gpu: &GpuConfig) -> Result<Worker, ExecError> {
 
 fn wait_ready(worker: &mut Worker, timeout: Duration) -> Result<DeviceDescription, ExecError> {
     match worker.frames.recv_timeout(timeout) {
-        Ok(Ok(frame)) => match decode_response(&frame) {
+        Ok(Ok(frame)) => match decode_response(frame) {
             Ok(Response::Ready(device)) => {
                 worker.ready = true;
                 Ok(device)
@@ -444,7 +450,10 @@ fn wait_ready(worker: &mut Worker, timeout: Duration) -> Result<DeviceDescriptio
             Err(message) => Err(ExecError::Protocol { message }),
         },
         Ok(Err(e)) => Err(ExecError::WorkerStart {
-            message: format!("worker exited before it was ready ({}): {e}", worker.status()),
+            message: format!(
+                "worker exited before it was ready ({}): {e}",
+                worker.status()
+            ),
         }),
         Err(RecvTimeoutError::Timeout) => Err(ExecError::WorkerStart {
             message: format!("worker did not open its device within {timeout:?}"),
@@ -461,14 +470,19 @@ enum RunFailure {
     Protocol(String),
 }
 
-fn run_on(worker: &mut Worker, request: &[u8], limit: Duration) -> Result<Response, RunFailure> {
+fn run_on(
+    worker: &mut Worker,
+    header: &[u8],
+    input: &[u8],
+    limit: Duration,
+) -> Result<Response, RunFailure> {
     let deadline = Instant::now() + limit;
-    if write_frame(&mut worker.stdin, request).is_err() {
+    if write_frame(&mut worker.stdin, header, input).is_err() {
         return Err(RunFailure::Died);
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
     match worker.frames.recv_timeout(remaining) {
-        Ok(Ok(frame)) => decode_response(&frame).map_err(RunFailure::Protocol),
+        Ok(Ok(frame)) => decode_response(frame).map_err(RunFailure::Protocol),
         Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(RunFailure::Died),
         Err(RecvTimeoutError::Timeout) => Err(RunFailure::Timeout),
     }
@@ -488,7 +502,7 @@ pub fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
     let ctx = match GpuContext::new(gpu) {
         Ok(ctx) => ctx,
         Err(e) => {
-            write_frame(&mut output, &encode_init_failed(&e))?;
+            write_frame(&mut output, &encode_init_failed(&e), &[])?;
             return Ok(());
         }
     };
@@ -497,6 +511,7 @@ pub fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
     write_frame(
         &mut output,
         &encode_ready(&executor.context().adapter, &executor.abi_limits()),
+        &[],
     )?;
 
     loop {
@@ -505,10 +520,11 @@ pub fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        let job = decode_job(&frame).map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
+        let job = decode_job(frame).map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
         let result = executor.run(&job);
         let lost = matches!(result, Err(DeviceError::DeviceLost { .. }));
-        write_frame(&mut output, &encode_result(result))?;
+        let (header, bulk) = encode_result(&result);
+        write_frame(&mut output, &header, bulk)?;
         if lost {
             return Ok(());
         }
@@ -518,10 +534,18 @@ pub fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Framing and encoding.
 
-fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-    w.write_all(&(payload.len() as u64).to_le_bytes())?;
-    w.write_all(payload)?;
+fn write_frame(w: &mut impl Write, header: &[u8], bulk: &[u8]) -> io::Result<()> {
+    w.write_all(&((header.len() + bulk.len()) as u64).to_le_bytes())?;
+    w.write_all(header)?;
+    w.write_all(bulk)?;
     w.flush()
+}
+
+/// Splits a frame after its header: what remains is the bulk. Moves the bulk to the front of
+/// the frame's own allocation (one `memmove`, no new allocation).
+fn into_bulk(mut frame: Vec<u8>, header_len: usize) -> Vec<u8> {
+    frame.drain(..header_len.min(frame.len()));
+    frame
 }
 
 fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
@@ -610,39 +634,42 @@ const RESP_DONE: u8 = 2;
 const RESP_FAILED: u8 = 3;
 const RESP_INIT_FAILED: u8 = 4;
 
-fn encode_job(job: &JobDescriptor) -> Vec<u8> {
-    Enc::default()
+/// Everything of a job but its input (which follows as the frame's bulk).
+fn encode_job_header(job: &JobDescriptor) -> Vec<u8> {
+    let mut enc = Enc(Vec::with_capacity(
+        job.wgsl.len() + job.entry_point.len() + 128,
+    ));
+    enc = enc
         .u8(REQ_EXECUTE)
         .bytes(&job.wgsl)
         .str(&job.entry_point)
         .u32(job.workgroups[0])
         .u32(job.workgroups[1])
         .u32(job.workgroups[2])
-        .bytes(&job.input)
         .u64(job.output_len)
-        .bytes(&job.params)
-        .0
+        .bytes(&job.params);
+    enc.0
 }
 
-fn decode_job(frame: &[u8]) -> Result<JobDescriptor, String> {
-    let mut d = Dec(frame);
+fn decode_job(frame: Vec<u8>) -> Result<JobDescriptor, String> {
+    let mut d = Dec(&frame);
     if d.u8()? != REQ_EXECUTE {
         return Err("unknown request".into());
     }
     let wgsl = d.bytes()?.to_vec();
     let entry_point = d.string()?;
     let workgroups = [d.u32()?, d.u32()?, d.u32()?];
-    let input = d.bytes()?.to_vec();
     let output_len = d.u64()?;
     let params: [u8; PARAMS_LEN] = d
         .bytes()?
         .try_into()
         .map_err(|_| "params must be 32 bytes".to_string())?;
+    let header_len = frame.len() - d.0.len();
     Ok(JobDescriptor {
         wgsl,
         entry_point,
         workgroups,
-        input,
+        input: into_bulk(frame, header_len),
         output_len,
         params,
     })
@@ -699,47 +726,51 @@ fn encode_init_failed(error: &GpuError) -> Vec<u8> {
         .0
 }
 
-fn encode_result(result: Result<super::executor::DeviceRun, DeviceError>) -> Vec<u8> {
+/// The response header and its bulk (the output, for `Done`).
+fn encode_result(result: &Result<super::executor::DeviceRun, DeviceError>) -> (Vec<u8>, &[u8]) {
     match result {
-        Ok(run) => Enc::default()
-            .u8(RESP_DONE)
-            .bytes(&run.output)
-            .u8(match run.determinism {
-                DeterminismClass::Exact => 0,
-                DeterminismClass::Float => 1,
-            })
-            .duration(run.timings.validate)
-            .duration(run.timings.compile)
-            .duration(run.timings.upload)
-            .duration(run.timings.dispatch)
-            .duration(run.timings.readback)
-            .u8(u8::from(run.timings.pipeline_cached))
-            .0,
+        Ok(run) => {
+            let header = Enc::default()
+                .u8(RESP_DONE)
+                .u8(match run.determinism {
+                    DeterminismClass::Exact => 0,
+                    DeterminismClass::Float => 1,
+                })
+                .duration(run.timings.validate)
+                .duration(run.timings.compile)
+                .duration(run.timings.upload)
+                .duration(run.timings.dispatch)
+                .duration(run.timings.readback)
+                .u8(u8::from(run.timings.pipeline_cached))
+                .0;
+            (header, &run.output)
+        }
         Err(error) => {
-            let (kind, location) = match &error {
+            let (kind, location) = match error {
                 DeviceError::Abi(_) => (0, None),
                 DeviceError::Compile { location, .. } => (1, *location),
                 DeviceError::Gpu { .. } => (2, None),
                 DeviceError::DeviceLost { .. } => (3, None),
             };
-            let message = match &error {
+            let message = match error {
                 DeviceError::Compile { message, .. } => message.clone(),
                 other => other.to_string(),
             };
             let (line, column) = location.map_or((0, 0), |l| (l.line, l.column));
-            Enc::default()
+            let header = Enc::default()
                 .u8(RESP_FAILED)
                 .u8(kind)
                 .str(&message)
                 .u32(line)
                 .u32(column)
-                .0
+                .0;
+            (header, &[])
         }
     }
 }
 
-fn decode_response(frame: &[u8]) -> Result<Response, String> {
-    let mut d = Dec(frame);
+fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
+    let mut d = Dec(&frame);
     match d.u8()? {
         RESP_READY => {
             let adapter = AdapterSummary {
@@ -761,7 +792,6 @@ fn decode_response(frame: &[u8]) -> Result<Response, String> {
             Ok(Response::Ready(DeviceDescription { adapter, limits }))
         }
         RESP_DONE => {
-            let output = d.bytes()?.to_vec();
             let determinism = match d.u8()? {
                 0 => DeterminismClass::Exact,
                 _ => DeterminismClass::Float,
@@ -774,8 +804,9 @@ fn decode_response(frame: &[u8]) -> Result<Response, String> {
                 readback: d.duration()?,
                 pipeline_cached: d.u8()? != 0,
             };
+            let header_len = frame.len() - d.0.len();
             Ok(Response::Done {
-                output,
+                output: into_bulk(frame, header_len),
                 determinism,
                 timings,
             })
@@ -815,16 +846,48 @@ mod tests {
             output_len: 16,
             params: [7; PARAMS_LEN],
         };
-        assert_eq!(decode_job(&encode_job(&job)), Ok(job));
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &encode_job_header(&job), &job.input).unwrap();
+        let payload = read_frame(&mut frame.as_slice()).unwrap();
+        assert_eq!(decode_job(payload), Ok(job));
+    }
+
+    #[test]
+    fn done_round_trips_with_its_bulk_output() {
+        let run = Ok(super::super::executor::DeviceRun {
+            output: vec![9, 8, 7, 6],
+            determinism: DeterminismClass::Float,
+            timings: DeviceTimings {
+                dispatch: Duration::from_micros(1500),
+                pipeline_cached: true,
+                ..DeviceTimings::default()
+            },
+        });
+        let (header, bulk) = encode_result(&run);
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &header, bulk).unwrap();
+        let decoded = decode_response(read_frame(&mut frame.as_slice()).unwrap()).unwrap();
+        let Response::Done {
+            output,
+            determinism,
+            timings,
+        } = decoded
+        else {
+            panic!("{decoded:?}")
+        };
+        assert_eq!(output, vec![9, 8, 7, 6]);
+        assert_eq!(determinism, DeterminismClass::Float);
+        assert_eq!(timings.dispatch, Duration::from_micros(1500));
+        assert!(timings.pipeline_cached);
     }
 
     #[test]
     fn frames_round_trip_and_reject_oversize() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, b"hello").unwrap();
+        write_frame(&mut buf, b"hel", b"lo").unwrap();
         assert_eq!(read_frame(&mut buf.as_slice()).unwrap(), b"hello");
         let huge = (MAX_FRAME + 1).to_le_bytes();
         assert!(read_frame(&mut huge.as_slice()).is_err());
-        assert!(decode_response(&[RESP_DONE, 1]).is_err());
+        assert!(decode_response(vec![RESP_DONE, 1]).is_err());
     }
 }

@@ -5,7 +5,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobCancelled;
 use crate::state::{Job, JobStatus, Market};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 #[derive(Accounts)]
 pub struct JobCancel<'info> {
@@ -56,25 +56,24 @@ impl JobCancel<'_> {
         ];
         let refunded = accs.escrow.amount;
         let job_info = job.to_account_info();
-        let token_program = accs.token_program.to_account_info();
         let escrow = accs.escrow.to_account_info();
-        token::transfer(
-            &token_program,
+        let signer = [seeds];
+        let escrow_authority = Authority {
+            info: &job_info,
+            seeds: &signer,
+        };
+        let tokens = Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        };
+        tokens.transfer(
             &escrow,
-            &accs.payment_mint.to_account_info(),
             &accs.client_token.to_account_info(),
-            &job_info,
-            &[seeds],
+            &escrow_authority,
             refunded,
-            accs.payment_mint.decimals,
         )?;
-        token::close(
-            &token_program,
-            &escrow,
-            &accs.client.to_account_info(),
-            &job_info,
-            &[seeds],
-        )?;
+        tokens.close(&escrow, &accs.client.to_account_info(), &escrow_authority)?;
         emit!(JobCancelled {
             job: job.key(),
             client: job.client,

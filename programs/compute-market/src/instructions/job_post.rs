@@ -5,7 +5,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
 use crate::state::{Job, JobSpec, JobStatus, Market, ReplicaSlot};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 /// A new job. Deadlines are Unix times; 0 takes the market's default window.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -186,15 +186,19 @@ impl JobPost<'_> {
             result_uris: vec![String::new(); args.replicas as usize],
         });
         let escrowed = job.escrow_total()?;
-        token::transfer(
-            &accs.token_program.to_account_info(),
+        Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        }
+        .transfer(
             &accs.client_token.to_account_info(),
-            &accs.payment_mint.to_account_info(),
             &accs.escrow.to_account_info(),
-            &accs.client.to_account_info(),
-            &[],
+            &Authority {
+                info: &accs.client.to_account_info(),
+                seeds: &[],
+            },
             escrowed,
-            accs.payment_mint.decimals,
         )?;
         accs.market.jobs_posted = accs.market.jobs_posted.saturating_add(1);
         let job = &accs.job;

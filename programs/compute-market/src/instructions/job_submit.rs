@@ -4,8 +4,9 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::MAX_URI_LEN;
 use crate::errors::MarketError;
 use crate::events::ResultRevealed;
-use crate::settlement::{settle, SettleAccounts, SlotAccounts};
+use crate::settlement::{settle, Settlement, SlotAccounts};
 use crate::state::{Job, Market, Outcome, Provider, SlotState};
+use crate::token::Tokens;
 
 /// A single replica's result.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -112,24 +113,23 @@ impl JobSubmit<'_> {
             payout: accs.payout.to_account_info(),
         }];
         let job_info = accs.job.to_account_info();
-        let settle_accounts = SettleAccounts {
-            job_key: job_info.key(),
+        settle(&mut Settlement {
+            job: &mut accs.job,
+            market: &mut accs.market,
             job_info,
-            mint: &accs.payment_mint.to_account_info(),
+            tokens: Tokens {
+                program: &accs.token_program.to_account_info(),
+                mint: &accs.payment_mint.to_account_info(),
+                decimals: accs.payment_mint.decimals,
+            },
             escrow: &accs.escrow.to_account_info(),
             escrow_amount: accs.escrow.amount,
             treasury: &accs.treasury.to_account_info(),
             client: &accs.client.to_account_info(),
-            client_token: Some(&accs.client_token.to_account_info()),
-            token_program: &accs.token_program.to_account_info(),
-        };
-        settle(
-            &mut accs.job,
-            &mut accs.market,
-            settle_accounts,
-            &mut slots,
-            Outcome::Completed(args.result_hash),
+            client_token: &accs.client_token.to_account_info(),
+            slots: &mut slots,
+            outcome: Outcome::Completed(args.result_hash),
             now,
-        )
+        })
     }
 }

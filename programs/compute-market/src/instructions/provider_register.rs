@@ -5,7 +5,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderRegistered;
 use crate::state::{Capabilities, Market, Provider, ProviderStatus};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 /// A provider's registration.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -69,15 +69,19 @@ impl ProviderRegister<'_> {
 impl ProviderRegister<'_> {
     pub fn handle(ctx: Context<ProviderRegister>, args: ProviderRegisterArgs) -> Result<()> {
         let accs = ctx.accounts;
-        token::transfer(
-            &accs.token_program.to_account_info(),
+        Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        }
+        .transfer(
             &accs.owner_token.to_account_info(),
-            &accs.payment_mint.to_account_info(),
             &accs.stake_vault.to_account_info(),
-            &accs.owner.to_account_info(),
-            &[],
+            &Authority {
+                info: &accs.owner.to_account_info(),
+                seeds: &[],
+            },
             args.stake,
-            accs.payment_mint.decimals,
         )?;
         let now = Clock::get()?.unix_timestamp;
         accs.provider.set_inner(Provider {

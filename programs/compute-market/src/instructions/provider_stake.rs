@@ -5,7 +5,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderStaked;
 use crate::state::{Market, Provider};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 #[derive(Accounts)]
 pub struct ProviderStake<'info> {
@@ -38,15 +38,19 @@ impl ProviderStake<'_> {
     pub fn handle(ctx: Context<ProviderStake>, amount: u64) -> Result<()> {
         require!(amount > 0, MarketError::ZeroAmount);
         let accs = ctx.accounts;
-        token::transfer(
-            &accs.token_program.to_account_info(),
+        Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        }
+        .transfer(
             &accs.owner_token.to_account_info(),
-            &accs.payment_mint.to_account_info(),
             &accs.stake_vault.to_account_info(),
-            &accs.owner.to_account_info(),
-            &[],
+            &Authority {
+                info: &accs.owner.to_account_info(),
+                seeds: &[],
+            },
             amount,
-            accs.payment_mint.decimals,
         )?;
         let provider = &mut accs.provider;
         provider.staked = provider

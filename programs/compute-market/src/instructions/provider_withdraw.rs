@@ -5,7 +5,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderWithdrew;
 use crate::state::{Market, Provider};
-use crate::token;
+use crate::token::{Authority, Tokens};
 
 #[derive(Accounts)]
 pub struct ProviderWithdraw<'info> {
@@ -59,15 +59,19 @@ impl ProviderWithdraw<'_> {
             owner_key.as_ref(),
             &[accs.provider.bump],
         ];
-        token::transfer(
-            &accs.token_program.to_account_info(),
+        Tokens {
+            program: &accs.token_program.to_account_info(),
+            mint: &accs.payment_mint.to_account_info(),
+            decimals: accs.payment_mint.decimals,
+        }
+        .transfer(
             &accs.stake_vault.to_account_info(),
-            &accs.payment_mint.to_account_info(),
             &accs.owner_token.to_account_info(),
-            &accs.provider.to_account_info(),
-            &[seeds],
+            &Authority {
+                info: &accs.provider.to_account_info(),
+                seeds: &[seeds],
+            },
             amount,
-            accs.payment_mint.decimals,
         )?;
         let provider = &mut accs.provider;
         provider.staked = provider

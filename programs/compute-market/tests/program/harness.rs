@@ -1,0 +1,849 @@
+//! The test harness: the real SBF binary (`target/deploy/compute_market.so`) in LiteSVM with the
+//! real SPL Token program, one builder per instruction with sensible defaults, and checks of
+//! exact outcomes (balances, states, error codes, conservation of money).
+
+use anchor_lang::{AccountDeserialize, InstructionData, ToAccountMetas};
+use compute_market::constants::*;
+use compute_market::errors::MarketError;
+use compute_market::state::*;
+use compute_market::{accounts as ix_accounts, instruction as ix_data};
+use compute_market::{JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs};
+use litesvm::types::{FailedTransactionMetadata, TransactionMetadata};
+use litesvm::LiteSVM;
+use solana_keypair::Keypair;
+use solana_program_pack::Pack;
+pub use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+pub use anchor_lang::prelude::Pubkey;
+pub use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
+
+pub type TxResult = Result<TransactionMetadata, FailedTransactionMetadata>;
+
+/// Decimals of the test payment mint.
+pub const DECIMALS: u8 = 6;
+/// Minimum provider stake of the default market.
+pub const MIN_STAKE: u64 = 1_000_000;
+/// Collateral per replica of the default market.
+pub const COLLATERAL: u64 = 400_000;
+/// Protocol fee of the default market (5 %).
+pub const FEE_BPS: u16 = 500;
+/// Default windows of the test market, in seconds.
+pub const WINDOWS: Windows = Windows {
+    claim: 60,
+    commit: 120,
+    reveal: 120,
+};
+/// Unbonding period of the default market, in seconds.
+pub const UNBONDING: i64 = 3_600;
+/// Default reward per replica.
+pub const REWARD: u64 = 100_000;
+
+pub fn so_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/deploy/compute_market.so")
+}
+
+/// A funded wallet with a token account of the payment mint.
+pub struct Wallet {
+    pub key: Keypair,
+    pub token: Pubkey,
+}
+
+impl Wallet {
+    pub fn pubkey(&self) -> Pubkey {
+        self.key.pubkey()
+    }
+}
+
+/// A registered provider.
+pub struct ProviderActor {
+    pub wallet: Wallet,
+    pub provider: Pubkey,
+    pub vault: Pubkey,
+}
+
+pub struct Harness {
+    pub svm: LiteSVM,
+    pub payer: Keypair,
+    pub mint: Pubkey,
+    pub mint_authority: Keypair,
+    pub authority: Keypair,
+    pub market: Pubkey,
+    pub treasury: Pubkey,
+    /// Total supply minted so far (conservation checks compare against it).
+    pub minted: u64,
+    next_job_id: u64,
+}
+
+pub fn market_pda(mint: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[SEED_MARKET, mint.as_ref()], &compute_market::ID).0
+}
+pub fn provider_pda(market: &Pubkey, owner: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[SEED_PROVIDER, market.as_ref(), owner.as_ref()],
+        &compute_market::ID,
+    )
+    .0
+}
+pub fn stake_pda(provider: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[SEED_STAKE, provider.as_ref()], &compute_market::ID).0
+}
+pub fn job_pda(market: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
+    Pubkey::find_program_address(
+        &[
+            SEED_JOB,
+            market.as_ref(),
+            client.as_ref(),
+            &job_id.to_le_bytes(),
+        ],
+        &compute_market::ID,
+    )
+    .0
+}
+pub fn escrow_pda(job: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[SEED_ESCROW, job.as_ref()], &compute_market::ID).0
+}
+
+pub fn token_program() -> Pubkey {
+    anchor_spl::token::ID
+}
+
+/// Capabilities every test provider publishes unless a test says otherwise.
+pub fn caps() -> Capabilities {
+    Capabilities {
+        vendor_id: 0x10de,
+        device_class: DeviceClass::DiscreteGpu,
+        memory_mib: 24_576,
+        max_workgroup_invocations: 1_024,
+        max_storage_buffer_bytes: 1 << 30,
+        bandwidth_mbps: 900_000,
+        int_mops: 20_000_000,
+    }
+}
+
+/// The default market parameters.
+pub fn market_args() -> MarketInitArgs {
+    MarketInitArgs {
+        fee_bps: FEE_BPS,
+        min_provider_stake: MIN_STAKE,
+        collateral_per_replica: COLLATERAL,
+        unbonding_period: UNBONDING,
+        windows: WINDOWS,
+    }
+}
+
+/// The default job spec.
+pub fn spec() -> JobSpec {
+    JobSpec {
+        shader_hash: [1; 32],
+        input_hash: [2; 32],
+        input_len: 4_096,
+        output_len: 4_096,
+        workgroups: [16, 1, 1],
+        params: [0; PARAMS_LEN],
+        determinism: Determinism::Exact,
+        min_capabilities: MinCapabilities::default(),
+    }
+}
+
+/// The error code Anchor gives a `MarketError` variant.
+pub fn code(err: MarketError) -> u32 {
+    err.into()
+}
+
+/// Asserts `res` failed with the custom program error `expected` (in any instruction).
+#[track_caller]
+pub fn assert_market_err(res: TxResult, expected: MarketError) {
+    assert_custom_err(res, code(expected), &format!("{expected:?}"));
+}
+
+/// Asserts `res` failed with custom error code `expected`.
+#[track_caller]
+pub fn assert_custom_err(res: TxResult, expected: u32, name: &str) {
+    match res {
+        Ok(meta) => panic!(
+            "expected error {name} ({expected}), got success: {:#?}",
+            meta.logs
+        ),
+        Err(failed) => {
+            let msg = format!("{:?}", failed.err);
+            let want = format!("Custom({expected})");
+            assert!(
+                msg.contains(&want),
+                "expected {name} ({want}), got {msg}\nlogs: {:#?}",
+                failed.meta.logs
+            );
+        }
+    }
+}
+
+impl Harness {
+    /// A fresh SVM with the program, a 6-decimal mint, a treasury and the default market.
+    pub fn new() -> Self {
+        Self::with_market(market_args())
+    }
+
+    pub fn with_market(args: MarketInitArgs) -> Self {
+        let mut svm = LiteSVM::new();
+        let so = so_path();
+        assert!(
+            so.exists(),
+            "{} is missing: build it with scripts/build-sbf.sh",
+            so.display()
+        );
+        svm.add_program_from_file(compute_market::ID, &so)
+            .expect("the SBF binary loads");
+        let payer = Keypair::new();
+        svm.airdrop(&payer.pubkey(), 1_000_000_000_000).unwrap();
+        let mint_authority = Keypair::new();
+        let authority = Keypair::new();
+        svm.airdrop(&authority.pubkey(), 10_000_000_000).unwrap();
+        let mut h = Self {
+            svm,
+            payer,
+            mint: Pubkey::default(),
+            mint_authority,
+            authority,
+            market: Pubkey::default(),
+            treasury: Pubkey::default(),
+            minted: 0,
+            next_job_id: 1,
+        };
+        h.mint = h.create_mint();
+        h.treasury = h.create_token_account(&Keypair::new().pubkey());
+        h.market = market_pda(&h.mint);
+        let res = h.market_init(&args);
+        res.expect("market_init");
+        h
+    }
+
+    // ----- plumbing -----
+
+    pub fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxResult {
+        let mut all: Vec<&Keypair> = vec![&self.payer];
+        all.extend(signers.iter().copied());
+        let tx = Transaction::new_signed_with_payer(
+            ixs,
+            Some(&self.payer.pubkey()),
+            &all,
+            self.svm.latest_blockhash(),
+        );
+        let res = self.svm.send_transaction(tx);
+        self.svm.expire_blockhash();
+        res
+    }
+
+    pub fn now(&self) -> i64 {
+        self.svm.get_sysvar::<solana_clock::Clock>().unix_timestamp
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub fn warp(&mut self, seconds: i64) {
+        let mut clock = self.svm.get_sysvar::<solana_clock::Clock>();
+        clock.unix_timestamp += seconds;
+        clock.slot += 1;
+        self.svm.set_sysvar(&clock);
+    }
+
+    /// Sets the clock to `unix_timestamp`.
+    pub fn warp_to(&mut self, unix_timestamp: i64) {
+        let now = self.now();
+        self.warp(unix_timestamp - now);
+    }
+
+    pub fn create_mint(&mut self) -> Pubkey {
+        let mint = Keypair::new();
+        let len = spl_token_interface::state::Mint::LEN;
+        let rent = self.svm.minimum_balance_for_rent_exemption(len);
+        let ixs = [
+            solana_system_interface::instruction::create_account(
+                &self.payer.pubkey(),
+                &mint.pubkey(),
+                rent,
+                len as u64,
+                &token_program(),
+            ),
+            spl_token_interface::instruction::initialize_mint2(
+                &token_program(),
+                &mint.pubkey(),
+                &self.mint_authority.pubkey(),
+                None,
+                DECIMALS,
+            )
+            .unwrap(),
+        ];
+        self.send(&ixs, &[&mint]).expect("create mint");
+        mint.pubkey()
+    }
+
+    pub fn create_token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey) -> Pubkey {
+        let account = Keypair::new();
+        let len = spl_token_interface::state::Account::LEN;
+        let rent = self.svm.minimum_balance_for_rent_exemption(len);
+        let ixs = [
+            solana_system_interface::instruction::create_account(
+                &self.payer.pubkey(),
+                &account.pubkey(),
+                rent,
+                len as u64,
+                &token_program(),
+            ),
+            spl_token_interface::instruction::initialize_account3(
+                &token_program(),
+                &account.pubkey(),
+                mint,
+                owner,
+            )
+            .unwrap(),
+        ];
+        self.send(&ixs, &[&account]).expect("create token account");
+        account.pubkey()
+    }
+
+    pub fn create_token_account(&mut self, owner: &Pubkey) -> Pubkey {
+        let mint = self.mint;
+        self.create_token_account_of(&mint, owner)
+    }
+
+    pub fn mint_to(&mut self, account: &Pubkey, amount: u64) {
+        let ix = spl_token_interface::instruction::mint_to(
+            &token_program(),
+            &self.mint,
+            account,
+            &self.mint_authority.pubkey(),
+            &[],
+            amount,
+        )
+        .unwrap();
+        let auth = self.mint_authority.insecure_clone();
+        self.send(&[ix], &[&auth]).expect("mint_to");
+        self.minted += amount;
+    }
+
+    /// Token balance of `account`; 0 when it does not exist (closed).
+    pub fn balance(&self, account: &Pubkey) -> u64 {
+        match self.svm.get_account(account) {
+            Some(acc) if !acc.data.is_empty() => {
+                spl_token_interface::state::Account::unpack(&acc.data)
+                    .unwrap()
+                    .amount
+            }
+            _ => 0,
+        }
+    }
+
+    pub fn exists(&self, account: &Pubkey) -> bool {
+        self.svm
+            .get_account(account)
+            .is_some_and(|a| a.lamports > 0)
+    }
+
+    pub fn lamports(&self, account: &Pubkey) -> u64 {
+        self.svm.get_balance(account).unwrap_or(0)
+    }
+
+    /// Conservation of money: the balances of every token account of the mint add up to what
+    /// was minted, and every vault of a settled job is closed.
+    #[track_caller]
+    pub fn assert_conserved(&self) {
+        let total: u64 = self
+            .svm
+            .get_program_accounts(&token_program())
+            .into_iter()
+            .filter(|(_, acc)| acc.data.len() == spl_token_interface::state::Account::LEN)
+            .map(|(_, acc)| spl_token_interface::state::Account::unpack(&acc.data).unwrap())
+            .filter(|t| t.mint == self.mint)
+            .map(|t| t.amount)
+            .sum();
+        assert_eq!(total, self.minted, "tokens were created or destroyed");
+        for (key, acc) in self.svm.get_program_accounts(&compute_market::ID) {
+            if let Ok(job) = Job::try_deserialize(&mut &acc.data[..]) {
+                if job.status.is_settled() {
+                    assert!(
+                        !self.exists(&job.escrow),
+                        "escrow of settled job {key} not closed"
+                    );
+                } else {
+                    assert_eq!(
+                        self.balance(&job.escrow),
+                        job.escrow_total().unwrap(),
+                        "escrow of live job {key} does not hold its total"
+                    );
+                }
+            }
+            if let Ok(provider) = Provider::try_deserialize(&mut &acc.data[..]) {
+                assert_eq!(
+                    self.balance(&provider.stake_vault),
+                    provider.staked,
+                    "stake vault of {key} differs from its books"
+                );
+                assert!(provider.locked + provider.unbonding <= provider.staked);
+            }
+        }
+    }
+
+    pub fn account<T: AccountDeserialize>(&self, key: &Pubkey) -> T {
+        let acc = self
+            .svm
+            .get_account(key)
+            .unwrap_or_else(|| panic!("account {key} missing"));
+        T::try_deserialize(&mut &acc.data[..]).unwrap()
+    }
+
+    pub fn job(&self, key: &Pubkey) -> Job {
+        self.account(key)
+    }
+
+    pub fn provider(&self, key: &Pubkey) -> Provider {
+        self.account(key)
+    }
+
+    pub fn market_account(&self) -> Market {
+        self.account(&self.market)
+    }
+
+    // ----- actors -----
+
+    /// A wallet with SOL and `tokens` of the payment mint.
+    pub fn wallet(&mut self, tokens: u64) -> Wallet {
+        let key = Keypair::new();
+        self.svm.airdrop(&key.pubkey(), 10_000_000_000).unwrap();
+        let token = self.create_token_account(&key.pubkey());
+        if tokens > 0 {
+            self.mint_to(&token, tokens);
+        }
+        Wallet { key, token }
+    }
+
+    /// A registered provider with `stake` staked (and nothing left in its wallet).
+    pub fn provider_with(&mut self, stake: u64, caps: Capabilities) -> ProviderActor {
+        let wallet = self.wallet(stake);
+        let provider = provider_pda(&self.market, &wallet.pubkey());
+        let vault = stake_pda(&provider);
+        let actor = ProviderActor {
+            wallet,
+            provider,
+            vault,
+        };
+        self.provider_register(&actor, stake, caps)
+            .expect("provider_register");
+        actor
+    }
+
+    pub fn new_provider(&mut self) -> ProviderActor {
+        self.provider_with(MIN_STAKE, caps())
+    }
+
+    // ----- instruction builders -----
+
+    pub fn ix(&self, accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+        Instruction {
+            program_id: compute_market::ID,
+            accounts: accounts.to_account_metas(None),
+            data: data.data(),
+        }
+    }
+
+    pub fn market_init(&mut self, args: &MarketInitArgs) -> TxResult {
+        let ix = self.ix(
+            ix_accounts::MarketInit {
+                authority: self.authority.pubkey(),
+                payment_mint: self.mint,
+                market: self.market,
+                treasury: self.treasury,
+                system_program: anchor_lang::system_program::ID,
+            },
+            ix_data::MarketInit { args: args.clone() },
+        );
+        let auth = self.authority.insecure_clone();
+        self.send(&[ix], &[&auth])
+    }
+
+    pub fn market_update(
+        &mut self,
+        signer: &Keypair,
+        args: compute_market::MarketUpdateArgs,
+        new_treasury: Option<Pubkey>,
+    ) -> TxResult {
+        let ix = self.ix(
+            ix_accounts::MarketUpdate {
+                authority: signer.pubkey(),
+                market: self.market,
+                new_treasury,
+            },
+            ix_data::MarketUpdate { args },
+        );
+        self.send(&[ix], &[signer])
+    }
+
+    pub fn provider_register(
+        &mut self,
+        p: &ProviderActor,
+        stake: u64,
+        capabilities: Capabilities,
+    ) -> TxResult {
+        let ix = self.ix(
+            ix_accounts::ProviderRegister {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                provider: p.provider,
+                stake_vault: p.vault,
+                owner_token: p.wallet.token,
+                token_program: token_program(),
+                system_program: anchor_lang::system_program::ID,
+            },
+            ix_data::ProviderRegister {
+                args: compute_market::ProviderRegisterArgs {
+                    stake,
+                    capabilities,
+                },
+            },
+        );
+        self.send(&[ix], &[&p.wallet.key])
+    }
+
+    pub fn stake_ix(&self, p: &ProviderActor, amount: u64) -> Instruction {
+        self.ix(
+            ix_accounts::ProviderStake {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                provider: p.provider,
+                stake_vault: p.vault,
+                owner_token: p.wallet.token,
+                token_program: token_program(),
+            },
+            ix_data::ProviderStake { amount },
+        )
+    }
+
+    pub fn unstake_ix(&self, p: &ProviderActor, amount: u64) -> Instruction {
+        self.ix(
+            ix_accounts::ProviderUnstake {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                provider: p.provider,
+            },
+            ix_data::ProviderUnstake { amount },
+        )
+    }
+
+    pub fn withdraw_ix(&self, p: &ProviderActor) -> Instruction {
+        self.ix(
+            ix_accounts::ProviderWithdraw {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                provider: p.provider,
+                stake_vault: p.vault,
+                owner_token: p.wallet.token,
+                token_program: token_program(),
+            },
+            ix_data::ProviderWithdraw {},
+        )
+    }
+
+    pub fn provider_update_ix(
+        &self,
+        p: &ProviderActor,
+        args: compute_market::ProviderUpdateArgs,
+    ) -> Instruction {
+        self.ix(
+            ix_accounts::ProviderUpdate {
+                owner: p.wallet.pubkey(),
+                provider: p.provider,
+            },
+            ix_data::ProviderUpdate { args },
+        )
+    }
+
+    /// Default job arguments with `replicas`/`quorum` and a fresh job id.
+    pub fn job_args(&mut self, replicas: u8, quorum: u8) -> JobPostArgs {
+        let job_id = self.next_job_id;
+        self.next_job_id += 1;
+        JobPostArgs {
+            job_id,
+            spec: spec(),
+            entry_point: "main".into(),
+            shader_uri: "file:///blobs/shader.wgsl".into(),
+            input_uri: "file:///blobs/input.bin".into(),
+            reward_per_replica: REWARD,
+            replicas,
+            quorum,
+            claim_deadline: 0,
+            commit_deadline: 0,
+            reveal_deadline: 0,
+        }
+    }
+
+    pub fn post_ix(&self, client: &Wallet, args: &JobPostArgs) -> (Instruction, Pubkey) {
+        let job = job_pda(&self.market, &client.pubkey(), args.job_id);
+        let ix = self.ix(
+            ix_accounts::JobPost {
+                client: client.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                job,
+                escrow: escrow_pda(&job),
+                client_token: client.token,
+                token_program: token_program(),
+                system_program: anchor_lang::system_program::ID,
+            },
+            ix_data::JobPost { args: args.clone() },
+        );
+        (ix, job)
+    }
+
+    /// Posts a job; returns its address.
+    pub fn post(
+        &mut self,
+        client: &Wallet,
+        args: &JobPostArgs,
+    ) -> Result<Pubkey, FailedTransactionMetadata> {
+        let (ix, job) = self.post_ix(client, args);
+        self.send(&[ix], &[&client.key]).map(|_| job)
+    }
+
+    pub fn cancel_ix(&self, client: &Wallet, job: &Pubkey) -> Instruction {
+        self.ix(
+            ix_accounts::JobCancel {
+                client: client.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                job: *job,
+                escrow: escrow_pda(job),
+                client_token: client.token,
+                token_program: token_program(),
+            },
+            ix_data::JobCancel {},
+        )
+    }
+
+    pub fn claim_ix(&self, p: &ProviderActor, job: &Pubkey) -> Instruction {
+        self.ix(
+            ix_accounts::JobClaim {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                provider: p.provider,
+                job: *job,
+            },
+            ix_data::JobClaim {},
+        )
+    }
+
+    pub fn claim(&mut self, p: &ProviderActor, job: &Pubkey) -> TxResult {
+        let ix = self.claim_ix(p, job);
+        self.send(&[ix], &[&p.wallet.key])
+    }
+
+    pub fn commit_ix(&self, p: &ProviderActor, job: &Pubkey, commitment: [u8; 32]) -> Instruction {
+        self.ix(
+            ix_accounts::JobCommit {
+                owner: p.wallet.pubkey(),
+                provider: p.provider,
+                job: *job,
+            },
+            ix_data::JobCommit { commitment },
+        )
+    }
+
+    /// Commits to `result` with salt `salt`.
+    pub fn commit(
+        &mut self,
+        p: &ProviderActor,
+        job: &Pubkey,
+        result: [u8; 32],
+        salt: [u8; 32],
+    ) -> TxResult {
+        let commitment = commitment_hash(job, &p.provider, &result, &salt);
+        let ix = self.commit_ix(p, job, commitment);
+        self.send(&[ix], &[&p.wallet.key])
+    }
+
+    pub fn reveal_ix(&self, p: &ProviderActor, job: &Pubkey, args: JobRevealArgs) -> Instruction {
+        self.ix(
+            ix_accounts::JobReveal {
+                owner: p.wallet.pubkey(),
+                provider: p.provider,
+                job: *job,
+            },
+            ix_data::JobReveal { args },
+        )
+    }
+
+    pub fn reveal(
+        &mut self,
+        p: &ProviderActor,
+        job: &Pubkey,
+        result: [u8; 32],
+        salt: [u8; 32],
+    ) -> TxResult {
+        let ix = self.reveal_ix(
+            p,
+            job,
+            JobRevealArgs {
+                result_hash: result,
+                salt,
+                result_uri: format!("file:///results/{}", p.provider),
+            },
+        );
+        self.send(&[ix], &[&p.wallet.key])
+    }
+
+    pub fn submit_ix(&self, p: &ProviderActor, job: &Pubkey, result: [u8; 32]) -> Instruction {
+        let j = self.job(job);
+        self.ix(
+            ix_accounts::JobSubmit {
+                owner: p.wallet.pubkey(),
+                market: self.market,
+                payment_mint: self.mint,
+                provider: p.provider,
+                stake_vault: p.vault,
+                payout: p.wallet.token,
+                job: *job,
+                escrow: j.escrow,
+                treasury: self.treasury,
+                client: j.client,
+                client_token: j.client_token,
+                token_program: token_program(),
+            },
+            ix_data::JobSubmit {
+                args: JobSubmitArgs {
+                    result_hash: result,
+                    result_uri: "file:///results/out.bin".into(),
+                },
+            },
+        )
+    }
+
+    pub fn submit(&mut self, p: &ProviderActor, job: &Pubkey, result: [u8; 32]) -> TxResult {
+        let ix = self.submit_ix(p, job, result);
+        self.send(&[ix], &[&p.wallet.key])
+    }
+
+    /// The remaining accounts settlement needs: provider, stake vault, payout per claimed slot.
+    pub fn slot_accounts(&self, job: &Pubkey, payouts: &[(Pubkey, Pubkey)]) -> Vec<AccountMeta> {
+        let j = self.job(job);
+        let mut metas = vec![];
+        for slot in j
+            .active_slots()
+            .iter()
+            .filter(|s| s.state != SlotState::Empty)
+        {
+            let provider = self.provider(&slot.provider);
+            let payout = payouts
+                .iter()
+                .find(|(owner, _)| *owner == provider.owner)
+                .map(|(_, t)| *t)
+                .expect("a payout account for every claimed provider");
+            metas.push(AccountMeta::new(slot.provider, false));
+            metas.push(AccountMeta::new(provider.stake_vault, false));
+            metas.push(AccountMeta::new(payout, false));
+        }
+        metas
+    }
+
+    fn settle_ix(
+        &self,
+        job: &Pubkey,
+        cranker: &Pubkey,
+        data: impl InstructionData,
+        payouts: &[(Pubkey, Pubkey)],
+    ) -> Instruction {
+        let j = self.job(job);
+        let mut ix = self.ix(
+            ix_accounts::JobSettle {
+                cranker: *cranker,
+                market: self.market,
+                payment_mint: self.mint,
+                job: *job,
+                escrow: j.escrow,
+                treasury: self.treasury,
+                client: j.client,
+                client_token: j.client_token,
+                token_program: token_program(),
+            },
+            data,
+        );
+        ix.accounts.extend(self.slot_accounts(job, payouts));
+        ix
+    }
+
+    pub fn finalize_ix(
+        &self,
+        job: &Pubkey,
+        cranker: &Pubkey,
+        payouts: &[(Pubkey, Pubkey)],
+    ) -> Instruction {
+        self.settle_ix(job, cranker, ix_data::JobFinalize {}, payouts)
+    }
+
+    pub fn expire_ix(
+        &self,
+        job: &Pubkey,
+        cranker: &Pubkey,
+        payouts: &[(Pubkey, Pubkey)],
+    ) -> Instruction {
+        self.settle_ix(job, cranker, ix_data::JobExpire {}, payouts)
+    }
+
+    /// Finalizes `job`, cranked by the fee payer; payouts to each provider's wallet token account.
+    pub fn finalize(&mut self, job: &Pubkey, providers: &[&ProviderActor]) -> TxResult {
+        let payouts: Vec<_> = providers
+            .iter()
+            .map(|p| (p.wallet.pubkey(), p.wallet.token))
+            .collect();
+        let ix = self.finalize_ix(job, &self.payer.pubkey(), &payouts);
+        self.send(&[ix], &[])
+    }
+
+    pub fn expire(&mut self, job: &Pubkey, providers: &[&ProviderActor]) -> TxResult {
+        let payouts: Vec<_> = providers
+            .iter()
+            .map(|p| (p.wallet.pubkey(), p.wallet.token))
+            .collect();
+        let ix = self.expire_ix(job, &self.payer.pubkey(), &payouts);
+        self.send(&[ix], &[])
+    }
+
+    pub fn close_ix(&self, client: &Pubkey, job: &Pubkey) -> Instruction {
+        self.ix(
+            ix_accounts::JobClose {
+                client: *client,
+                job: *job,
+            },
+            ix_data::JobClose {},
+        )
+    }
+}
+
+/// Fee per replica of the default job on the default market.
+pub fn fee() -> u64 {
+    REWARD * FEE_BPS as u64 / 10_000
+}
+
+/// Events emitted in a transaction's logs, by name (Anchor logs `Program data: <base64>`; we
+/// match on the event discriminator).
+pub fn has_event<E: anchor_lang::Discriminator>(meta: &TransactionMetadata) -> bool {
+    use anchor_lang::__private::base64::{engine::general_purpose::STANDARD, Engine};
+    meta.logs.iter().any(|l| {
+        l.strip_prefix("Program data: ")
+            .and_then(|d| STANDARD.decode(d).ok())
+            .is_some_and(|bytes| bytes.starts_with(E::DISCRIMINATOR))
+    })
+}
+
+/// Decodes the first event `E` in a transaction's logs.
+pub fn event<E: anchor_lang::Discriminator + anchor_lang::AnchorDeserialize>(
+    meta: &TransactionMetadata,
+) -> E {
+    use anchor_lang::__private::base64::{engine::general_purpose::STANDARD, Engine};
+    meta.logs
+        .iter()
+        .filter_map(|l| l.strip_prefix("Program data: "))
+        .filter_map(|d| STANDARD.decode(d).ok())
+        .find(|b| b.starts_with(E::DISCRIMINATOR))
+        .map(|b| E::deserialize(&mut &b[E::DISCRIMINATOR.len()..]).unwrap())
+        .expect("event in logs")
+}

@@ -1,0 +1,12 @@
+//! Program tests: the real SBF binary in LiteSVM with the real SPL Token program.
+//! One module per behaviour; every scenario ends by checking that money is conserved.
+
+mod harness;
+
+mod dbg;
+mod layout;
+mod market;
+mod provider;
+mod rejections;
+mod replicated;
+mod single;
