@@ -11,7 +11,10 @@
 #   - a copy of the nightly's std sources patched for target_os = "solana" (scripts/sbf/),
 #   - the target spec scripts/sbf/bpfel-solana.json (bpfel + os=solana),
 #   - `cargo rustc --crate-type cdylib`: the .so is built as a cdylib alone, because a
-#     cdylib+lib build miscompiles under this pipeline.
+#     cdylib+lib build miscompiles under this pipeline,
+#   - `-bpf-stack-size=4096`: the SVM gives each call frame 4 KiB. With a larger value LLVM
+#     lays out bigger frames that silently overrun the next one at run time (we saw
+#     "Access violation writing 1 bytes at address 0x0" in every instruction with a large frame).
 # People with Solana's own toolchain can still run `anchor build` instead.
 set -euo pipefail
 
@@ -59,7 +62,7 @@ fi
 # 4. The program, as a cdylib alone.
 log "building programs/compute-market for SBF"
 cd "$ROOT"
-RUSTFLAGS_TOML='["-C", "linker='"$LINKER"'", "-Z", "unstable-options", "-C", "panic=immediate-abort", "-C", "link-arg=--llvm-args=-bpf-stack-size=8192", "-C", "relocation-model=static", "-C", "passes=lower-atomic", "-A", "linker_messages"]'
+RUSTFLAGS_TOML='["-C", "linker='"$LINKER"'", "-Z", "unstable-options", "-C", "panic=immediate-abort", "-C", "link-arg=--llvm-args=-bpf-stack-size=4096", "-C", "relocation-model=static", "-C", "passes=lower-atomic", "-A", "linker_messages"]'
 # RUSTUP_TOOLCHAIN from an outer `cargo` would override the `+nightly` below.
 env -u RUSTUP_TOOLCHAIN -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
     __CARGO_TESTS_ONLY_SRC_ROOT="$STD_SRC/library" \

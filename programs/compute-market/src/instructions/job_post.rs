@@ -89,7 +89,7 @@ pub fn resolve_deadlines(args: &JobPostArgs, market: &Market, now: i64) -> Resul
             return Ok(value);
         }
         base.checked_add(window)
-            .ok_or_else(|| error!(MarketError::Overflow))
+            .ok_or_else(|| error!(MarketError::InvalidDeadlines))
     };
     let claim = or_default(args.claim_deadline, now, market.claim_window)?;
     let commit = or_default(args.commit_deadline, claim, market.commit_window)?;

@@ -209,6 +209,8 @@ impl Harness {
             minted: 0,
             next_job_id: 1,
         };
+        // LiteSVM's clock starts at Unix time 0; start from a realistic date.
+        h.warp_to(1_767_225_600); // 2026-01-01
         h.mint = h.create_mint();
         h.treasury = h.create_token_account(&Keypair::new().pubkey());
         h.market = market_pda(&h.mint);

@@ -3,7 +3,6 @@
 
 mod harness;
 
-mod dbg;
 mod layout;
 mod market;
 mod provider;

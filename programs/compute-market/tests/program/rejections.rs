@@ -20,6 +20,7 @@ fn post_err(
 fn job_specs_are_validated_before_any_money_moves() {
     let mut h = Harness::new();
     let client = h.wallet(1_000_000);
+    let now = h.now();
     let cases: Vec<(Box<dyn Fn(&mut compute_market::JobPostArgs)>, MarketError)> = vec![
         (Box::new(|a| a.replicas = 0), MarketError::InvalidReplicas),
         (
