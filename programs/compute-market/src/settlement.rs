@@ -285,9 +285,10 @@ pub fn settle_from_remaining<'info>(
         remaining.len() == 3 * claimed,
         MarketError::WrongRemainingAccounts
     );
-    let mut providers = remaining
-        .chunks_exact(3)
-        .map(|c| Account::<'info, Provider>::try_from(&c[0]))
+    let (triples, _) = remaining.as_chunks::<3>();
+    let mut providers = triples
+        .iter()
+        .map(|[provider, _, _]| Account::<'info, Provider>::try_from(provider))
         .collect::<Result<Vec<_>>>()?;
     for provider in &providers {
         require!(
@@ -297,14 +298,14 @@ pub fn settle_from_remaining<'info>(
     }
     let mut slots = providers
         .iter_mut()
-        .zip(remaining.chunks_exact(3))
-        .map(|(provider, c)| {
+        .zip(triples)
+        .map(|(provider, [_, vault, payout])| {
             let provider_info = provider.to_account_info();
             SlotAccounts {
-                provider: &mut **provider,
+                provider,
                 provider_info,
-                vault: c[1].clone(),
-                payout: c[2].clone(),
+                vault: vault.clone(),
+                payout: payout.clone(),
             }
         })
         .collect::<Vec<_>>();

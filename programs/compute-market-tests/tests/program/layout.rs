@@ -39,3 +39,12 @@ fn filter_offsets_point_at_their_fields() {
     }
     assert_eq!(data.len(), 8 + Job::INIT_SPACE);
 }
+
+#[test]
+fn the_params_block_has_the_job_abi_size() {
+    // The on-chain spec stores the uniform block the executor binds: one size for both.
+    assert_eq!(
+        compute_market::constants::PARAMS_LEN,
+        compute_market_job::PARAMS_LEN
+    );
+}

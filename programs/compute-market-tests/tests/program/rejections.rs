@@ -21,7 +21,8 @@ fn job_specs_are_validated_before_any_money_moves() {
     let mut h = Harness::new();
     let client = h.wallet(1_000_000);
     let now = h.now();
-    let cases: Vec<(Box<dyn Fn(&mut compute_market::JobPostArgs)>, MarketError)> = vec![
+    type Mutation = Box<dyn Fn(&mut compute_market::JobPostArgs)>;
+    let cases: Vec<(Mutation, MarketError)> = vec![
         (Box::new(|a| a.replicas = 0), MarketError::InvalidReplicas),
         (
             Box::new(|a| {
@@ -93,7 +94,11 @@ fn job_specs_are_validated_before_any_money_moves() {
             MarketError::InvalidWorkgroups,
         ),
         (
-            Box::new(|a| a.claim_deadline = 1),
+            Box::new(move |a| a.claim_deadline = now),
+            MarketError::InvalidDeadlines,
+        ),
+        (
+            Box::new(move |a| a.claim_deadline = now - 10),
             MarketError::InvalidDeadlines,
         ),
         (

@@ -61,11 +61,11 @@ fn stake_unstake_and_withdraw_after_unbonding() {
 
     let ix = h.withdraw_ix(&p);
     assert_market_err(
-        h.send(&[ix.clone()], &[&p.wallet.key]),
+        h.send(std::slice::from_ref(&ix), &[&p.wallet.key]),
         MarketError::StillUnbonding,
     );
     h.warp(UNBONDING);
-    let meta = h.send(&[ix.clone()], &[&p.wallet.key]).unwrap();
+    let meta = h.send(std::slice::from_ref(&ix), &[&p.wallet.key]).unwrap();
     let ev: ProviderWithdrew = event(&meta);
     assert_eq!((ev.amount, ev.staked), (700, MIN_STAKE - 200));
     assert_eq!(h.balance(&p.wallet.token), 700);

@@ -1,0 +1,2 @@
+//! Tests and the compute-unit benchmark of the `compute-market` program live in `tests/` and
+//! `examples/`; this library is empty.
