@@ -32,12 +32,10 @@ pub struct SlotAccounts<'a, 'info> {
 /// Everything one settlement reads and writes (one struct, passed by reference: see
 /// `token.rs` on argument lists).
 pub struct Settlement<'a, 's, 'info> {
-    /// The job's data.
-    pub job: &'a mut Job,
+    /// The job (its PDA signs for the escrow).
+    pub job: &'a AccountLoader<'info, Job>,
     /// The market's data (counters).
     pub market: &'a mut Market,
-    /// The job's account info (authority of the escrow).
-    pub job_info: AccountInfo<'info>,
     /// Token program and mint.
     pub tokens: Tokens<'a, 'info>,
     /// The job's escrow vault.
@@ -78,14 +76,17 @@ fn add(a: u64, b: u64) -> Result<u64> {
 /// Settles the job: pays, refunds and slashes each slot by its disposition, sends fees to the
 /// treasury and everything else to the client, closes the escrow and records the outcome.
 pub fn settle(s: &mut Settlement) -> Result<()> {
-    let job = &mut *s.job;
-    require!(!job.status.is_settled(), MarketError::JobAlreadySettled);
+    // Read what settlement needs, then release the borrow: the job PDA signs the token CPIs,
+    // which must be able to borrow its account.
+    let job = *s.job.load()?;
+    require!(!job.status().is_settled(), MarketError::JobAlreadySettled);
     require!(
         s.slots.len() == job.claimed as usize,
         MarketError::WrongRemainingAccounts
     );
     let dispositions = job.dispositions(s.outcome);
-    let job_key = s.job_info.key();
+    let job_info = s.job.to_account_info();
+    let job_key = job_info.key();
     let job_id = job.job_id.to_le_bytes();
     let bump = [job.bump];
     let job_seeds: &[&[u8]] = &[
@@ -97,7 +98,7 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
     ];
     let job_signer = [job_seeds];
     let escrow_authority = Authority {
-        info: &s.job_info,
+        info: &job_info,
         seeds: &job_signer,
     };
     let share = add(job.reward_per_replica, job.fee_per_replica)?;
@@ -210,10 +211,15 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
     s.tokens.close(s.escrow, s.client, &escrow_authority)?;
 
     let status = s.outcome.status();
-    job.status = status;
-    job.settled_at = s.now;
-    if let Outcome::Completed(hash) = s.outcome {
-        job.result_hash = hash;
+    let result_hash = match s.outcome {
+        Outcome::Completed(hash) => hash,
+        _ => [0; 32],
+    };
+    {
+        let mut stored = s.job.load_mut()?;
+        stored.status = status as u8;
+        stored.settled_at = s.now;
+        stored.result_hash = result_hash;
     }
     let counter = match status {
         JobStatus::Completed => &mut s.market.jobs_completed,
@@ -226,7 +232,7 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
         job: job_key,
         client: job.client,
         status,
-        result_hash: job.result_hash,
+        result_hash,
         paid_to_providers: totals.paid,
         fees_to_treasury: totals.fees,
         refunded_to_client: totals.refunded,
@@ -255,7 +261,7 @@ pub struct JobSettle<'info> {
         has_one = client @ MarketError::WrongClient,
         has_one = client_token @ MarketError::WrongTokenOwner,
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
     #[account(mut)]
     pub escrow: Box<Account<'info, TokenAccount>>,
     #[account(mut, address = market.treasury @ MarketError::WrongTreasury)]
@@ -280,7 +286,7 @@ pub fn settle_from_remaining<'info>(
 ) -> Result<()> {
     let remaining = ctx.remaining_accounts;
     let accs = ctx.accounts;
-    let claimed = accs.job.claimed as usize;
+    let claimed = accs.job.load()?.claimed as usize;
     require!(
         remaining.len() == 3 * claimed,
         MarketError::WrongRemainingAccounts
@@ -309,11 +315,9 @@ pub fn settle_from_remaining<'info>(
             }
         })
         .collect::<Vec<_>>();
-    let job_info = accs.job.to_account_info();
     settle(&mut Settlement {
-        job: &mut accs.job,
+        job: &accs.job,
         market: &mut accs.market,
-        job_info,
         tokens: Tokens {
             program: &accs.token_program.to_account_info(),
             mint: &accs.payment_mint.to_account_info(),

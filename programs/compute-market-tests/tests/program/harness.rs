@@ -141,9 +141,17 @@ pub fn spec() -> JobSpec {
         output_len: 4_096,
         workgroups: [16, 1, 1],
         params: [0; PARAMS_LEN],
-        determinism: Determinism::Exact,
+        determinism: Determinism::Exact as u8,
+        padding: [0; 3],
         min_capabilities: MinCapabilities::default(),
     }
+}
+
+/// Decodes a (zero-copy) job account: discriminator, then the `Job` bytes.
+pub fn decode_job(data: &[u8]) -> Option<Job> {
+    use anchor_lang::Discriminator;
+    (data.len() == Job::LEN && data.starts_with(Job::DISCRIMINATOR))
+        .then(|| bytemuck::pod_read_unaligned(&data[8..]))
 }
 
 /// The error code Anchor gives a `MarketError` variant.
@@ -359,8 +367,8 @@ impl Harness {
             .sum();
         assert_eq!(total, self.minted, "tokens were created or destroyed");
         for (key, acc) in self.svm.get_program_accounts(&compute_market::ID) {
-            if let Ok(job) = Job::try_deserialize(&mut &acc.data[..]) {
-                if job.status.is_settled() {
+            if let Some(job) = decode_job(&acc.data) {
+                if job.status().is_settled() {
                     assert!(
                         !self.exists(&job.escrow),
                         "escrow of settled job {key} not closed"
@@ -393,7 +401,11 @@ impl Harness {
     }
 
     pub fn job(&self, key: &Pubkey) -> Job {
-        self.account(key)
+        let acc = self
+            .svm
+            .get_account(key)
+            .unwrap_or_else(|| panic!("job {key} missing"));
+        decode_job(&acc.data).unwrap_or_else(|| panic!("{key} is not a job"))
     }
 
     pub fn provider(&self, key: &Pubkey) -> Provider {
@@ -731,7 +743,7 @@ impl Harness {
         for slot in j
             .active_slots()
             .iter()
-            .filter(|s| s.state != SlotState::Empty)
+            .filter(|s| s.state() != SlotState::Empty)
         {
             let provider = self.provider(&slot.provider);
             let payout = payouts

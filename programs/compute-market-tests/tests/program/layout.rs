@@ -10,7 +10,7 @@ fn account_sizes_are_fixed_for_version_1() {
     // A change here is a layout change: bump the version and write a migration.
     assert_eq!(8 + Market::INIT_SPACE, 262);
     assert_eq!(8 + Provider::INIT_SPACE, 273);
-    assert_eq!(8 + Job::INIT_SPACE, 2_414);
+    assert_eq!(Job::LEN, 2_440);
 }
 
 #[test]
@@ -26,6 +26,11 @@ fn filter_offsets_point_at_their_fields() {
     let data = h.svm.get_account(&job).unwrap().data;
     assert_eq!(data[Job::STATUS_OFFSET], JobStatus::Running as u8);
     assert_eq!(
+        Job::STATUS_OFFSET,
+        11,
+        "status stays at byte 11 across versions"
+    );
+    assert_eq!(
         &data[Job::MARKET_OFFSET..Job::MARKET_OFFSET + 32],
         h.market.as_ref()
     );
@@ -37,7 +42,7 @@ fn filter_offsets_point_at_their_fields() {
         let o = Job::slot_provider_offset(i);
         assert_eq!(&data[o..o + 32], p.provider.as_ref());
     }
-    assert_eq!(data.len(), 8 + Job::INIT_SPACE);
+    assert_eq!(data.len(), Job::LEN);
 }
 
 #[test]

@@ -129,7 +129,7 @@ fn pause_stops_posts_and_claims_but_never_refunds_or_withdrawals() {
     assert_market_err(h.claim(&p, &open_job), MarketError::MarketPaused);
     // Work in flight finishes and pays; refunds and withdrawals go through.
     h.submit(&q, &claimed_job, [3; 32]).unwrap();
-    assert_eq!(h.job(&claimed_job).status, JobStatus::Completed);
+    assert_eq!(h.job(&claimed_job).status(), JobStatus::Completed);
     let ix = h.cancel_ix(&client, &open_job);
     h.send(&[ix], &[&client.key]).unwrap();
     h.warp(UNBONDING);

@@ -251,7 +251,7 @@ fn claim_rules() {
     weak.device_class = DeviceClass::Cpu;
     let cpu = h.provider_with(MIN_STAKE, weak);
     let mut args = h.job_args(1, 1);
-    args.spec.min_capabilities.hardware_only = true;
+    args.spec.min_capabilities.hardware_only = 1;
     let gpu_job = h.post(&client, &args).unwrap();
     assert_market_err(h.claim(&cpu, &gpu_job), MarketError::CapabilitiesTooLow);
     let mut args = h.job_args(1, 1);

@@ -30,7 +30,7 @@ fn scene() -> Scene {
     for p in &ps {
         h.claim(p, &job).unwrap();
     }
-    assert_eq!(h.job(&job).status, JobStatus::Running);
+    assert_eq!(h.job(&job).status(), JobStatus::Running);
     Scene { h, client, ps, job }
 }
 
@@ -88,7 +88,7 @@ fn three_agreeing_providers_are_all_paid() {
     assert_eq!(s.h.balance(&s.h.treasury.clone()), 3 * fee());
     assert_eq!(s.client_balance(), CLIENT_FUNDS - 3 * (REWARD + fee()));
     let j = s.h.job(&s.job);
-    assert_eq!((j.status, j.result_hash), (JobStatus::Completed, GOOD));
+    assert_eq!((j.status(), j.result_hash), (JobStatus::Completed, GOOD));
     s.h.assert_conserved();
 }
 
@@ -211,7 +211,7 @@ fn claims_close_at_the_deadline_with_a_quorum_of_claimers() {
         h.claim(p, &job).unwrap();
         h.commit(p, &job, GOOD, salt(i as u8)).unwrap();
     }
-    assert_eq!(h.job(&job).status, JobStatus::Open);
+    assert_eq!(h.job(&job).status(), JobStatus::Open);
     // Claims are still open: nobody may reveal yet.
     assert_market_err(
         h.reveal(&ps[0], &job, GOOD, salt(0)),

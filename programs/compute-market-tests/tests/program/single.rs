@@ -17,7 +17,7 @@ fn post_claim_submit_pays_provider_and_treasury() {
     let job = h.post(&client, &args).unwrap();
 
     let j = h.job(&job);
-    assert_eq!(j.status, JobStatus::Open);
+    assert_eq!(j.status(), JobStatus::Open);
     assert_eq!(j.fee_per_replica, fee());
     assert_eq!(h.balance(&j.escrow), REWARD + fee());
     assert_eq!(h.balance(&client.token), 1_000_000 - REWARD - fee());
@@ -28,7 +28,7 @@ fn post_claim_submit_pays_provider_and_treasury() {
         (claimed.slot, claimed.claimed, claimed.collateral),
         (0, 1, COLLATERAL)
     );
-    assert_eq!(h.job(&job).status, JobStatus::Running);
+    assert_eq!(h.job(&job).status(), JobStatus::Running);
     assert_eq!(h.provider(&p.provider).locked, COLLATERAL);
 
     let meta = h.submit(&p, &job, RESULT).unwrap();
@@ -41,10 +41,10 @@ fn post_claim_submit_pays_provider_and_treasury() {
     assert!(has_event::<ResultRevealed>(&meta));
 
     let j = h.job(&job);
-    assert_eq!(j.status, JobStatus::Completed);
+    assert_eq!(j.status(), JobStatus::Completed);
     assert_eq!(j.result_hash, RESULT);
-    assert_eq!(j.slots[0].state, SlotState::Revealed);
-    assert_eq!(j.result_uris[0], "file:///results/out.bin");
+    assert_eq!(j.slots[0].state(), SlotState::Revealed);
+    assert_eq!(j.result_uri(0), "file:///results/out.bin");
     assert!(j.settled_at > 0);
     assert!(!h.exists(&j.escrow), "escrow closed at settlement");
     assert_eq!(h.balance(&p.wallet.token), REWARD);
@@ -110,7 +110,7 @@ fn unclaimed_job_expires_after_the_claim_deadline() {
     let ev: JobSettled = event(&meta);
     assert_eq!(ev.status, JobStatus::Expired);
     assert_eq!(ev.refunded_to_client, REWARD + fee());
-    assert_eq!(h.job(&job).status, JobStatus::Expired);
+    assert_eq!(h.job(&job).status(), JobStatus::Expired);
     assert_eq!(h.balance(&client.token), 1_000_000);
     assert_eq!(h.market_account().jobs_expired, 1);
     h.assert_conserved();

@@ -23,7 +23,7 @@ pub struct JobCancel<'info> {
         has_one = escrow @ MarketError::WrongVault,
         has_one = client_token @ MarketError::WrongTokenOwner,
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
     #[account(mut)]
     pub escrow: Account<'info, TokenAccount>,
     /// The token account the payment came from.
@@ -34,8 +34,9 @@ pub struct JobCancel<'info> {
 
 impl JobCancel<'_> {
     pub fn validate(&self) -> Result<()> {
-        require!(self.job.status == JobStatus::Open, MarketError::JobNotOpen);
-        require!(self.job.claimed == 0, MarketError::JobAlreadyClaimed);
+        let job = self.job.load()?;
+        require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
+        require!(job.claimed == 0, MarketError::JobAlreadyClaimed);
         Ok(())
     }
 }
@@ -45,17 +46,16 @@ impl JobCancel<'_> {
     /// market is paused.
     pub fn handle(ctx: Context<JobCancel>) -> Result<()> {
         let accs = &ctx.accounts;
-        let job = &accs.job;
-        let job_id = job.job_id.to_le_bytes();
-        let seeds: &[&[u8]] = &[
-            SEED_JOB,
-            job.market.as_ref(),
-            job.client.as_ref(),
-            &job_id,
-            &[job.bump],
-        ];
+        // `has_one` checked the job's market and client; only its id and bump are read here, and
+        // the borrow ends before the token CPIs (the job PDA signs them).
+        let (job_id, bump) = {
+            let job = accs.job.load()?;
+            (job.job_id.to_le_bytes(), [job.bump])
+        };
+        let (market, client) = (accs.market.key(), accs.client.key());
+        let seeds: &[&[u8]] = &[SEED_JOB, market.as_ref(), client.as_ref(), &job_id, &bump];
         let refunded = accs.escrow.amount;
-        let job_info = job.to_account_info();
+        let job_info = accs.job.to_account_info();
         let escrow = accs.escrow.to_account_info();
         let signer = [seeds];
         let escrow_authority = Authority {
@@ -75,8 +75,8 @@ impl JobCancel<'_> {
         )?;
         tokens.close(&escrow, &accs.client.to_account_info(), &escrow_authority)?;
         emit!(JobCancelled {
-            job: job.key(),
-            client: job.client,
+            job: job_info.key(),
+            client,
             refunded,
         });
         Ok(())

@@ -15,14 +15,14 @@ pub struct JobClaim<'info> {
     )]
     pub provider: Account<'info, Provider>,
     #[account(mut, has_one = market @ MarketError::WrongMarket)]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
 }
 
 impl JobClaim<'_> {
     pub fn validate(&self) -> Result<()> {
-        let (job, provider) = (&self.job, &self.provider);
+        let (job, provider) = (self.job.load()?, &self.provider);
         require!(!self.market.paused, MarketError::MarketPaused);
-        require!(job.status == JobStatus::Open, MarketError::JobNotOpen);
+        require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
         let now = Clock::get()?.unix_timestamp;
         require!(now <= job.claim_deadline, MarketError::ClaimDeadlinePassed);
         require!(job.claimed < job.replicas, MarketError::NoFreeSlot);
@@ -53,20 +53,20 @@ impl JobClaim<'_> {
         let accs = ctx.accounts;
         let now = Clock::get()?.unix_timestamp;
         let provider_key = accs.provider.key();
-        let collateral = accs.job.collateral_per_replica;
+        let mut job = accs.job.load_mut()?;
+        let collateral = job.collateral_per_replica;
         accs.provider.lock(collateral)?;
-        let job = &mut accs.job;
         let index = job.claimed as usize;
-        let slot = &mut job.slots[index];
+        let slot = job.slots.get_mut(index).ok_or(MarketError::NoFreeSlot)?;
         slot.provider = provider_key;
-        slot.state = SlotState::Claimed;
+        slot.state = SlotState::Claimed as u8;
         slot.claimed_at = now;
         job.claimed += 1;
         if job.claimed == job.replicas {
-            job.status = JobStatus::Running;
+            job.status = JobStatus::Running as u8;
         }
         emit!(JobClaimed {
-            job: job.key(),
+            job: accs.job.key(),
             provider: provider_key,
             slot: index as u8,
             collateral,

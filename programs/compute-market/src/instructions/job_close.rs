@@ -10,12 +10,15 @@ pub struct JobClose<'info> {
     #[account(mut)]
     pub client: Signer<'info>,
     #[account(mut, close = client, has_one = client @ MarketError::NotJobClient)]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
 }
 
 impl JobClose<'_> {
     pub fn validate(&self) -> Result<()> {
-        require!(self.job.status.is_settled(), MarketError::JobNotSettled);
+        require!(
+            self.job.load()?.status().is_settled(),
+            MarketError::JobNotSettled
+        );
         Ok(())
     }
 }

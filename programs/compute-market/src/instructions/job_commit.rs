@@ -10,20 +10,20 @@ pub struct JobCommit<'info> {
     #[account(has_one = owner @ MarketError::NotProviderOwner)]
     pub provider: Account<'info, Provider>,
     #[account(mut)]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
 }
 
 impl JobCommit<'_> {
     /// The slot this provider holds, once every rule for committing holds.
     pub fn validate(&self) -> Result<usize> {
-        let job = &self.job;
+        let job = self.job.load()?;
         require!(job.replicas > 1, MarketError::WrongVerificationMode);
-        require!(!job.status.is_settled(), MarketError::JobNotOpen);
+        require!(!job.status().is_settled(), MarketError::JobNotOpen);
         let index = job
             .slot_of(&self.provider.key())
             .ok_or(MarketError::NotAReplica)?;
         require!(
-            job.slots[index].state == SlotState::Claimed,
+            job.slots[index].state() == SlotState::Claimed,
             MarketError::WrongSlotState
         );
         let now = Clock::get()?.unix_timestamp;
@@ -41,13 +41,13 @@ impl JobCommit<'_> {
     pub fn handle(ctx: Context<JobCommit>, commitment: [u8; 32]) -> Result<()> {
         let index = ctx.accounts.validate()?;
         let provider = ctx.accounts.provider.key();
-        let job = &mut ctx.accounts.job;
+        let mut job = ctx.accounts.job.load_mut()?;
         let slot = &mut job.slots[index];
         slot.commitment = commitment;
-        slot.state = SlotState::Committed;
+        slot.state = SlotState::Committed as u8;
         job.committed += 1;
         emit!(ResultCommitted {
-            job: job.key(),
+            job: ctx.accounts.job.key(),
             provider,
             slot: index as u8,
             commitment,

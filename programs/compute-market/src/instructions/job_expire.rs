@@ -6,12 +6,9 @@ use crate::state::{Expiry, Outcome};
 
 /// Why the job of `accs` can be expired now.
 fn validate(accs: &JobSettle, now: i64) -> Result<Expiry> {
-    require!(
-        !accs.job.status.is_settled(),
-        MarketError::JobAlreadySettled
-    );
-    accs.job
-        .expiry(now)
+    let job = accs.job.load()?;
+    require!(!job.status().is_settled(), MarketError::JobAlreadySettled);
+    job.expiry(now)
         .ok_or_else(|| error!(MarketError::ExpireTooEarly))
 }
 

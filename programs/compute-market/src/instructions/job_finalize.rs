@@ -6,12 +6,10 @@ use crate::state::Outcome;
 
 /// Checks a replicated job can be finalized now.
 fn validate(accs: &JobSettle, now: i64) -> Result<()> {
-    require!(
-        !accs.job.status.is_settled(),
-        MarketError::JobAlreadySettled
-    );
-    require!(accs.job.replicas > 1, MarketError::WrongVerificationMode);
-    require!(accs.job.can_finalize(now), MarketError::FinalizeTooEarly);
+    let job = accs.job.load()?;
+    require!(!job.status().is_settled(), MarketError::JobAlreadySettled);
+    require!(job.replicas > 1, MarketError::WrongVerificationMode);
+    require!(job.can_finalize(now), MarketError::FinalizeTooEarly);
     Ok(())
 }
 
@@ -21,7 +19,7 @@ impl<'info> JobSettle<'info> {
     pub fn finalize(ctx: Context<'info, Self>) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         validate(ctx.accounts, now)?;
-        let outcome = match ctx.accounts.job.quorum_hash() {
+        let outcome = match ctx.accounts.job.load()?.quorum_hash() {
             Some(hash) => Outcome::Completed(hash),
             None => Outcome::Failed,
         };

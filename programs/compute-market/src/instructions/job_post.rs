@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
-use crate::state::{Job, JobSpec, JobStatus, Market, ReplicaSlot};
+use crate::state::{store_text, Job, JobSpec, JobStatus, Market};
 use crate::token::{Authority, Tokens};
 
 /// A new job. Deadlines are Unix times; 0 takes the market's default window.
@@ -47,7 +47,7 @@ pub struct JobPost<'info> {
     #[account(
         init,
         payer = client,
-        space = 8 + Job::INIT_SPACE,
+        space = Job::LEN,
         seeds = [
             SEED_JOB,
             market.key().as_ref(),
@@ -56,7 +56,7 @@ pub struct JobPost<'info> {
         ],
         bump,
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
     /// Holds the payment until settlement; owned by the job PDA.
     #[account(
         init,
@@ -152,40 +152,36 @@ impl JobPost<'_> {
         let [claim_deadline, commit_deadline, reveal_deadline] =
             resolve_deadlines(&args, &accs.market, now)?;
         let fee_per_replica = accs.market.fee_for(args.reward_per_replica)?;
-        let job = &mut accs.job;
-        job.set_inner(Job {
-            version: JOB_VERSION,
-            bump: ctx.bumps.job,
-            escrow_bump: ctx.bumps.escrow,
-            status: JobStatus::Open,
-            market: accs.market.key(),
-            client: accs.client.key(),
-            job_id: args.job_id,
-            escrow: accs.escrow.key(),
-            client_token: accs.client_token.key(),
-            spec: args.spec,
-            reward_per_replica: args.reward_per_replica,
-            fee_per_replica,
-            collateral_per_replica: accs.market.collateral_per_replica,
-            replicas: args.replicas,
-            quorum: args.quorum,
-            claimed: 0,
-            committed: 0,
-            revealed: 0,
-            posted_at: now,
-            claim_deadline,
-            commit_deadline,
-            reveal_deadline,
-            settled_at: 0,
-            result_hash: [0; 32],
-            slots: [ReplicaSlot::EMPTY; MAX_REPLICAS],
-            reserved: [0; 64],
-            entry_point: args.entry_point,
-            shader_uri: args.shader_uri,
-            input_uri: args.input_uri,
-            result_uris: vec![String::new(); args.replicas as usize],
-        });
-        let escrowed = job.escrow_total()?;
+        let escrowed = {
+            // Fields are written in place: the 2.5 KB job never sits on the 4 KiB SBF stack.
+            let mut job = accs.job.load_init()?;
+            job.version = JOB_VERSION;
+            job.bump = ctx.bumps.job;
+            job.escrow_bump = ctx.bumps.escrow;
+            job.status = JobStatus::Open as u8;
+            job.market = accs.market.key();
+            job.client = accs.client.key();
+            job.job_id = args.job_id;
+            job.escrow = accs.escrow.key();
+            job.client_token = accs.client_token.key();
+            job.spec = args.spec;
+            job.reward_per_replica = args.reward_per_replica;
+            job.fee_per_replica = fee_per_replica;
+            job.collateral_per_replica = accs.market.collateral_per_replica;
+            job.replicas = args.replicas;
+            job.quorum = args.quorum;
+            job.posted_at = now;
+            job.claim_deadline = claim_deadline;
+            job.commit_deadline = commit_deadline;
+            job.reveal_deadline = reveal_deadline;
+            job.entry_point_len = store_text(&mut job.entry_point, &args.entry_point)
+                .ok_or(MarketError::InvalidEntryPoint)?;
+            job.shader_uri_len =
+                store_text(&mut job.shader_uri, &args.shader_uri).ok_or(MarketError::InvalidUri)?;
+            job.input_uri_len =
+                store_text(&mut job.input_uri, &args.input_uri).ok_or(MarketError::InvalidUri)?;
+            job.escrow_total()?
+        };
         Tokens {
             program: &accs.token_program.to_account_info(),
             mint: &accs.payment_mint.to_account_info(),
@@ -201,20 +197,19 @@ impl JobPost<'_> {
             escrowed,
         )?;
         accs.market.jobs_posted = accs.market.jobs_posted.saturating_add(1);
-        let job = &accs.job;
         emit!(JobPosted {
-            market: job.market,
-            job: job.key(),
-            client: job.client,
-            job_id: job.job_id,
-            reward_per_replica: job.reward_per_replica,
+            market: accs.market.key(),
+            job: accs.job.key(),
+            client: accs.client.key(),
+            job_id: args.job_id,
+            reward_per_replica: args.reward_per_replica,
             fee_per_replica,
             escrowed,
-            replicas: job.replicas,
-            quorum: job.quorum,
-            determinism: job.spec.determinism,
-            shader_hash: job.spec.shader_hash,
-            input_hash: job.spec.input_hash,
+            replicas: args.replicas,
+            quorum: args.quorum,
+            determinism: args.spec.determinism(),
+            shader_hash: args.spec.shader_hash,
+            input_hash: args.spec.input_hash,
             claim_deadline,
             commit_deadline,
             reveal_deadline,

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use crate::constants::MAX_URI_LEN;
 use crate::errors::MarketError;
 use crate::events::ResultRevealed;
-use crate::state::{commitment_hash, Job, Provider, SlotState};
+use crate::state::{commitment_hash, store_text, Job, Provider, SlotState};
 
 /// A revealed result.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -22,20 +22,20 @@ pub struct JobReveal<'info> {
     #[account(has_one = owner @ MarketError::NotProviderOwner)]
     pub provider: Account<'info, Provider>,
     #[account(mut)]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
 }
 
 impl JobReveal<'_> {
     /// The slot this provider holds, once every rule for revealing holds.
     pub fn validate(&self, args: &JobRevealArgs) -> Result<usize> {
-        let job = &self.job;
+        let job = self.job.load()?;
         require!(job.replicas > 1, MarketError::WrongVerificationMode);
-        require!(!job.status.is_settled(), MarketError::JobNotOpen);
+        require!(!job.status().is_settled(), MarketError::JobNotOpen);
         let provider = self.provider.key();
         let index = job.slot_of(&provider).ok_or(MarketError::NotAReplica)?;
         let slot = &job.slots[index];
         require!(
-            slot.state == SlotState::Committed,
+            slot.state() == SlotState::Committed,
             MarketError::WrongSlotState
         );
         let now = Clock::get()?.unix_timestamp;
@@ -49,7 +49,7 @@ impl JobReveal<'_> {
             MarketError::InvalidUri
         );
         require!(
-            commitment_hash(&job.key(), &provider, &args.result_hash, &args.salt)
+            commitment_hash(&self.job.key(), &provider, &args.result_hash, &args.salt)
                 == slot.commitment,
             MarketError::CommitmentMismatch
         );
@@ -62,14 +62,15 @@ impl JobReveal<'_> {
     pub fn handle(ctx: Context<JobReveal>, args: JobRevealArgs) -> Result<()> {
         let index = ctx.accounts.validate(&args)?;
         let provider = ctx.accounts.provider.key();
-        let job = &mut ctx.accounts.job;
+        let mut job = ctx.accounts.job.load_mut()?;
         let slot = &mut job.slots[index];
         slot.result_hash = args.result_hash;
-        slot.state = SlotState::Revealed;
+        slot.state = SlotState::Revealed as u8;
         job.revealed += 1;
-        job.result_uris[index] = args.result_uri.clone();
+        job.result_uri_lens[index] = store_text(&mut job.result_uris[index], &args.result_uri)
+            .ok_or(MarketError::InvalidUri)?;
         emit!(ResultRevealed {
-            job: job.key(),
+            job: ctx.accounts.job.key(),
             provider,
             slot: index as u8,
             result_hash: args.result_hash,

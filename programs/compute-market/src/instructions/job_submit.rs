@@ -5,7 +5,7 @@ use crate::constants::MAX_URI_LEN;
 use crate::errors::MarketError;
 use crate::events::ResultRevealed;
 use crate::settlement::{settle, Settlement, SlotAccounts};
-use crate::state::{Job, Market, Outcome, Provider, SlotState};
+use crate::state::{store_text, Job, Market, Outcome, Provider, SlotState};
 use crate::token::Tokens;
 
 /// A single replica's result.
@@ -44,7 +44,7 @@ pub struct JobSubmit<'info> {
         has_one = client @ MarketError::WrongClient,
         has_one = client_token @ MarketError::WrongTokenOwner,
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: AccountLoader<'info, Job>,
     #[account(mut)]
     pub escrow: Box<Account<'info, TokenAccount>>,
     #[account(mut, address = market.treasury @ MarketError::WrongTreasury)]
@@ -60,14 +60,14 @@ pub struct JobSubmit<'info> {
 
 impl JobSubmit<'_> {
     pub fn validate(&self, args: &JobSubmitArgs) -> Result<()> {
-        let job = &self.job;
+        let job = self.job.load()?;
         require!(job.replicas == 1, MarketError::WrongVerificationMode);
-        require!(!job.status.is_settled(), MarketError::JobNotOpen);
+        require!(!job.status().is_settled(), MarketError::JobNotOpen);
         let index = job
             .slot_of(&self.provider.key())
             .ok_or(MarketError::NotAReplica)?;
         require!(
-            job.slots[index].state == SlotState::Claimed,
+            job.slots[index].state() == SlotState::Claimed,
             MarketError::WrongSlotState
         );
         let now = Clock::get()?.unix_timestamp;
@@ -90,15 +90,16 @@ impl JobSubmit<'_> {
         let now = Clock::get()?.unix_timestamp;
         let provider_key = accs.provider.key();
         {
-            let job = &mut accs.job;
+            let mut job = accs.job.load_mut()?;
             let slot = &mut job.slots[0];
             slot.result_hash = args.result_hash;
-            slot.state = SlotState::Revealed;
+            slot.state = SlotState::Revealed as u8;
             job.committed = 1;
             job.revealed = 1;
-            job.result_uris[0] = args.result_uri.clone();
+            job.result_uri_lens[0] = store_text(&mut job.result_uris[0], &args.result_uri)
+                .ok_or(MarketError::InvalidUri)?;
             emit!(ResultRevealed {
-                job: job.key(),
+                job: accs.job.key(),
                 provider: provider_key,
                 slot: 0,
                 result_hash: args.result_hash,
@@ -112,11 +113,9 @@ impl JobSubmit<'_> {
             vault: accs.stake_vault.to_account_info(),
             payout: accs.payout.to_account_info(),
         }];
-        let job_info = accs.job.to_account_info();
         settle(&mut Settlement {
-            job: &mut accs.job,
+            job: &accs.job,
             market: &mut accs.market,
-            job_info,
             tokens: Tokens {
                 program: &accs.token_program.to_account_info(),
                 mint: &accs.payment_mint.to_account_info(),

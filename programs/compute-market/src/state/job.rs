@@ -1,8 +1,8 @@
+use anchor_lang::prelude::borsh::{BorshDeserialize, BorshSerialize};
 use anchor_lang::prelude::*;
 
 use crate::constants::*;
 use crate::errors::MarketError;
-use crate::state::MinCapabilities;
 
 /// Whether a job's output can be verified by comparing hashes between providers.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
@@ -50,35 +50,95 @@ pub enum SlotState {
     Revealed,
 }
 
-/// One replica of a job, held by one provider.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+/// One replica of a job, held by one provider (zero-copy: no padding, 112 bytes).
+#[zero_copy]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ReplicaSlot {
-    /// Provider PDA holding the slot (default when empty).
+    /// Provider PDA holding the slot (zero when empty).
     pub provider: Pubkey,
-    /// Progress of the slot.
-    pub state: SlotState,
-    /// Unix time of the claim.
-    pub claimed_at: i64,
     /// `commitment_hash(job, provider, result_hash, salt)`, zero until committed.
     pub commitment: [u8; 32],
     /// Revealed result hash, zero until revealed.
     pub result_hash: [u8; 32],
+    /// Unix time of the claim.
+    pub claimed_at: i64,
+    /// Progress of the slot ([`SlotState`] as `u8`).
+    pub state: u8,
+    /// Alignment padding (zero).
+    pub padding: [u8; 7],
 }
 
 impl ReplicaSlot {
-    /// An unclaimed slot.
-    pub const EMPTY: Self = Self {
-        provider: Pubkey::new_from_array([0; 32]),
-        state: SlotState::Empty,
-        claimed_at: 0,
-        commitment: [0; 32],
-        result_hash: [0; 32],
-    };
+    /// Progress of the slot.
+    pub fn state(&self) -> SlotState {
+        SlotState::from_u8(self.state)
+    }
+}
+
+impl SlotState {
+    /// Decodes a stored state; unknown values read as `Empty` (never written by this program).
+    pub fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Claimed,
+            2 => Self::Committed,
+            3 => Self::Revealed,
+            _ => Self::Empty,
+        }
+    }
+}
+
+impl JobStatus {
+    /// Decodes a stored status; unknown values read as `Open` (never written by this program).
+    pub fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Running,
+            2 => Self::Completed,
+            3 => Self::Failed,
+            4 => Self::Expired,
+            _ => Self::Open,
+        }
+    }
+}
+
+impl Determinism {
+    /// Decodes a stored class; anything but `Exact` reads as `Float`, the cautious choice.
+    pub fn from_u8(value: u8) -> Self {
+        if value == Self::Exact as u8 {
+            Self::Exact
+        } else {
+            Self::Float
+        }
+    }
+}
+
+/// The least a job asks of a provider's capabilities (zero-copy: 24 bytes).
+#[zero_copy]
+#[derive(Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[borsh(crate = "anchor_lang::prelude::borsh")]
+pub struct MinCapabilities {
+    /// Minimum storage buffer binding, in bytes.
+    pub max_storage_buffer_bytes: u64,
+    /// Minimum device memory, in MiB.
+    pub memory_mib: u32,
+    /// Minimum invocations per workgroup.
+    pub max_workgroup_invocations: u32,
+    /// Minimum measured memory bandwidth, in MB/s.
+    pub bandwidth_mbps: u32,
+    /// 1: software (CPU) adapters may not claim.
+    pub hardware_only: u8,
+    /// Alignment padding (zero).
+    pub padding: [u8; 3],
 }
 
 /// What a job computes: the job ABI's fixed-size part (see `job-abi/` for the ABI itself).
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+/// Zero-copy with no padding (144 bytes), so its Borsh encoding (in `job_post`'s arguments) and
+/// its in-account encoding are the same bytes; the IDL describes it once, as the account layout.
+#[zero_copy]
+#[derive(Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[borsh(crate = "anchor_lang::prelude::borsh")]
 pub struct JobSpec {
+    /// Least capabilities a provider must publish to claim.
+    pub min_capabilities: MinCapabilities,
     /// SHA-256 of the WGSL source bytes.
     pub shader_hash: [u8; 32],
     /// SHA-256 of the input bytes.
@@ -91,19 +151,27 @@ pub struct JobSpec {
     pub workgroups: [u32; 3],
     /// Uniform parameter block bound at `@binding(2)`.
     pub params: [u8; PARAMS_LEN],
+    /// Whether replicas can be compared by hash ([`Determinism`] as `u8`).
+    pub determinism: u8,
+    /// Alignment padding (zero).
+    pub padding: [u8; 3],
+}
+
+impl JobSpec {
     /// Whether replicas can be compared by hash.
-    pub determinism: Determinism,
-    /// Least capabilities a provider must publish to claim.
-    pub min_capabilities: MinCapabilities,
+    pub fn determinism(&self) -> Determinism {
+        Determinism::from_u8(self.determinism)
+    }
 }
 
 /// A job: its spec, escrowed payment, replica slots, deadlines and result.
 ///
-/// Fixed-size fields come first so `getProgramAccounts` can filter on fixed offsets
-/// ([`Job::STATUS_OFFSET`], [`Job::MARKET_OFFSET`], [`Job::CLIENT_OFFSET`],
-/// [`Job::slot_provider_offset`]); variable-length strings come last.
-#[account]
-#[derive(InitSpace, Debug)]
+/// Zero-copy (`AccountLoader`): instructions read and write fields in place instead of
+/// deserialising 2.5 KB on every call. Fixed fields come first so `getProgramAccounts` can filter
+/// on fixed offsets ([`Job::STATUS_OFFSET`], [`Job::MARKET_OFFSET`], [`Job::CLIENT_OFFSET`],
+/// [`Job::slot_provider_offset`]). Text fields are fixed buffers with a length byte.
+#[account(zero_copy)]
+#[derive(Debug)]
 pub struct Job {
     /// Layout version ([`JOB_VERSION`]).
     pub version: u8,
@@ -111,27 +179,8 @@ pub struct Job {
     pub bump: u8,
     /// Bump of the escrow vault PDA `[SEED_ESCROW, job]`.
     pub escrow_bump: u8,
-    /// Lifecycle state.
-    pub status: JobStatus,
-    /// Market the job was posted to.
-    pub market: Pubkey,
-    /// Who posted and paid for the job; receives refunds, slashed collateral and rent.
-    pub client: Pubkey,
-    /// Client-chosen id, unique per client and market.
-    pub job_id: u64,
-    /// Escrow token account (owned by this PDA) holding the payment until settlement.
-    pub escrow: Pubkey,
-    /// The client's token account the payment came from; refunds and slashed collateral go
-    /// back to it.
-    pub client_token: Pubkey,
-    /// What to compute.
-    pub spec: JobSpec,
-    /// Paid to each provider whose result agrees with the quorum, in base units.
-    pub reward_per_replica: u64,
-    /// Protocol fee per paid replica, escrowed on top of the reward, in base units.
-    pub fee_per_replica: u64,
-    /// Provider stake locked per claimed replica (market value at posting), in base units.
-    pub collateral_per_replica: u64,
+    /// Lifecycle state ([`JobStatus`] as `u8`).
+    pub status: u8,
     /// Replicas requested (`n`).
     pub replicas: u8,
     /// Agreeing results needed (`k`).
@@ -142,6 +191,31 @@ pub struct Job {
     pub committed: u8,
     /// Slots that revealed (or submitted).
     pub revealed: u8,
+    /// Length of `entry_point`.
+    pub entry_point_len: u8,
+    /// Length of `shader_uri`.
+    pub shader_uri_len: u8,
+    /// Length of `input_uri`.
+    pub input_uri_len: u8,
+    /// Alignment padding (zero).
+    pub padding: [u8; 4],
+    /// Market the job was posted to.
+    pub market: Pubkey,
+    /// Who posted and paid for the job; receives refunds, slashed collateral and rent.
+    pub client: Pubkey,
+    /// Escrow token account (owned by this PDA) holding the payment until settlement.
+    pub escrow: Pubkey,
+    /// The client's token account the payment came from; refunds and slashed collateral go
+    /// back to it.
+    pub client_token: Pubkey,
+    /// Client-chosen id, unique per client and market.
+    pub job_id: u64,
+    /// Paid to each provider whose result agrees with the quorum, in base units.
+    pub reward_per_replica: u64,
+    /// Protocol fee per paid replica, escrowed on top of the reward, in base units.
+    pub fee_per_replica: u64,
+    /// Provider stake locked per claimed replica (market value at posting), in base units.
+    pub collateral_per_replica: u64,
     /// Unix time of posting.
     pub posted_at: i64,
     /// Last moment a slot can be claimed.
@@ -154,58 +228,96 @@ pub struct Job {
     pub settled_at: i64,
     /// The agreed result hash once Completed, zero otherwise.
     pub result_hash: [u8; 32],
+    /// What to compute.
+    pub spec: JobSpec,
     /// Replica slots; the first `replicas` are in use, filled in order.
     pub slots: [ReplicaSlot; MAX_REPLICAS],
+    /// WGSL entry point (UTF-8, `entry_point_len` bytes).
+    pub entry_point: [u8; MAX_ENTRY_POINT_LEN],
+    /// Where the shader source can be downloaded (`file://`, `https://`, `s3://`).
+    pub shader_uri: [u8; MAX_URI_LEN],
+    /// Where the input bytes can be downloaded.
+    pub input_uri: [u8; MAX_URI_LEN],
+    /// Length of each slot's result URI.
+    pub result_uri_lens: [u8; 8],
+    /// Result URI revealed by each slot (same index as `slots`).
+    pub result_uris: [[u8; MAX_URI_LEN]; MAX_REPLICAS],
     /// Reserved for future versions.
     pub reserved: [u8; 64],
-    /// WGSL entry point.
-    #[max_len(MAX_ENTRY_POINT_LEN)]
-    pub entry_point: String,
-    /// Where the shader source can be downloaded (`file://`, `https://`, `s3://`).
-    #[max_len(MAX_URI_LEN)]
-    pub shader_uri: String,
-    /// Where the input bytes can be downloaded.
-    #[max_len(MAX_URI_LEN)]
-    pub input_uri: String,
-    /// Result URI revealed by each slot (same index as `slots`).
-    #[max_len(MAX_REPLICAS, MAX_URI_LEN)]
-    pub result_uris: Vec<String>,
+}
+
+/// Text of a fixed buffer (empty if it is not valid UTF-8, which this program never writes).
+fn text(bytes: &[u8], len: u8) -> &str {
+    bytes
+        .get(..len as usize)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or("")
+}
+
+/// Copies `value` into a fixed buffer, returning its length; `None` if it does not fit.
+pub fn store_text(buffer: &mut [u8], value: &str) -> Option<u8> {
+    let bytes = value.as_bytes();
+    let len = u8::try_from(bytes.len()).ok()?;
+    buffer.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    buffer.get_mut(bytes.len()..)?.fill(0);
+    Some(len)
 }
 
 impl Job {
+    /// Account size, discriminator included.
+    pub const LEN: usize = 8 + core::mem::size_of::<Job>();
     /// Byte offset of `status` in the account data (after the 8-byte discriminator).
-    pub const STATUS_OFFSET: usize = 8 + 3;
+    pub const STATUS_OFFSET: usize = 8 + core::mem::offset_of!(Job, status);
     /// Byte offset of `market`.
-    pub const MARKET_OFFSET: usize = Self::STATUS_OFFSET + 1;
+    pub const MARKET_OFFSET: usize = 8 + core::mem::offset_of!(Job, market);
     /// Byte offset of `client`.
-    pub const CLIENT_OFFSET: usize = Self::MARKET_OFFSET + 32;
+    pub const CLIENT_OFFSET: usize = 8 + core::mem::offset_of!(Job, client);
     /// Byte offset of `slots`.
-    pub const SLOTS_OFFSET: usize = Self::CLIENT_OFFSET
-        + 32 // client
-        + 8 // job_id
-        + 32 // escrow
-        + 32 // client_token
-        + JobSpec::INIT_SPACE
-        + 8 * 3 // reward, fee, collateral
-        + 5 // replicas, quorum, claimed, committed, revealed
-        + 8 * 5 // posted_at, deadlines, settled_at
-        + 32; // result_hash
+    pub const SLOTS_OFFSET: usize = 8 + core::mem::offset_of!(Job, slots);
 
     /// Byte offset of slot `index`'s provider key (for "jobs of this provider" filters).
     pub const fn slot_provider_offset(index: usize) -> usize {
-        Self::SLOTS_OFFSET + index * ReplicaSlot::INIT_SPACE
+        Self::SLOTS_OFFSET + index * core::mem::size_of::<ReplicaSlot>()
+    }
+
+    /// Lifecycle state.
+    pub fn status(&self) -> JobStatus {
+        JobStatus::from_u8(self.status)
+    }
+
+    /// WGSL entry point.
+    pub fn entry_point(&self) -> &str {
+        text(&self.entry_point, self.entry_point_len)
+    }
+
+    /// Where the shader can be downloaded.
+    pub fn shader_uri(&self) -> &str {
+        text(&self.shader_uri, self.shader_uri_len)
+    }
+
+    /// Where the input can be downloaded.
+    pub fn input_uri(&self) -> &str {
+        text(&self.input_uri, self.input_uri_len)
+    }
+
+    /// Result URI revealed by slot `index` (empty until revealed).
+    pub fn result_uri(&self, index: usize) -> &str {
+        match (self.result_uris.get(index), self.result_uri_lens.get(index)) {
+            (Some(uri), Some(len)) => text(uri, *len),
+            _ => "",
+        }
     }
 
     /// Slots in use.
     pub fn active_slots(&self) -> &[ReplicaSlot] {
-        &self.slots[..self.replicas as usize]
+        &self.slots[..(self.replicas as usize).min(MAX_REPLICAS)]
     }
 
     /// Index of the slot held by `provider`, if any.
     pub fn slot_of(&self, provider: &Pubkey) -> Option<usize> {
         self.active_slots()
             .iter()
-            .position(|s| s.state != SlotState::Empty && s.provider == *provider)
+            .position(|s| s.state() != SlotState::Empty && s.provider == *provider)
     }
 
     /// Escrow a job holds at posting: `replicas × (reward + fee)`.
@@ -232,7 +344,7 @@ impl Job {
     /// and every committed replica revealed or the reveal deadline passed.
     pub fn can_finalize(&self, now: i64) -> bool {
         self.replicas > 1
-            && !self.status.is_settled()
+            && !self.status().is_settled()
             && self.committed >= self.quorum
             && self.reveal_open(now)
             && (self.revealed == self.committed || now > self.reveal_deadline)
@@ -241,7 +353,7 @@ impl Job {
     /// Why a job can be expired now, if it can: too few claims by the claim deadline, or too few
     /// commitments (submissions) by the commit deadline.
     pub fn expiry(&self, now: i64) -> Option<Expiry> {
-        if self.status.is_settled() {
+        if self.status().is_settled() {
             return None;
         }
         if now > self.claim_deadline && self.claimed < self.quorum {
@@ -259,7 +371,7 @@ impl Job {
         let revealed = self
             .active_slots()
             .iter()
-            .filter(|s| s.state == SlotState::Revealed);
+            .filter(|s| s.state() == SlotState::Revealed);
         for candidate in revealed.clone() {
             let votes = revealed
                 .clone()
@@ -276,7 +388,7 @@ impl Job {
     pub fn dispositions(&self, outcome: Outcome) -> [Disposition; MAX_REPLICAS] {
         let mut out = [Disposition::Unclaimed; MAX_REPLICAS];
         for (i, slot) in self.active_slots().iter().enumerate() {
-            out[i] = match (slot.state, outcome) {
+            out[i] = match (slot.state(), outcome) {
                 (SlotState::Empty, _) => Disposition::Unclaimed,
                 (SlotState::Revealed, Outcome::Completed(hash)) if slot.result_hash == hash => {
                     Disposition::Pay
@@ -295,23 +407,14 @@ impl Job {
     /// Checks the counters agree with the slots.
     pub fn invariant(&self) -> Result<()> {
         let active = self.active_slots();
-        let claimed = active
-            .iter()
-            .filter(|s| s.state != SlotState::Empty)
-            .count();
-        let committed = active
-            .iter()
-            .filter(|s| matches!(s.state, SlotState::Committed | SlotState::Revealed))
-            .count();
-        let revealed = active
-            .iter()
-            .filter(|s| s.state == SlotState::Revealed)
-            .count();
+        let count = |pred: fn(SlotState) -> bool| active.iter().filter(|s| pred(s.state())).count();
+        let claimed = count(|s| s != SlotState::Empty);
+        let committed = count(|s| matches!(s, SlotState::Committed | SlotState::Revealed));
+        let revealed = count(|s| s == SlotState::Revealed);
         require!(
             claimed == self.claimed as usize
                 && committed == self.committed as usize
-                && revealed == self.revealed as usize
-                && self.result_uris.len() == self.replicas as usize,
+                && revealed == self.revealed as usize,
             MarketError::InvariantViolated
         );
         Ok(())

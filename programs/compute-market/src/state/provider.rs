@@ -1,6 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::MarketError;
+use crate::state::MinCapabilities;
 
 /// Kind of adapter a provider runs (mirrors wgpu's `DeviceType`).
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
@@ -36,23 +37,6 @@ pub struct Capabilities {
     pub int_mops: u32,
 }
 
-/// The least a job asks of a provider's capabilities.
-#[derive(
-    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
-)]
-pub struct MinCapabilities {
-    /// Minimum device memory, in MiB.
-    pub memory_mib: u32,
-    /// Minimum invocations per workgroup.
-    pub max_workgroup_invocations: u32,
-    /// Minimum storage buffer binding, in bytes.
-    pub max_storage_buffer_bytes: u64,
-    /// Minimum measured memory bandwidth, in MB/s.
-    pub bandwidth_mbps: u32,
-    /// When true, software (CPU) adapters may not claim.
-    pub hardware_only: bool,
-}
-
 impl Capabilities {
     /// True when these capabilities meet `min`.
     pub fn meets(&self, min: &MinCapabilities) -> bool {
@@ -60,7 +44,7 @@ impl Capabilities {
             && self.max_workgroup_invocations >= min.max_workgroup_invocations
             && self.max_storage_buffer_bytes >= min.max_storage_buffer_bytes
             && self.bandwidth_mbps >= min.bandwidth_mbps
-            && !(min.hardware_only && self.device_class == DeviceClass::Cpu)
+            && !(min.hardware_only != 0 && self.device_class == DeviceClass::Cpu)
     }
 }
 
