@@ -19,7 +19,7 @@ pub const PARAMS_LEN: usize = 32;
 /// Largest accepted WGSL source, in bytes (1 MiB).
 pub const MAX_SOURCE_LEN: usize = 1 << 20;
 /// Longest accepted entry-point name, in bytes.
-pub const MAX_ENTRY_POINT_LEN: usize = 256;
+pub const MAX_ENTRY_POINT_LEN: usize = 32;
 /// Largest input the ABI allows, in bytes (128 MiB, WebGPU's default storage-binding limit).
 /// Devices and providers may allow less.
 pub const MAX_INPUT_LEN: u64 = 128 << 20;

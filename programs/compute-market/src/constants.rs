@@ -29,10 +29,10 @@ pub const MAX_URI_LEN: usize = 128;
 pub const MAX_ENTRY_POINT_LEN: usize = 32;
 /// Size of the uniform parameter block bound at `@binding(2)`, in bytes (the job ABI).
 pub const PARAMS_LEN: usize = 32;
-/// Largest output a job may declare, in bytes (256 MiB).
-pub const MAX_OUTPUT_LEN: u32 = 256 * 1024 * 1024;
-/// Largest input a job may declare, in bytes (1 GiB).
-pub const MAX_INPUT_LEN: u32 = 1024 * 1024 * 1024;
+/// Largest output a job may declare, in bytes (128 MiB; the job ABI's limit).
+pub const MAX_OUTPUT_LEN: u32 = 128 * 1024 * 1024;
+/// Largest input a job may declare, in bytes (128 MiB; the job ABI's limit).
+pub const MAX_INPUT_LEN: u32 = 128 * 1024 * 1024;
 /// Largest protocol fee, in basis points of the reward (20 %).
 pub const MAX_FEE_BPS: u16 = 2_000;
 /// Basis points in one whole.

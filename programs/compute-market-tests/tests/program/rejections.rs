@@ -82,7 +82,7 @@ fn job_specs_are_validated_before_any_money_moves() {
             MarketError::InvalidOutputLen,
         ),
         (
-            Box::new(|a| a.spec.output_len = 256 * 1024 * 1024 + 1),
+            Box::new(|a| a.spec.output_len = 128 * 1024 * 1024 + 1),
             MarketError::InvalidOutputLen,
         ),
         (

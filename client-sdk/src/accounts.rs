@@ -1,0 +1,215 @@
+//! Typed fetch and decode of the program's accounts, with the address in every error, and
+//! listing jobs with `getProgramAccounts` filters on the job's fixed offsets.
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::{AccountDeserialize, Discriminator};
+use solana_account_decoder_client_types::UiAccountEncoding;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
+use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
+
+use crate::error::{Result, SdkError};
+use crate::pda::PROGRAM_ID;
+use crate::types::{Job, JobStatus, Market, Provider, MAX_REPLICAS};
+
+/// Decodes a job account's data (zero-copy layout after the discriminator).
+pub fn decode_job(address: &Pubkey, data: &[u8]) -> Result<Job> {
+    let err = |reason: String| SdkError::AccountDecode {
+        address: *address,
+        expected: "Job",
+        reason,
+    };
+    if !data.starts_with(Job::DISCRIMINATOR) {
+        return Err(err("wrong discriminator".into()));
+    }
+    if data.len() != Job::LEN {
+        return Err(err(format!("{} bytes, expected {}", data.len(), Job::LEN)));
+    }
+    Ok(bytemuck::pod_read_unaligned(&data[8..]))
+}
+
+/// Decodes a market account's data.
+pub fn decode_market(address: &Pubkey, data: &[u8]) -> Result<Market> {
+    Market::try_deserialize(&mut &data[..]).map_err(|e| SdkError::AccountDecode {
+        address: *address,
+        expected: "Market",
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a provider account's data.
+pub fn decode_provider(address: &Pubkey, data: &[u8]) -> Result<Provider> {
+    Provider::try_deserialize(&mut &data[..]).map_err(|e| SdkError::AccountDecode {
+        address: *address,
+        expected: "Provider",
+        reason: e.to_string(),
+    })
+}
+
+/// Raw data of the account at `address`, owned by the program.
+async fn program_account_data(rpc: &RpcClient, address: &Pubkey) -> Result<Vec<u8>> {
+    let account = rpc
+        .get_account_with_commitment(address, rpc.commitment())
+        .await
+        .map_err(|e| SdkError::rpc(format!("getAccountInfo {address}"), e))?
+        .value
+        .ok_or(SdkError::AccountNotFound { address: *address })?;
+    if account.owner != PROGRAM_ID {
+        return Err(SdkError::AccountDecode {
+            address: *address,
+            expected: "Compute Market account",
+            reason: format!("owned by {}, not the program", account.owner),
+        });
+    }
+    Ok(account.data)
+}
+
+/// Fetches and decodes a job.
+pub async fn fetch_job(rpc: &RpcClient, address: &Pubkey) -> Result<Job> {
+    decode_job(address, &program_account_data(rpc, address).await?)
+}
+
+/// Fetches and decodes a market.
+pub async fn fetch_market(rpc: &RpcClient, address: &Pubkey) -> Result<Market> {
+    decode_market(address, &program_account_data(rpc, address).await?)
+}
+
+/// Fetches and decodes a provider.
+pub async fn fetch_provider(rpc: &RpcClient, address: &Pubkey) -> Result<Provider> {
+    decode_provider(address, &program_account_data(rpc, address).await?)
+}
+
+/// Which jobs to list; every field set narrows the list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Jobs of this market.
+    pub market: Option<Pubkey>,
+    /// Jobs posted by this client.
+    pub client: Option<Pubkey>,
+    /// Jobs where this provider PDA holds a slot.
+    pub provider: Option<Pubkey>,
+    /// Jobs in this status.
+    pub status: Option<JobStatus>,
+}
+
+impl JobFilter {
+    /// The `getProgramAccounts` filter sets for this filter: one set, or one per replica slot
+    /// when filtering by provider (a provider may sit in any slot).
+    pub fn rpc_filters(&self) -> Vec<Vec<RpcFilterType>> {
+        let mut base = vec![
+            RpcFilterType::DataSize(Job::LEN as u64),
+            RpcFilterType::Memcmp(Memcmp::new_raw_bytes(0, Job::DISCRIMINATOR.to_vec())),
+        ];
+        if let Some(status) = self.status {
+            base.push(RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
+                Job::STATUS_OFFSET,
+                vec![status as u8],
+            )));
+        }
+        if let Some(market) = self.market {
+            base.push(RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
+                Job::MARKET_OFFSET,
+                market.as_ref(),
+            )));
+        }
+        if let Some(client) = self.client {
+            base.push(RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
+                Job::CLIENT_OFFSET,
+                client.as_ref(),
+            )));
+        }
+        match self.provider {
+            None => vec![base],
+            Some(provider) => (0..MAX_REPLICAS)
+                .map(|slot| {
+                    let mut filters = base.clone();
+                    filters.push(RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
+                        Job::slot_provider_offset(slot),
+                        provider.as_ref(),
+                    )));
+                    filters
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Lists jobs matching `filter`, sorted by address.
+pub async fn list_jobs(rpc: &RpcClient, filter: &JobFilter) -> Result<Vec<(Pubkey, Job)>> {
+    let mut jobs = Vec::new();
+    for filters in filter.rpc_filters() {
+        let config = RpcProgramAccountsConfig {
+            filters: Some(filters),
+            account_config: RpcAccountInfoConfig {
+                encoding: Some(UiAccountEncoding::Base64),
+                commitment: Some(rpc.commitment()),
+                ..Default::default()
+            },
+            with_context: Some(false),
+            sort_results: Some(true),
+        };
+        let accounts = rpc
+            .get_program_ui_accounts_with_config(&PROGRAM_ID, config)
+            .await
+            .map_err(|e| SdkError::rpc("getProgramAccounts (jobs)", e))?;
+        for (address, account) in accounts {
+            let data = account.data.decode().ok_or_else(|| SdkError::AccountDecode {
+                address,
+                expected: "Job",
+                reason: "undecodable account data".into(),
+            })?;
+            jobs.push((address, decode_job(&address, &data)?));
+        }
+    }
+    jobs.sort_by_key(|(address, _)| *address);
+    jobs.dedup_by_key(|(address, _)| *address);
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_checks_discriminator_and_size_and_names_the_address() {
+        let address = Pubkey::new_unique();
+        let err = decode_job(&address, &[0u8; 16]).unwrap_err();
+        assert!(err.to_string().contains(&address.to_string()), "{err}");
+        assert!(err.to_string().contains("wrong discriminator"), "{err}");
+        let mut short = Job::DISCRIMINATOR.to_vec();
+        short.extend([0u8; 10]);
+        assert!(decode_job(&address, &short)
+            .unwrap_err()
+            .to_string()
+            .contains("18 bytes"));
+        let mut good = Job::DISCRIMINATOR.to_vec();
+        good.resize(Job::LEN, 0);
+        good[Job::STATUS_OFFSET] = JobStatus::Completed as u8;
+        assert_eq!(
+            decode_job(&address, &good).unwrap().status(),
+            JobStatus::Completed
+        );
+        assert!(decode_market(&address, &good).is_err());
+    }
+
+    #[test]
+    fn provider_filters_cover_every_slot() {
+        let provider = Pubkey::new_unique();
+        let sets = JobFilter {
+            provider: Some(provider),
+            status: Some(JobStatus::Open),
+            ..Default::default()
+        }
+        .rpc_filters();
+        assert_eq!(sets.len(), MAX_REPLICAS);
+        for (slot, set) in sets.iter().enumerate() {
+            assert_eq!(set.len(), 4);
+            match &set[3] {
+                RpcFilterType::Memcmp(m) => {
+                    assert_eq!(m.offset(), Job::slot_provider_offset(slot))
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}

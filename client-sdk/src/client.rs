@@ -1,0 +1,757 @@
+//! The async client: submit jobs, watch them, fetch verified results; provider and market
+//! operations. Every transaction carries a compute-unit limit sized from the program's CU
+//! benchmark (BENCHMARKS.md) and, if configured, a priority fee.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use futures::StreamExt;
+use solana_account_decoder_client_types::UiAccountEncoding;
+use solana_commitment_config::CommitmentConfig;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_keypair::Keypair;
+use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::config::RpcAccountInfoConfig;
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+use crate::accounts::{self, JobFilter};
+use crate::error::{Result, SdkError};
+use crate::job_spec::ValidatedJob;
+use crate::store::{self, BlobStore};
+use crate::types::*;
+use crate::{instructions as ix, pda};
+
+/// Compute-unit limits per instruction: the measured cost (BENCHMARKS.md) plus headroom.
+pub mod cu {
+    /// `market_init`.
+    pub const MARKET_INIT: u32 = 20_000;
+    /// `market_update`.
+    pub const MARKET_UPDATE: u32 = 10_000;
+    /// `provider_register`.
+    pub const PROVIDER_REGISTER: u32 = 50_000;
+    /// `provider_stake`, `provider_withdraw`.
+    pub const PROVIDER_TRANSFER: u32 = 25_000;
+    /// `provider_unstake`, `provider_update`.
+    pub const PROVIDER_SMALL: u32 = 10_000;
+    /// `job_post`.
+    pub const JOB_POST: u32 = 60_000;
+    /// `job_cancel`.
+    pub const JOB_CANCEL: u32 = 25_000;
+    /// `job_claim`.
+    pub const JOB_CLAIM: u32 = 12_000;
+    /// `job_commit`.
+    pub const JOB_COMMIT: u32 = 8_000;
+    /// `job_reveal`.
+    pub const JOB_REVEAL: u32 = 10_000;
+    /// `job_submit`.
+    pub const JOB_SUBMIT: u32 = 45_000;
+    /// `job_close`.
+    pub const JOB_CLOSE: u32 = 5_000;
+    /// Creating an associated token account.
+    pub const CREATE_TOKEN_ACCOUNT: u32 = 30_000;
+    /// Headroom for the compute-budget instructions themselves.
+    pub const BUDGET_OVERHEAD: u32 = 1_000;
+
+    /// `job_finalize` / `job_expire` with `claimed` claimed slots.
+    pub fn settle(claimed: u8) -> u32 {
+        25_000 + 15_000 * u32::from(claimed)
+    }
+}
+
+/// How to reach the chain and the market.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// JSON-RPC URL.
+    pub rpc_url: String,
+    /// PubSub websocket URL (default: the RPC URL with `ws(s)://` and the port + 1, Solana's
+    /// convention).
+    pub ws_url: Option<String>,
+    /// The market's address.
+    pub market: Pubkey,
+    /// Where this party uploads blobs (`file://`, `http(s)://`, `s3://`); needed to submit jobs.
+    pub store: Option<String>,
+    /// Priority fee in micro-lamports per compute unit.
+    pub priority_fee_micro_lamports: Option<u64>,
+    /// Polling interval used when the websocket is unavailable.
+    pub poll_interval: Duration,
+}
+
+impl ClientConfig {
+    /// A config for `rpc_url` and `market`, with defaults for the rest.
+    pub fn new(rpc_url: impl Into<String>, market: Pubkey) -> Self {
+        Self {
+            rpc_url: rpc_url.into(),
+            ws_url: None,
+            market,
+            store: None,
+            priority_fee_micro_lamports: None,
+            poll_interval: Duration::from_millis(400),
+        }
+    }
+}
+
+/// The websocket URL Solana tools derive from an RPC URL: same host, `ws(s)`, port + 1.
+pub fn default_ws_url(rpc_url: &str) -> Result<String> {
+    let mut url = url::Url::parse(rpc_url)
+        .map_err(|e| SdkError::Config(format!("bad RPC URL {rpc_url:?}: {e}")))?;
+    let scheme = match url.scheme() {
+        "http" => "ws",
+        "https" => "wss",
+        other => {
+            return Err(SdkError::Config(format!(
+                "RPC URL {rpc_url:?} must be http(s), not {other}"
+            )))
+        }
+    };
+    let port = url.port();
+    url.set_scheme(scheme)
+        .map_err(|()| SdkError::Config(format!("cannot derive a websocket URL from {rpc_url}")))?;
+    if let Some(port) = port {
+        url.set_port(Some(port.saturating_add(1)))
+            .map_err(|()| SdkError::Config(format!("cannot set port on {rpc_url}")))?;
+    }
+    Ok(url.to_string())
+}
+
+struct Inner {
+    rpc: RpcClient,
+    ws_url: String,
+    payer: Keypair,
+    market: Pubkey,
+    store: Option<BlobStore>,
+    priority_fee: Option<u64>,
+    poll_interval: Duration,
+}
+
+/// A connection to one market, acting as one wallet (`payer`): a client, a provider or the
+/// market authority. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the keypair.
+        f.debug_struct("Client")
+            .field("rpc_url", &self.inner.rpc.url())
+            .field("wallet", &self.wallet())
+            .field("market", &self.inner.market)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects (no RPC call is made until needed).
+    pub async fn connect(config: ClientConfig, payer: Keypair) -> Result<Self> {
+        let ws_url = match config.ws_url {
+            Some(ws) => ws,
+            None => default_ws_url(&config.rpc_url)?,
+        };
+        url::Url::parse(&config.rpc_url)
+            .map_err(|e| SdkError::Config(format!("bad RPC URL {:?}: {e}", config.rpc_url)))?;
+        let store = match &config.store {
+            Some(base) => Some(BlobStore::open(base).await?),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                rpc: RpcClient::new_with_commitment(
+                    config.rpc_url,
+                    CommitmentConfig::confirmed(),
+                ),
+                ws_url,
+                payer,
+                market: config.market,
+                store,
+                priority_fee: config.priority_fee_micro_lamports,
+                poll_interval: config.poll_interval,
+            }),
+        })
+    }
+
+    /// The RPC client.
+    pub fn rpc(&self) -> &RpcClient {
+        &self.inner.rpc
+    }
+
+    /// This client's wallet.
+    pub fn wallet(&self) -> Pubkey {
+        self.inner.payer.pubkey()
+    }
+
+    /// The market address.
+    pub fn market_address(&self) -> Pubkey {
+        self.inner.market
+    }
+
+    /// The blob store, if configured.
+    pub fn store(&self) -> Option<&BlobStore> {
+        self.inner.store.as_ref()
+    }
+
+    /// The market account.
+    pub async fn market(&self) -> Result<Market> {
+        accounts::fetch_market(self.rpc(), &self.inner.market)
+            .await
+            .map_err(|e| match e {
+                SdkError::AccountNotFound { address } => SdkError::Config(format!(
+                    "unknown market {address}: no market account at that address on this cluster"
+                )),
+                other => other,
+            })
+    }
+
+    /// The chain's current Unix time (from the clock sysvar).
+    pub async fn chain_time(&self) -> Result<i64> {
+        use anchor_lang::solana_program::sysvar::SysvarId;
+        let clock = <anchor_lang::prelude::Clock as SysvarId>::id();
+        let data = self
+            .rpc()
+            .get_account_data(&clock)
+            .await
+            .map_err(|e| SdkError::rpc("reading the clock sysvar", e))?;
+        // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_timestamp.
+        data.get(32..40)
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_le_bytes)
+            .ok_or_else(|| SdkError::rpc("reading the clock sysvar", "short clock account"))
+    }
+
+    /// Signs (payer + `signers`) and sends `ixs` with a compute-unit limit, waiting for
+    /// confirmation. Failures name the program error and carry the logs.
+    pub async fn send(
+        &self,
+        name: &str,
+        ixs: Vec<Instruction>,
+        signers: &[&Keypair],
+        cu_limit: u32,
+    ) -> Result<Signature> {
+        let mut all = Vec::with_capacity(ixs.len() + 2);
+        all.push(ComputeBudgetInstruction::set_compute_unit_limit(
+            cu_limit.saturating_add(cu::BUDGET_OVERHEAD),
+        ));
+        if let Some(price) = self.inner.priority_fee {
+            all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
+        }
+        all.extend(ixs);
+        let blockhash = self
+            .rpc()
+            .get_latest_blockhash()
+            .await
+            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
+        let mut keys: Vec<&Keypair> = vec![&self.inner.payer];
+        keys.extend(signers.iter().copied());
+        let tx = Transaction::new_signed_with_payer(
+            &all,
+            Some(&self.inner.payer.pubkey()),
+            &keys,
+            blockhash,
+        );
+        self.rpc()
+            .send_and_confirm_transaction(&tx)
+            .await
+            .map_err(|e| SdkError::from_send(name, e))
+    }
+
+    // ----- clients -----
+
+    /// Uploads the shader and input to the configured store and posts the job, escrowing
+    /// `n × (reward + fee)` from this wallet's token account.
+    pub async fn submit(&self, job: &ValidatedJob) -> Result<JobHandle> {
+        let store = self.store().ok_or_else(|| {
+            SdkError::Config("no blob store configured: set ClientConfig::store".into())
+        })?;
+        let shader_uri = store.put(&job.descriptor.wgsl).await?;
+        let input_uri = if job.descriptor.input.is_empty() {
+            String::new()
+        } else {
+            store.put(&job.descriptor.input).await?
+        };
+        self.submit_uploaded(job, &shader_uri, &input_uri, rand::random())
+            .await
+    }
+
+    /// Posts a job whose blobs are already uploaded at `shader_uri` / `input_uri`.
+    pub async fn submit_uploaded(
+        &self,
+        job: &ValidatedJob,
+        shader_uri: &str,
+        input_uri: &str,
+        job_id: u64,
+    ) -> Result<JobHandle> {
+        let market = self.market().await?;
+        let token = pda::token_account(&self.wallet(), &market.payment_mint);
+        let escrow = job
+            .escrow_total(market.fee_bps)
+            .ok_or_else(|| SdkError::InvalidJob("reward × replicas overflows".into()))?;
+        let balance = self.token_balance(&token).await?;
+        if balance < escrow {
+            return Err(SdkError::InvalidJob(format!(
+                "insufficient funds: the job escrows {escrow} base units (reward + {} bps fee, × {} replicas) but {token} holds {balance}",
+                market.fee_bps, job.replicas
+            )));
+        }
+        let now = self.chain_time().await?;
+        let args = job.post_args(job_id, shader_uri, input_uri, now)?;
+        let address = pda::job(&self.inner.market, &self.wallet(), job_id);
+        let post = ix::job_post(
+            &self.inner.market,
+            &market.payment_mint,
+            &self.wallet(),
+            args,
+        );
+        let signature = self.send("job_post", vec![post], &[], cu::JOB_POST).await?;
+        Ok(JobHandle {
+            client: self.clone(),
+            address,
+            signature: Some(signature),
+        })
+    }
+
+    /// Token balance of `account` (0 if it does not exist).
+    pub async fn token_balance(&self, account: &Pubkey) -> Result<u64> {
+        let data = self
+            .rpc()
+            .get_account_with_commitment(account, self.rpc().commitment())
+            .await
+            .map_err(|e| SdkError::rpc(format!("getAccountInfo {account}"), e))?
+            .value
+            .map(|a| a.data)
+            .unwrap_or_default();
+        if data.is_empty() {
+            return Ok(0);
+        }
+        use solana_program_pack::Pack;
+        spl_token_interface::state::Account::unpack(&data)
+            .map(|a| a.amount)
+            .map_err(|e| SdkError::AccountDecode {
+                address: *account,
+                expected: "token account",
+                reason: e.to_string(),
+            })
+    }
+
+    /// A handle on an existing job.
+    pub fn handle(&self, address: Pubkey) -> JobHandle {
+        JobHandle {
+            client: self.clone(),
+            address,
+            signature: None,
+        }
+    }
+
+    /// A job.
+    pub async fn job(&self, address: &Pubkey) -> Result<Job> {
+        accounts::fetch_job(self.rpc(), address).await
+    }
+
+    /// Jobs matching `filter` (the market defaults to this client's market).
+    pub async fn list(&self, mut filter: JobFilter) -> Result<Vec<(Pubkey, Job)>> {
+        filter.market.get_or_insert(self.inner.market);
+        accounts::list_jobs(self.rpc(), &filter).await
+    }
+
+    /// Cancels an unclaimed job of this wallet: full refund.
+    pub async fn cancel(&self, address: &Pubkey) -> Result<Signature> {
+        let job = self.job(address).await?;
+        let market = self.market().await?;
+        self.send(
+            "job_cancel",
+            vec![ix::job_cancel(address, &job, &market)],
+            &[],
+            cu::JOB_CANCEL,
+        )
+        .await
+    }
+
+    /// Closes a settled job of this wallet, returning its rent.
+    pub async fn close(&self, address: &Pubkey) -> Result<Signature> {
+        self.send(
+            "job_close",
+            vec![ix::job_close(address, &self.wallet())],
+            &[],
+            cu::JOB_CLOSE,
+        )
+        .await
+    }
+
+    // ----- providers (this wallet is the provider's owner) -----
+
+    /// This wallet's provider address.
+    pub fn provider_address(&self) -> Pubkey {
+        pda::provider(&self.inner.market, &self.wallet())
+    }
+
+    /// This wallet's provider account.
+    pub async fn provider(&self) -> Result<Provider> {
+        accounts::fetch_provider(self.rpc(), &self.provider_address()).await
+    }
+
+    /// Registers this wallet as a provider with `stake` and `capabilities`.
+    pub async fn register_provider(
+        &self,
+        stake: u64,
+        capabilities: Capabilities,
+    ) -> Result<Signature> {
+        let market = self.market().await?;
+        self.send(
+            "provider_register",
+            vec![ix::provider_register(
+                &self.inner.market,
+                &market.payment_mint,
+                &self.wallet(),
+                ProviderRegisterArgs {
+                    stake,
+                    capabilities,
+                },
+            )],
+            &[],
+            cu::PROVIDER_REGISTER,
+        )
+        .await
+    }
+
+    /// Adds stake.
+    pub async fn stake(&self, amount: u64) -> Result<Signature> {
+        let market = self.market().await?;
+        let i = ix::provider_stake(&self.inner.market, &market.payment_mint, &self.wallet(), amount);
+        self.send("provider_stake", vec![i], &[], cu::PROVIDER_TRANSFER)
+            .await
+    }
+
+    /// Starts unbonding `amount`.
+    pub async fn unstake(&self, amount: u64) -> Result<Signature> {
+        let i = ix::provider_unstake(&self.inner.market, &self.wallet(), amount);
+        self.send("provider_unstake", vec![i], &[], cu::PROVIDER_SMALL)
+            .await
+    }
+
+    /// Withdraws unbonded stake.
+    pub async fn withdraw(&self) -> Result<Signature> {
+        let market = self.market().await?;
+        let i = ix::provider_withdraw(&self.inner.market, &market.payment_mint, &self.wallet());
+        self.send("provider_withdraw", vec![i], &[], cu::PROVIDER_TRANSFER)
+            .await
+    }
+
+    /// Updates capabilities and/or status.
+    pub async fn update_provider(&self, args: ProviderUpdateArgs) -> Result<Signature> {
+        let i = ix::provider_update(&self.inner.market, &self.wallet(), args);
+        self.send("provider_update", vec![i], &[], cu::PROVIDER_SMALL)
+            .await
+    }
+
+    /// Claims a replica slot of `job`.
+    pub async fn claim(&self, job: &Pubkey) -> Result<Signature> {
+        let i = ix::job_claim(&self.inner.market, &self.wallet(), job);
+        self.send("job_claim", vec![i], &[], cu::JOB_CLAIM).await
+    }
+
+    /// Commits to `result_hash` with `salt` (keep the salt: revealing needs it).
+    pub async fn commit(
+        &self,
+        job: &Pubkey,
+        result_hash: &[u8; 32],
+        salt: &[u8; 32],
+    ) -> Result<Signature> {
+        let commitment = ix::commitment(&self.inner.market, &self.wallet(), job, result_hash, salt);
+        let i = ix::job_commit(&self.inner.market, &self.wallet(), job, commitment);
+        self.send("job_commit", vec![i], &[], cu::JOB_COMMIT).await
+    }
+
+    /// Reveals a committed result.
+    pub async fn reveal(
+        &self,
+        job: &Pubkey,
+        result_hash: [u8; 32],
+        salt: [u8; 32],
+        result_uri: &str,
+    ) -> Result<Signature> {
+        let i = ix::job_reveal(
+            &self.inner.market,
+            &self.wallet(),
+            job,
+            JobRevealArgs {
+                result_hash,
+                salt,
+                result_uri: result_uri.to_string(),
+            },
+        );
+        self.send("job_reveal", vec![i], &[], cu::JOB_REVEAL).await
+    }
+
+    /// Submits the result of a single-replica job (pays at once). Creates this wallet's token
+    /// account first if needed.
+    pub async fn submit_result(
+        &self,
+        job_address: &Pubkey,
+        result_hash: [u8; 32],
+        result_uri: &str,
+    ) -> Result<Signature> {
+        let job = self.job(job_address).await?;
+        let market = self.market().await?;
+        let create = ix::create_token_account(&self.wallet(), &self.wallet(), &market.payment_mint);
+        let submit = ix::job_submit(
+            job_address,
+            &job,
+            &market,
+            &self.wallet(),
+            JobSubmitArgs {
+                result_hash,
+                result_uri: result_uri.to_string(),
+            },
+        );
+        self.send(
+            "job_submit",
+            vec![create, submit],
+            &[],
+            cu::JOB_SUBMIT + cu::CREATE_TOKEN_ACCOUNT,
+        )
+        .await
+    }
+
+    /// Owners of the providers holding `job`'s claimed slots, in slot order.
+    async fn slot_owners(&self, job: &Job) -> Result<Vec<Pubkey>> {
+        let mut owners = Vec::new();
+        for slot in job.active_slots().iter().filter(|s| s.state() != SlotState::Empty) {
+            owners.push(accounts::fetch_provider(self.rpc(), &slot.provider).await?.owner);
+        }
+        Ok(owners)
+    }
+
+    /// Settles a replicated job after its reveals (anyone may).
+    pub async fn finalize(&self, job_address: &Pubkey) -> Result<Signature> {
+        self.settle(job_address, true).await
+    }
+
+    /// Expires a job stuck past a deadline (anyone may).
+    pub async fn expire(&self, job_address: &Pubkey) -> Result<Signature> {
+        self.settle(job_address, false).await
+    }
+
+    async fn settle(&self, job_address: &Pubkey, finalize: bool) -> Result<Signature> {
+        let job = self.job(job_address).await?;
+        let market = self.market().await?;
+        let owners = self.slot_owners(&job).await?;
+        // Payout accounts must exist for the token program; creating them is idempotent.
+        let mut ixs: Vec<Instruction> = owners
+            .iter()
+            .map(|o| ix::create_token_account(&self.wallet(), o, &market.payment_mint))
+            .collect();
+        let (name, settle) = if finalize {
+            (
+                "job_finalize",
+                ix::job_finalize(&self.wallet(), job_address, &job, &market, &owners),
+            )
+        } else {
+            (
+                "job_expire",
+                ix::job_expire(&self.wallet(), job_address, &job, &market, &owners),
+            )
+        };
+        ixs.push(settle);
+        let limit = cu::settle(job.claimed) + cu::CREATE_TOKEN_ACCOUNT * owners.len() as u32;
+        self.send(name, ixs, &[], limit).await
+    }
+
+    // ----- market authority -----
+
+    /// Creates the market of `payment_mint` (this wallet becomes its authority).
+    pub async fn init_market(
+        &self,
+        payment_mint: &Pubkey,
+        treasury: &Pubkey,
+        args: MarketInitArgs,
+    ) -> Result<Signature> {
+        let i = ix::market_init(&self.wallet(), payment_mint, treasury, args);
+        self.send("market_init", vec![i], &[], cu::MARKET_INIT).await
+    }
+
+    /// Updates the market (authority only).
+    pub async fn update_market(
+        &self,
+        new_treasury: Option<Pubkey>,
+        args: MarketUpdateArgs,
+    ) -> Result<Signature> {
+        let i = ix::market_update(&self.wallet(), &self.inner.market, new_treasury, args);
+        self.send("market_update", vec![i], &[], cu::MARKET_UPDATE)
+            .await
+    }
+}
+
+/// A posted job: wait for it, then fetch its verified result.
+#[derive(Clone, Debug)]
+pub struct JobHandle {
+    client: Client,
+    /// The job's address.
+    pub address: Pubkey,
+    /// The `job_post` signature, when this handle posted it.
+    pub signature: Option<Signature>,
+}
+
+impl JobHandle {
+    /// The job now.
+    pub async fn job(&self) -> Result<Job> {
+        self.client.job(&self.address).await
+    }
+
+    /// Waits until the job settles (Completed, Failed or Expired), calling `on_change` with each
+    /// new state. Uses a websocket `accountSubscribe` and, alongside it (and instead of it when
+    /// the websocket is unavailable), polling.
+    pub async fn wait(&self, timeout: Duration, mut on_change: impl FnMut(&Job)) -> Result<Job> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last: Option<[u8; 8]> = None;
+        let mut report = |job: &Job| {
+            let key = [
+                job.status,
+                job.claimed,
+                job.committed,
+                job.revealed,
+                0,
+                0,
+                0,
+                0,
+            ];
+            if last != Some(key) {
+                last = Some(key);
+                on_change(job);
+            }
+        };
+        let pubsub = tokio::time::timeout(
+            Duration::from_secs(5),
+            PubsubClient::new(&self.client.inner.ws_url),
+        )
+        .await;
+        let pubsub = match pubsub {
+            Ok(Ok(client)) => Some(client),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "websocket unavailable; polling instead");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("websocket connect timed out; polling instead");
+                None
+            }
+        };
+        let config = RpcAccountInfoConfig {
+            encoding: Some(UiAccountEncoding::Base64),
+            commitment: Some(CommitmentConfig::confirmed()),
+            ..Default::default()
+        };
+        let subscription = match &pubsub {
+            Some(client) => match client.account_subscribe(&self.address, Some(config)).await {
+                Ok((stream, _unsubscribe)) => Some(stream),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accountSubscribe failed; polling instead");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut stream = subscription;
+        let mut poll = tokio::time::interval(self.client.inner.poll_interval);
+        loop {
+            let job = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(SdkError::Timeout {
+                        what: format!("job {} to settle", self.address),
+                        seconds: timeout.as_secs(),
+                    });
+                }
+                update = async {
+                    match stream.as_mut() {
+                        Some(s) => s.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    match update.and_then(|u| u.value.data.decode()) {
+                        Some(data) => accounts::decode_job(&self.address, &data).ok(),
+                        None => {
+                            // The subscription ended (node restarted, socket dropped): poll on.
+                            stream = None;
+                            None
+                        }
+                    }
+                }
+                _ = poll.tick() => match self.job().await {
+                    Ok(job) => Some(job),
+                    Err(SdkError::AccountNotFound { .. }) => {
+                        return Err(SdkError::NoResult {
+                            job: self.address,
+                            status: "closed (account no longer exists)".into(),
+                        })
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "poll failed; retrying");
+                        None
+                    }
+                },
+            };
+            if let Some(job) = job {
+                report(&job);
+                if job.status().is_settled() {
+                    return Ok(job);
+                }
+            }
+        }
+    }
+
+    /// Downloads the output of a Completed job and checks it against the result hash recorded
+    /// on-chain (and its size against the job's output length) before returning it.
+    pub async fn result(&self) -> Result<Vec<u8>> {
+        let job = self.job().await?;
+        if job.status() != JobStatus::Completed {
+            return Err(SdkError::NoResult {
+                job: self.address,
+                status: format!("{:?}", job.status()),
+            });
+        }
+        let mut last_error = None;
+        for (i, slot) in job.active_slots().iter().enumerate() {
+            if slot.state() != SlotState::Revealed || slot.result_hash != job.result_hash {
+                continue;
+            }
+            match fetch_output(&job, job.result_uri(i)).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => {
+                    tracing::warn!(uri = job.result_uri(i), error = %e, "result copy unusable");
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or(SdkError::NoResult {
+            job: self.address,
+            status: "Completed, but no revealed copy of the result".into(),
+        }))
+        .map_err(|e| match e {
+            SdkError::Store(store::StoreError::HashMismatch { .. }) | SdkError::ResultMismatch { .. } => {
+                SdkError::ResultMismatch {
+                    job: self.address,
+                    expected: hex::encode(job.result_hash),
+                    actual: e.to_string(),
+                }
+            }
+            other => other,
+        })
+    }
+}
+
+/// Downloads one copy of a job's output, size-capped, and verifies its canonical result hash.
+async fn fetch_output(job: &Job, uri: &str) -> Result<Vec<u8>> {
+    let bytes = store::fetch_unverified(uri, u64::from(job.spec.output_len)).await?;
+    let actual = compute_market_job::result_hash(&bytes);
+    if actual != job.result_hash || bytes.len() as u64 != u64::from(job.spec.output_len) {
+        return Err(SdkError::ResultMismatch {
+            job: Pubkey::default(),
+            expected: hex::encode(job.result_hash),
+            actual: hex::encode(actual),
+        });
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,373 @@
+//! Pure builders for every instruction, from the program's own account and argument types.
+//! No I/O: give them addresses, get an [`Instruction`] to sign and send.
+//!
+//! ```
+//! use compute_market_sdk::{instructions, pda, Pubkey};
+//!
+//! let mint = Pubkey::new_unique();
+//! let owner = Pubkey::new_unique();
+//! let market = pda::market(&mint);
+//! let job = pda::job(&market, &Pubkey::new_unique(), 1);
+//! let ix = instructions::job_claim(&market, &owner, &job);
+//! assert_eq!(ix.program_id, pda::PROGRAM_ID);
+//! assert_eq!(ix.accounts[2].pubkey, pda::provider(&market, &owner));
+//! ```
+
+use anchor_lang::prelude::{AccountMeta, Pubkey};
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{InstructionData, ToAccountMetas};
+use compute_market::state::{Job, Market};
+use compute_market::{accounts as acc, instruction as data};
+
+use crate::pda;
+use crate::types::*;
+
+fn build(accounts: impl ToAccountMetas, args: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: pda::PROGRAM_ID,
+        accounts: accounts.to_account_metas(None),
+        data: args.data(),
+    }
+}
+
+fn token_program() -> Pubkey {
+    anchor_spl::token::ID
+}
+
+fn system_program() -> Pubkey {
+    anchor_lang::system_program::ID
+}
+
+/// `market_init`: `authority` creates the market of `payment_mint`, fees to `treasury`.
+pub fn market_init(
+    authority: &Pubkey,
+    payment_mint: &Pubkey,
+    treasury: &Pubkey,
+    args: MarketInitArgs,
+) -> Instruction {
+    build(
+        acc::MarketInit {
+            authority: *authority,
+            payment_mint: *payment_mint,
+            market: pda::market(payment_mint),
+            treasury: *treasury,
+            system_program: system_program(),
+        },
+        data::MarketInit { args },
+    )
+}
+
+/// `market_update` (authority only); `new_treasury` changes the fee destination.
+pub fn market_update(
+    authority: &Pubkey,
+    market: &Pubkey,
+    new_treasury: Option<Pubkey>,
+    args: MarketUpdateArgs,
+) -> Instruction {
+    build(
+        acc::MarketUpdate {
+            authority: *authority,
+            market: *market,
+            new_treasury,
+        },
+        data::MarketUpdate { args },
+    )
+}
+
+/// `provider_register`: stake comes from `owner`'s associated token account.
+pub fn provider_register(
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    owner: &Pubkey,
+    args: ProviderRegisterArgs,
+) -> Instruction {
+    let provider = pda::provider(market, owner);
+    build(
+        acc::ProviderRegister {
+            owner: *owner,
+            market: *market,
+            payment_mint: *payment_mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            owner_token: pda::token_account(owner, payment_mint),
+            token_program: token_program(),
+            system_program: system_program(),
+        },
+        data::ProviderRegister { args },
+    )
+}
+
+/// `provider_stake`: adds `amount` from `owner`'s associated token account.
+pub fn provider_stake(
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    owner: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    let provider = pda::provider(market, owner);
+    build(
+        acc::ProviderStake {
+            owner: *owner,
+            market: *market,
+            payment_mint: *payment_mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            owner_token: pda::token_account(owner, payment_mint),
+            token_program: token_program(),
+        },
+        data::ProviderStake { amount },
+    )
+}
+
+/// `provider_unstake`: starts unbonding `amount`.
+pub fn provider_unstake(market: &Pubkey, owner: &Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::ProviderUnstake {
+            owner: *owner,
+            market: *market,
+            provider: pda::provider(market, owner),
+        },
+        data::ProviderUnstake { amount },
+    )
+}
+
+/// `provider_withdraw`: unbonded stake back to `owner`'s associated token account.
+pub fn provider_withdraw(market: &Pubkey, payment_mint: &Pubkey, owner: &Pubkey) -> Instruction {
+    let provider = pda::provider(market, owner);
+    build(
+        acc::ProviderWithdraw {
+            owner: *owner,
+            market: *market,
+            payment_mint: *payment_mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            owner_token: pda::token_account(owner, payment_mint),
+            token_program: token_program(),
+        },
+        data::ProviderWithdraw {},
+    )
+}
+
+/// `provider_update`: capabilities and/or status.
+pub fn provider_update(market: &Pubkey, owner: &Pubkey, args: ProviderUpdateArgs) -> Instruction {
+    build(
+        acc::ProviderUpdate {
+            owner: *owner,
+            provider: pda::provider(market, owner),
+        },
+        data::ProviderUpdate { args },
+    )
+}
+
+/// `job_post`: escrow paid from `client`'s associated token account.
+pub fn job_post(
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    client: &Pubkey,
+    args: JobPostArgs,
+) -> Instruction {
+    let job = pda::job(market, client, args.job_id);
+    build(
+        acc::JobPost {
+            client: *client,
+            market: *market,
+            payment_mint: *payment_mint,
+            job,
+            escrow: pda::escrow(&job),
+            client_token: pda::token_account(client, payment_mint),
+            token_program: token_program(),
+            system_program: system_program(),
+        },
+        data::JobPost { args },
+    )
+}
+
+/// `job_cancel` (client, nothing claimed).
+pub fn job_cancel(job_address: &Pubkey, job: &Job, market: &Market) -> Instruction {
+    build(
+        acc::JobCancel {
+            client: job.client,
+            market: job.market,
+            payment_mint: market.payment_mint,
+            job: *job_address,
+            escrow: job.escrow,
+            client_token: job.client_token,
+            token_program: token_program(),
+        },
+        data::JobCancel {},
+    )
+}
+
+/// `job_close` (client, after settlement).
+pub fn job_close(job_address: &Pubkey, client: &Pubkey) -> Instruction {
+    build(
+        acc::JobClose {
+            client: *client,
+            job: *job_address,
+        },
+        data::JobClose {},
+    )
+}
+
+/// `job_claim`: `owner`'s provider takes the next free slot.
+pub fn job_claim(market: &Pubkey, owner: &Pubkey, job: &Pubkey) -> Instruction {
+    build(
+        acc::JobClaim {
+            owner: *owner,
+            market: *market,
+            provider: pda::provider(market, owner),
+            job: *job,
+        },
+        data::JobClaim {},
+    )
+}
+
+/// `job_commit`: see [`commitment`] for the value.
+pub fn job_commit(
+    market: &Pubkey,
+    owner: &Pubkey,
+    job: &Pubkey,
+    commitment: [u8; 32],
+) -> Instruction {
+    build(
+        acc::JobCommit {
+            owner: *owner,
+            provider: pda::provider(market, owner),
+            job: *job,
+        },
+        data::JobCommit { commitment },
+    )
+}
+
+/// The commitment `owner`'s provider posts for `result_hash` with a secret `salt`.
+pub fn commitment(
+    market: &Pubkey,
+    owner: &Pubkey,
+    job: &Pubkey,
+    result_hash: &[u8; 32],
+    salt: &[u8; 32],
+) -> [u8; 32] {
+    compute_market::state::commitment_hash(job, &pda::provider(market, owner), result_hash, salt)
+}
+
+/// `job_reveal`.
+pub fn job_reveal(
+    market: &Pubkey,
+    owner: &Pubkey,
+    job: &Pubkey,
+    args: JobRevealArgs,
+) -> Instruction {
+    build(
+        acc::JobReveal {
+            owner: *owner,
+            provider: pda::provider(market, owner),
+            job: *job,
+        },
+        data::JobReveal { args },
+    )
+}
+
+/// `job_submit` (one replica): reward to `owner`'s associated token account.
+pub fn job_submit(
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    owner: &Pubkey,
+    args: JobSubmitArgs,
+) -> Instruction {
+    let provider = pda::provider(&job.market, owner);
+    build(
+        acc::JobSubmit {
+            owner: *owner,
+            market: job.market,
+            payment_mint: market.payment_mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            payout: pda::token_account(owner, &market.payment_mint),
+            job: *job_address,
+            escrow: job.escrow,
+            treasury: market.treasury,
+            client: job.client,
+            client_token: job.client_token,
+            token_program: token_program(),
+        },
+        data::JobSubmit { args },
+    )
+}
+
+/// The accounts settlement needs for each claimed slot, in slot order: provider PDA, stake
+/// vault, and the provider owner's payout token account. `owners[i]` is the owner of slot `i`'s
+/// provider (read the provider accounts to learn them).
+pub fn settlement_accounts(job: &Job, market: &Market, owners: &[Pubkey]) -> Vec<AccountMeta> {
+    job.active_slots()
+        .iter()
+        .filter(|s| s.state() != SlotState::Empty)
+        .zip(owners)
+        .flat_map(|(slot, owner)| {
+            [
+                AccountMeta::new(slot.provider, false),
+                AccountMeta::new(pda::stake_vault(&slot.provider), false),
+                AccountMeta::new(pda::token_account(owner, &market.payment_mint), false),
+            ]
+        })
+        .collect()
+}
+
+fn settle(
+    cranker: &Pubkey,
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    owners: &[Pubkey],
+    args: impl InstructionData,
+) -> Instruction {
+    let mut ix = build(
+        acc::JobSettle {
+            cranker: *cranker,
+            market: job.market,
+            payment_mint: market.payment_mint,
+            job: *job_address,
+            escrow: job.escrow,
+            treasury: market.treasury,
+            client: job.client,
+            client_token: job.client_token,
+            token_program: token_program(),
+        },
+        args,
+    );
+    ix.accounts
+        .extend(settlement_accounts(job, market, owners));
+    ix
+}
+
+/// `job_finalize` (anyone). `owners`: see [`settlement_accounts`].
+pub fn job_finalize(
+    cranker: &Pubkey,
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    owners: &[Pubkey],
+) -> Instruction {
+    settle(cranker, job_address, job, market, owners, data::JobFinalize {})
+}
+
+/// `job_expire` (anyone). `owners`: see [`settlement_accounts`].
+pub fn job_expire(
+    cranker: &Pubkey,
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    owners: &[Pubkey],
+) -> Instruction {
+    settle(cranker, job_address, job, market, owners, data::JobExpire {})
+}
+
+/// Creates `owner`'s associated token account for `mint` if it does not exist (idempotent).
+pub fn create_token_account(payer: &Pubkey, owner: &Pubkey, mint: &Pubkey) -> Instruction {
+    spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
+        payer,
+        owner,
+        mint,
+        &token_program(),
+    )
+}

@@ -1,0 +1,15 @@
+//! The program's own types, re-exported so SDK users never fight version skew.
+
+pub use compute_market::constants::{
+    MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN, MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
+};
+pub use compute_market::errors::MarketError;
+pub use compute_market::events::*;
+pub use compute_market::state::{
+    Capabilities, Determinism, DeviceClass, Job, JobSpec, JobStatus, Market, MinCapabilities,
+    Provider, ProviderStatus, ReplicaSlot, SlotState, Windows,
+};
+pub use compute_market::{
+    JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs, MarketUpdateArgs,
+    ProviderRegisterArgs, ProviderUpdateArgs,
+};

@@ -1,0 +1,257 @@
+//! The SDK against a real local node (embedded Surfpool: JSON-RPC + websocket) running the
+//! program's SBF binary. Providers are simulated through the SDK's own provider calls: they
+//! download and verify the blobs, compute the output on the CPU, upload it and submit or
+//! commit/reveal its hash.
+
+use std::time::Duration;
+
+use compute_market_localnet::LocalNet;
+use compute_market_sdk::store::{self, BlobStore};
+use compute_market_sdk::{
+    pda, Capabilities, Client, DeviceClass, Job, JobFilter, JobSpec, JobStatus, Keypair, Pubkey,
+    SdkError, ValidatedJob,
+};
+
+const DOUBLE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<u32>;
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
+}"#;
+
+const REWARD: u64 = 100_000;
+const FUNDS: u64 = 10_000_000;
+
+fn caps() -> Capabilities {
+    Capabilities {
+        vendor_id: 0x10005,
+        device_class: DeviceClass::Cpu,
+        memory_mib: 1024,
+        max_workgroup_invocations: 256,
+        max_storage_buffer_bytes: 128 << 20,
+        bandwidth_mbps: 1_000,
+        int_mops: 1_000,
+    }
+}
+
+fn input() -> Vec<u8> {
+    (0u32..64).flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// What an honest provider computes for `DOUBLE`.
+fn cpu_double(input: &[u8]) -> Vec<u8> {
+    input
+        .chunks_exact(4)
+        .flat_map(|w| (u32::from_le_bytes([w[0], w[1], w[2], w[3]]) * 2).to_le_bytes())
+        .collect()
+}
+
+fn spec(n: u8, k: u8) -> ValidatedJob {
+    JobSpec::builder()
+        .shader_wgsl(DOUBLE)
+        .input(input())
+        .output_len(256)
+        .workgroups([1, 1, 1])
+        .reward(REWARD)
+        .replicas(n, k)
+        .build()
+        .unwrap()
+}
+
+async fn provider(net: &LocalNet) -> Client {
+    let wallet = net.funded_wallet(2_000_000).await.unwrap();
+    let client = net.client(wallet).await.unwrap();
+    client.register_provider(1_000_000, caps()).await.unwrap();
+    client
+}
+
+/// A provider's work: fetch and verify the blobs, compute, upload; returns (result hash, URI).
+async fn compute(provider: &Client, job: &Job, lie: bool) -> ([u8; 32], String) {
+    let shader = store::fetch_verified(job.shader_uri(), &job.spec.shader_hash, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(shader, DOUBLE.as_bytes());
+    let input = store::fetch_verified(
+        job.input_uri(),
+        &job.spec.input_hash,
+        u64::from(job.spec.input_len),
+    )
+    .await
+    .unwrap();
+    let mut output = cpu_double(&input);
+    if lie {
+        output[0] ^= 1;
+    }
+    let uri = provider.store().unwrap().put(&output).await.unwrap();
+    (compute_market_job::result_hash(&output), uri)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn submit_single_replica_wait_and_fetch_a_verified_result() {
+    let net = LocalNet::start(Default::default()).await.unwrap();
+    let client = net.client(net.funded_wallet(FUNDS).await.unwrap()).await.unwrap();
+    let worker = provider(&net).await;
+    let market = client.market().await.unwrap();
+
+    let handle = client.submit(&spec(1, 1)).await.unwrap();
+    let job = handle.job().await.unwrap();
+    assert_eq!(job.status(), JobStatus::Open);
+    assert_eq!(job.client, client.wallet());
+    let fee = REWARD * u64::from(market.fee_bps) / 10_000;
+    let client_token = pda::token_account(&client.wallet(), &net.mint);
+    assert_eq!(
+        client.token_balance(&client_token).await.unwrap(),
+        FUNDS - REWARD - fee
+    );
+
+    // The provider works while the client waits on the websocket.
+    let waiter = {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let mut seen = vec![];
+            let job = handle
+                .wait(Duration::from_secs(60), |j| seen.push(j.status()))
+                .await;
+            (job, seen)
+        })
+    };
+    worker.claim(&handle.address).await.unwrap();
+    let (hash, uri) = compute(&worker, &job, false).await;
+    worker.submit_result(&handle.address, hash, &uri).await.unwrap();
+
+    let (settled, seen) = waiter.await.unwrap();
+    let settled = settled.unwrap();
+    assert_eq!(settled.status(), JobStatus::Completed);
+    assert_eq!(settled.result_hash, hash);
+    assert_eq!(seen.last(), Some(&JobStatus::Completed));
+    assert_eq!(handle.result().await.unwrap(), cpu_double(&input()));
+    let payout = pda::token_account(&worker.wallet(), &net.mint);
+    // Funded with 2,000,000, staked 1,000,000, then paid the reward.
+    assert_eq!(worker.token_balance(&payout).await.unwrap(), 1_000_000 + REWARD);
+    assert_eq!(client.token_balance(&net.treasury).await.unwrap(), fee);
+
+    // A tampered copy of the output is refused, never returned.
+    let path = uri.strip_prefix("file://").unwrap();
+    std::fs::write(path, vec![0u8; 256]).unwrap();
+    let err = handle.result().await.unwrap_err();
+    assert!(matches!(err, SdkError::ResultMismatch { .. }), "{err}");
+
+    // Closing returns the rent; the job is gone.
+    client.close(&handle.address).await.unwrap();
+    let err = client.job(&handle.address).await.unwrap_err();
+    assert!(matches!(err, SdkError::AccountNotFound { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_commit_reveal_and_a_liar_is_slashed() {
+    let net = LocalNet::start(Default::default()).await.unwrap();
+    let client = net.client(net.funded_wallet(FUNDS).await.unwrap()).await.unwrap();
+    let providers = [provider(&net).await, provider(&net).await, provider(&net).await];
+    let handle = client.submit(&spec(3, 2)).await.unwrap();
+    let job = handle.job().await.unwrap();
+    let mut results = vec![];
+    for (i, p) in providers.iter().enumerate() {
+        p.claim(&handle.address).await.unwrap();
+        let (hash, uri) = compute(p, &job, i == 1).await;
+        let salt: [u8; 32] = rand_salt(i as u8);
+        p.commit(&handle.address, &hash, &salt).await.unwrap();
+        results.push((hash, salt, uri));
+    }
+    // A claim after all slots are taken names the program's error.
+    let late = provider(&net).await;
+    let err = late.claim(&handle.address).await.unwrap_err();
+    assert_eq!(err.program_error_name(), Some("JobNotOpen"), "{err}");
+    assert!(!err.logs().is_empty());
+    for (p, (hash, salt, uri)) in providers.iter().zip(&results) {
+        p.reveal(&handle.address, *hash, *salt, uri).await.unwrap();
+    }
+    // Anyone cranks the settlement.
+    late.finalize(&handle.address).await.unwrap();
+    let settled = handle.job().await.unwrap();
+    assert_eq!(settled.status(), JobStatus::Completed);
+    assert_eq!(settled.result_hash, results[0].0);
+    assert_eq!(handle.result().await.unwrap(), cpu_double(&input()));
+    let liar = providers[1].provider().await.unwrap();
+    assert_eq!((liar.jobs_slashed, liar.staked), (1, 1_000_000 - 200_000));
+    let honest = providers[0].provider().await.unwrap();
+    assert_eq!((honest.jobs_completed, honest.total_earned), (1, REWARD));
+}
+
+fn rand_salt(seed: u8) -> [u8; 32] {
+    let mut salt = [seed; 32];
+    salt[0] = 0xa5;
+    salt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_list_expire_and_errors() {
+    let net = LocalNet::start(Default::default()).await.unwrap();
+    let wallet = net.funded_wallet(FUNDS).await.unwrap();
+    let client = net.client(wallet).await.unwrap();
+    let token = pda::token_account(&client.wallet(), &net.mint);
+
+    // Cancel: full refund.
+    let cancelled = client.submit(&spec(1, 1)).await.unwrap();
+    client.cancel(&cancelled.address).await.unwrap();
+    assert_eq!(client.token_balance(&token).await.unwrap(), FUNDS);
+    let err = client.job(&cancelled.address).await.unwrap_err();
+    assert!(err.to_string().contains(&cancelled.address.to_string()), "{err}");
+
+    // List by client, status and provider.
+    let a = client.submit(&spec(1, 1)).await.unwrap();
+    let b = client.submit(&spec(3, 2)).await.unwrap();
+    let worker = provider(&net).await;
+    worker.claim(&a.address).await.unwrap();
+    let mine = client
+        .list(JobFilter {
+            client: Some(client.wallet()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut expected = vec![a.address, b.address];
+    expected.sort();
+    assert_eq!(mine.iter().map(|(k, _)| *k).collect::<Vec<_>>(), expected);
+    let open = client
+        .list(JobFilter {
+            status: Some(JobStatus::Open),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![b.address]);
+    let claimed_by_worker = client
+        .list(JobFilter {
+            provider: Some(worker.provider_address()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed_by_worker.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        vec![a.address]
+    );
+
+    // Expire after the claim deadline (the node's clock moves forward): refund, nobody slashed.
+    let deadline = b.job().await.unwrap().claim_deadline;
+    net.time_travel_to(deadline + 5).await.unwrap();
+    client.expire(&b.address).await.unwrap();
+    assert_eq!(b.job().await.unwrap().status(), JobStatus::Expired);
+
+    // Errors: unknown job, unknown market, too little money (nothing sent).
+    let nowhere = Pubkey::new_unique();
+    let err = client.job(&nowhere).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("account {nowhere} not found"));
+    let mut config = net.client_config();
+    config.market = Pubkey::new_unique();
+    let stranger = Client::connect(config, Keypair::new()).await.unwrap();
+    let err = stranger.market().await.unwrap_err();
+    assert!(err.to_string().contains("unknown market"), "{err}");
+    let poor = net.client(net.funded_wallet(10).await.unwrap()).await.unwrap();
+    let err = poor.submit(&spec(1, 1)).await.unwrap_err();
+    assert!(err.to_string().contains("insufficient funds"), "{err}");
+    // A blob store that cannot be opened is a configuration error before anything is sent.
+    let err = BlobStore::open("ftp://nowhere/x").await.unwrap_err();
+    assert!(err.to_string().contains("ftp"), "{err}");
+}

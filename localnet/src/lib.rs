@@ -1,0 +1,285 @@
+//! # A real local Solana node for Compute Market
+//!
+//! Starts an embedded Surfpool node in this process (JSON-RPC and PubSub websocket on free
+//! loopback ports), deploys the program's SBF binary (`target/deploy/compute_market.so`, built by
+//! `scripts/build-sbf.sh`), creates a payment mint (real SPL Token), a treasury and a market, and
+//! hands out funded wallets. The SDK tests, the daemon tests, the end-to-end tests, the CLI's
+//! `localnet` and the demo all use it.
+//!
+//! Cheatcodes (Surfpool's own RPC methods) are used only for what a real cluster does by other
+//! means: airdropping SOL, deploying the program and moving the clock forward. Tokens move with
+//! real SPL Token instructions.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), compute_market_localnet::LocalNetError> {
+//! let net = compute_market_localnet::LocalNet::start(Default::default()).await?;
+//! let client_wallet = net.funded_wallet(1_000_000_000).await?;
+//! println!("RPC {} WS {} market {}", net.rpc_url(), net.ws_url(), net.market);
+//! # let _ = client_wallet; Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use compute_market_sdk::client::cu;
+use compute_market_sdk::{
+    instructions, pda, Client, ClientConfig, Keypair, MarketInitArgs, Pubkey, SdkError, Signer,
+    Windows,
+};
+use surfpool_sdk::cheatcodes::builders::DeployProgram;
+use surfpool_sdk::Surfnet;
+
+/// Lamports every funded wallet gets (100 SOL).
+pub const WALLET_LAMPORTS: u64 = 100_000_000_000;
+/// Decimals of the local payment mint.
+pub const DECIMALS: u8 = 6;
+
+/// What can go wrong starting or driving the local node.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalNetError {
+    /// The program binary is missing.
+    #[error("{0} is missing: build it with scripts/build-sbf.sh")]
+    MissingProgram(PathBuf),
+    /// Surfpool failed.
+    #[error("local node: {0}")]
+    Node(String),
+    /// A transaction or RPC call failed.
+    #[error(transparent)]
+    Sdk(#[from] SdkError),
+}
+
+/// How to start the node.
+#[derive(Clone, Debug)]
+pub struct LocalNetOptions {
+    /// The program binary (default: `target/deploy/compute_market.so` of this workspace, or
+    /// `$COMPUTE_MARKET_PROGRAM_SO`).
+    pub program_so: PathBuf,
+    /// The market's parameters.
+    pub market: MarketInitArgs,
+}
+
+impl Default for LocalNetOptions {
+    fn default() -> Self {
+        let program_so = std::env::var_os("COMPUTE_MARKET_PROGRAM_SO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/deploy/compute_market.so")
+            });
+        Self {
+            program_so,
+            market: MarketInitArgs {
+                fee_bps: 500,
+                min_provider_stake: 1_000_000,
+                collateral_per_replica: 200_000,
+                unbonding_period: 60,
+                windows: Windows {
+                    claim: 60,
+                    commit: 120,
+                    reveal: 120,
+                },
+            },
+        }
+    }
+}
+
+/// A running local node with the program deployed and a market initialised.
+pub struct LocalNet {
+    surfnet: Surfnet,
+    mint_authority: Keypair,
+    /// The payment mint.
+    pub mint: Pubkey,
+    /// The market.
+    pub market: Pubkey,
+    /// The treasury token account.
+    pub treasury: Pubkey,
+    /// A directory for `file://` blobs, removed when the node is dropped.
+    pub blobs: tempfile::TempDir,
+}
+
+fn node_err(e: impl std::fmt::Display) -> LocalNetError {
+    LocalNetError::Node(e.to_string())
+}
+
+/// Runs a blocking Surfpool call (its cheatcodes use a blocking RPC client) without stalling
+/// the async runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+impl LocalNet {
+    /// Starts the node, deploys the program, creates the mint, treasury and market.
+    /// Needs a multi-threaded tokio runtime.
+    pub async fn start(options: LocalNetOptions) -> Result<Self, LocalNetError> {
+        if !options.program_so.exists() {
+            return Err(LocalNetError::MissingProgram(options.program_so));
+        }
+        let surfnet = Surfnet::builder()
+            .offline(true)
+            .airdrop_sol(WALLET_LAMPORTS)
+            .start()
+            .await
+            .map_err(node_err)?;
+        blocking(|| {
+            surfnet
+                .cheatcodes()
+                .deploy(DeployProgram::new(pda::PROGRAM_ID).so_path(&options.program_so))
+        })
+        .map_err(node_err)?;
+        // Mint, market and treasury addresses are filled in as they are created.
+        let mut net = Self {
+            surfnet,
+            mint_authority: Keypair::new(),
+            mint: Pubkey::default(),
+            market: Pubkey::default(),
+            treasury: Pubkey::default(),
+            blobs: tempfile::tempdir().map_err(node_err)?,
+        };
+        net.mint = net.create_mint().await?;
+        net.market = pda::market(&net.mint);
+        let authority = net.authority().await?;
+        net.treasury = pda::token_account(&authority.wallet(), &net.mint);
+        authority
+            .send(
+                "create treasury",
+                vec![instructions::create_token_account(
+                    &authority.wallet(),
+                    &authority.wallet(),
+                    &net.mint,
+                )],
+                &[],
+                cu::CREATE_TOKEN_ACCOUNT,
+            )
+            .await?;
+        authority
+            .init_market(&net.mint, &net.treasury, options.market)
+            .await?;
+        Ok(net)
+    }
+
+    /// JSON-RPC URL.
+    pub fn rpc_url(&self) -> &str {
+        self.surfnet.rpc_url()
+    }
+
+    /// PubSub websocket URL.
+    pub fn ws_url(&self) -> &str {
+        self.surfnet.ws_url()
+    }
+
+    /// The node's pre-funded payer, which is also the market authority.
+    pub fn payer(&self) -> &Keypair {
+        self.surfnet.payer()
+    }
+
+    /// The `file://` base URI of the blob directory.
+    pub fn blob_store_uri(&self) -> String {
+        format!("file://{}", self.blobs.path().display())
+    }
+
+    /// A client config for this node and market, storing blobs in the node's blob directory.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.rpc_url(), self.market);
+        config.ws_url = Some(self.ws_url().to_string());
+        config.store = Some(self.blob_store_uri());
+        config
+    }
+
+    /// A client acting as `wallet`.
+    pub async fn client(&self, wallet: Keypair) -> Result<Client, LocalNetError> {
+        Ok(Client::connect(self.client_config(), wallet).await?)
+    }
+
+    /// A client acting as the market authority.
+    pub async fn authority(&self) -> Result<Client, LocalNetError> {
+        self.client(self.payer().insecure_clone()).await
+    }
+
+    async fn create_mint(&self) -> Result<Pubkey, LocalNetError> {
+        use solana_program_pack::Pack;
+        let payer = self.authority().await?;
+        let mint = Keypair::new();
+        let len = spl_token_interface::state::Mint::LEN;
+        let rent = payer
+            .rpc()
+            .get_minimum_balance_for_rent_exemption(len)
+            .await
+            .map_err(|e| SdkError::rpc("getMinimumBalanceForRentExemption", e))?;
+        let token_program = spl_token_interface::ID;
+        let ixs = vec![
+            solana_system_interface::instruction::create_account(
+                &payer.wallet(),
+                &mint.pubkey(),
+                rent,
+                len as u64,
+                &token_program,
+            ),
+            spl_token_interface::instruction::initialize_mint2(
+                &token_program,
+                &mint.pubkey(),
+                &self.mint_authority.pubkey(),
+                None,
+                DECIMALS,
+            )
+            .map_err(node_err)?,
+        ];
+        payer.send("create mint", ixs, &[&mint], 20_000).await?;
+        Ok(mint.pubkey())
+    }
+
+    /// Mints `amount` to `owner`'s associated token account (created if needed).
+    pub async fn mint_to(&self, owner: &Pubkey, amount: u64) -> Result<Pubkey, LocalNetError> {
+        let payer = self.authority().await?;
+        let account = pda::token_account(owner, &self.mint);
+        let mut ixs = vec![instructions::create_token_account(
+            &payer.wallet(),
+            owner,
+            &self.mint,
+        )];
+        if amount > 0 {
+            ixs.push(
+                spl_token_interface::instruction::mint_to(
+                    &spl_token_interface::ID,
+                    &self.mint,
+                    &account,
+                    &self.mint_authority.pubkey(),
+                    &[],
+                    amount,
+                )
+                .map_err(node_err)?,
+            );
+        }
+        payer
+            .send("mint tokens", ixs, &[&self.mint_authority], 40_000)
+            .await?;
+        Ok(account)
+    }
+
+    /// A new wallet with SOL for fees and `tokens` of the payment mint.
+    pub async fn funded_wallet(&self, tokens: u64) -> Result<Keypair, LocalNetError> {
+        let wallet = Keypair::new();
+        self.airdrop(&wallet.pubkey(), WALLET_LAMPORTS)?;
+        self.mint_to(&wallet.pubkey(), tokens).await?;
+        Ok(wallet)
+    }
+
+    /// Sets `address`'s SOL balance (a cheatcode: airdrops on a real cluster are faucets).
+    pub fn airdrop(&self, address: &Pubkey, lamports: u64) -> Result<(), LocalNetError> {
+        blocking(|| self.surfnet.cheatcodes().fund_sol(address, lamports)).map_err(node_err)
+    }
+
+    /// Moves the node's clock to `unix_timestamp` (seconds), for deadline tests.
+    pub async fn time_travel_to(&self, unix_timestamp: i64) -> Result<(), LocalNetError> {
+        let millis = u64::try_from(unix_timestamp)
+            .map_err(node_err)?
+            .saturating_mul(1_000);
+        blocking(|| self.surfnet.cheatcodes().time_travel_to_timestamp(millis)).map_err(node_err)?;
+        // Let the node produce a block at the new time.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(())
+    }
+}
