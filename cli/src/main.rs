@@ -1,1 +1,594 @@
-fn main() {}
+//! `compute-market`: the command line for Compute Market.
+//!
+//! Follows the Solana CLI's conventions: `--url` takes `localnet`, `devnet`, `mainnet-beta` or a
+//! URL; the wallet is `--keypair` or the one in `~/.config/solana/cli/config.yml`. `localnet`
+//! means the node `compute-market localnet` runs (its addresses are kept in
+//! `~/.config/compute-market/localnet.json`), else `http://127.0.0.1:8899`.
+
+mod config;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use compute_market_sdk::{
+    Capabilities, Client, Deadlines, DeviceClass, JobFilter, JobSpec, JobStatus, ProviderStatus,
+    ProviderUpdateArgs, Pubkey,
+};
+
+use config::Resolved;
+
+#[derive(Parser)]
+#[command(
+    name = "compute-market",
+    version,
+    about = "Compute Market: GPU jobs on Solana"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Clone, Debug)]
+pub struct Global {
+    /// Cluster: localnet, devnet, mainnet-beta, testnet, or an RPC URL.
+    #[arg(long, short = 'u', global = true)]
+    pub url: Option<String>,
+    /// Websocket URL (default: derived from the RPC URL).
+    #[arg(long, global = true)]
+    pub ws_url: Option<String>,
+    /// Wallet keypair file (Solana CLI JSON format).
+    #[arg(long, short = 'k', global = true)]
+    pub keypair: Option<PathBuf>,
+    /// Market address (default on localnet: the local market).
+    #[arg(long, global = true)]
+    pub market: Option<String>,
+    /// Where to upload blobs: file:///dir, http(s)://host/base or s3://bucket/prefix.
+    #[arg(long, global = true)]
+    pub store: Option<String>,
+    /// Priority fee, in micro-lamports per compute unit.
+    #[arg(long, global = true)]
+    pub priority_fee: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Jobs: submit, watch, inspect, fetch results.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Provider operations for this wallet.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Market information.
+    #[command(subcommand)]
+    Market(MarketCommand),
+    /// Run a local node (embedded Surfpool) with the program and a market, until Ctrl-C.
+    Localnet {
+        /// Give this wallet SOL and this many payment tokens (base units).
+        #[arg(long, default_value_t = 1_000_000_000)]
+        fund: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Validate, upload and post a job; then follow it until it settles.
+    Submit(SubmitArgs),
+    /// One line: the job's status and progress.
+    Status {
+        /// Job address.
+        job: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every field of a job, with an explorer link.
+    Inspect {
+        /// Job address.
+        job: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Jobs of the market (filters combine).
+    List {
+        /// Only this wallet's jobs.
+        #[arg(long)]
+        mine: bool,
+        /// Only jobs in this status (open, running, completed, failed, expired).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only jobs claimed by this provider owner.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download the result, verify it against the on-chain hash, write it to a file.
+    Result {
+        /// Job address.
+        job: String,
+        /// Output file.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Write a grayscale PNG of a WIDTHxHEIGHT u32-per-pixel output (e.g. 256x256).
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Cancel an unclaimed job: full refund.
+    Cancel {
+        /// Job address.
+        job: String,
+    },
+    /// Close a settled job and get its rent back.
+    Close {
+        /// Job address.
+        job: String,
+    },
+    /// Settle a replicated job after its reveals (anyone may).
+    Finalize {
+        /// Job address.
+        job: String,
+    },
+    /// Expire a job stuck past a deadline (anyone may).
+    Expire {
+        /// Job address.
+        job: String,
+    },
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    /// WGSL shader file.
+    #[arg(long)]
+    shader: PathBuf,
+    /// Input file (bound at binding 0); none for an empty input.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Entry point.
+    #[arg(long, default_value = "main")]
+    entry_point: String,
+    /// Workgroup counts, X[,Y[,Z]].
+    #[arg(long, default_value = "1")]
+    workgroups: String,
+    /// Output length in bytes.
+    #[arg(long)]
+    output_len: u64,
+    /// Uniform parameters: up to 8 u32 values, comma-separated (e.g. 256,256,200).
+    #[arg(long)]
+    params: Option<String>,
+    /// Reward per agreeing replica, in base units.
+    #[arg(long)]
+    reward: u64,
+    /// Replicas.
+    #[arg(long, default_value_t = 1)]
+    replicas: u8,
+    /// Agreeing replicas needed (default: 1 for one replica, else a majority).
+    #[arg(long)]
+    quorum: Option<u8>,
+    /// Claim window in seconds (default: the market's).
+    #[arg(long)]
+    claim_window: Option<u64>,
+    /// Commit window in seconds.
+    #[arg(long)]
+    commit_window: Option<u64>,
+    /// Reveal window in seconds.
+    #[arg(long)]
+    reveal_window: Option<u64>,
+    /// Post and return without waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Seconds to wait for settlement.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Register this wallet as a provider.
+    Register {
+        /// Initial stake, in base units.
+        #[arg(long)]
+        stake: u64,
+        /// Adapter class: discrete, integrated, virtual, cpu, other.
+        #[arg(long, default_value = "discrete")]
+        device_class: String,
+        /// Device memory in MiB.
+        #[arg(long, default_value_t = 0)]
+        memory_mib: u32,
+        /// Max invocations per workgroup.
+        #[arg(long, default_value_t = 256)]
+        max_workgroup_invocations: u32,
+        /// Max storage buffer binding in bytes.
+        #[arg(long, default_value_t = 128 << 20)]
+        max_storage_buffer_bytes: u64,
+        /// Measured bandwidth (MB/s), from `provider-daemon check`.
+        #[arg(long, default_value_t = 0)]
+        bandwidth_mbps: u32,
+        /// Measured integer throughput (Mops/s), from `provider-daemon check`.
+        #[arg(long, default_value_t = 0)]
+        int_mops: u32,
+        /// PCI vendor id.
+        #[arg(long, default_value_t = 0)]
+        vendor_id: u32,
+    },
+    /// Add stake.
+    Stake {
+        /// Amount in base units.
+        amount: u64,
+    },
+    /// Start unbonding stake.
+    Unstake {
+        /// Amount in base units.
+        amount: u64,
+    },
+    /// Withdraw unbonded stake.
+    Withdraw,
+    /// Stop claiming new jobs.
+    Pause,
+    /// Claim new jobs again.
+    Resume,
+    /// Show a provider (default: this wallet's).
+    Show {
+        /// Owner wallet.
+        owner: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MarketCommand {
+    /// Show the market's parameters and counters.
+    Show {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_pubkey(what: &str, s: &str) -> Result<Pubkey> {
+    s.parse()
+        .with_context(|| format!("{what} {s:?} is not a valid base58 address"))
+}
+
+fn parse_workgroups(s: &str) -> Result<[u32; 3]> {
+    let parts: Vec<u32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| {
+            format!("--workgroups {s:?}: expected X[,Y[,Z]] with positive integers")
+        })?;
+    match parts.as_slice() {
+        [x] => Ok([*x, 1, 1]),
+        [x, y] => Ok([*x, *y, 1]),
+        [x, y, z] => Ok([*x, *y, *z]),
+        _ => bail!("--workgroups {s:?}: expected at most three numbers"),
+    }
+}
+
+fn parse_params(s: &str) -> Result<[u8; 32]> {
+    let values: Vec<u32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("--params {s:?}: expected comma-separated u32 values"))?;
+    if values.len() > 8 {
+        bail!(
+            "--params: at most 8 u32 values (32 bytes), got {}",
+            values.len()
+        );
+    }
+    let mut params = [0u8; 32];
+    for (i, v) in values.iter().enumerate() {
+        params[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(params)
+}
+
+fn parse_status(s: &str) -> Result<JobStatus> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "open" => JobStatus::Open,
+        "running" => JobStatus::Running,
+        "completed" => JobStatus::Completed,
+        "failed" => JobStatus::Failed,
+        "expired" => JobStatus::Expired,
+        _ => bail!("--status {s:?}: expected open, running, completed, failed or expired"),
+    })
+}
+
+fn parse_device_class(s: &str) -> Result<DeviceClass> {
+    Ok(match s {
+        "discrete" => DeviceClass::DiscreteGpu,
+        "integrated" => DeviceClass::IntegratedGpu,
+        "virtual" => DeviceClass::VirtualGpu,
+        "cpu" => DeviceClass::Cpu,
+        "other" => DeviceClass::Other,
+        _ => bail!("--device-class {s:?}: expected discrete, integrated, virtual, cpu or other"),
+    })
+}
+
+fn read_file(what: &str, path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()> {
+    // Everything is validated before any RPC or payment.
+    let shader = read_file("shader", &args.shader)?;
+    let input = match &args.input {
+        Some(path) => read_file("input", path)?,
+        None => Vec::new(),
+    };
+    let quorum = args.quorum.unwrap_or(args.replicas / 2 + 1);
+    let mut builder = JobSpec::builder()
+        .shader_wgsl(&shader)
+        .entry_point(&args.entry_point)
+        .input(input)
+        .output_len(args.output_len)
+        .workgroups(parse_workgroups(&args.workgroups)?)
+        .reward(args.reward)
+        .replicas(args.replicas, quorum);
+    if let Some(params) = &args.params {
+        builder = builder.params(parse_params(params)?);
+    }
+    if args.claim_window.is_some() || args.commit_window.is_some() || args.reveal_window.is_some() {
+        let market = client.market().await?;
+        let secs = |v: Option<u64>, default: i64| {
+            Duration::from_secs(v.unwrap_or(u64::try_from(default).unwrap_or(60)))
+        };
+        builder = builder.deadlines(Deadlines::Windows {
+            claim: secs(args.claim_window, market.claim_window),
+            commit: secs(args.commit_window, market.commit_window),
+            reveal: secs(args.reveal_window, market.reveal_window),
+        });
+    }
+    let job = builder
+        .build()
+        .with_context(|| format!("{} was not submitted", args.shader.display()))?;
+    for warning in &job.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let handle = client.submit(&job).await?;
+    println!("job {}", handle.address);
+    if let Some(sig) = &handle.signature {
+        println!("posted: {}", cfg.explorer_tx(sig));
+    }
+    println!("inspect: {}", cfg.explorer_address(&handle.address));
+    if args.no_wait {
+        return Ok(());
+    }
+    let spinner = output::spinner("waiting for providers");
+    let settled = handle
+        .wait(Duration::from_secs(args.timeout), |j| {
+            spinner.set_message(output::progress_line(j));
+        })
+        .await;
+    spinner.finish_and_clear();
+    let settled = settled?;
+    println!("{}", output::progress_line(&settled));
+    if settled.status() == JobStatus::Completed {
+        println!("result hash {}", hex::encode(settled.result_hash));
+        println!(
+            "fetch it with: compute-market job result {} --out result.bin",
+            handle.address
+        );
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    if let Command::Localnet { fund } = cli.command {
+        return config::run_localnet(&cli.global, fund).await;
+    }
+    let cfg = Resolved::from_global(&cli.global)?;
+    let client = cfg.client().await?;
+    match cli.command {
+        Command::Localnet { .. } => unreachable!("handled above"),
+        Command::Job(cmd) => match cmd {
+            JobCommand::Submit(args) => submit(&cfg, &client, args).await?,
+            JobCommand::Status { job, json } => {
+                let address = parse_pubkey("job", &job)?;
+                let j = client.job(&address).await?;
+                if json {
+                    println!("{}", output::job_json(&address, &j, &cfg));
+                } else {
+                    println!("{}", output::progress_line(&j));
+                }
+            }
+            JobCommand::Inspect { job, json } => {
+                let address = parse_pubkey("job", &job)?;
+                let j = client.job(&address).await?;
+                if json {
+                    println!("{}", output::job_json(&address, &j, &cfg));
+                } else {
+                    print!("{}", output::job_text(&address, &j, &cfg));
+                }
+            }
+            JobCommand::List {
+                mine,
+                status,
+                provider,
+                json,
+            } => {
+                let filter = JobFilter {
+                    market: None,
+                    client: mine.then(|| client.wallet()),
+                    provider: match provider {
+                        Some(owner) => Some(compute_market_sdk::pda::provider(
+                            &client.market_address(),
+                            &parse_pubkey("provider owner", &owner)?,
+                        )),
+                        None => None,
+                    },
+                    status: status.as_deref().map(parse_status).transpose()?,
+                };
+                let jobs = client.list(filter).await?;
+                if json {
+                    let list: Vec<_> = jobs
+                        .iter()
+                        .map(|(a, j)| output::job_value(a, j, &cfg))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(list));
+                } else if jobs.is_empty() {
+                    println!("no jobs");
+                } else {
+                    for (address, job) in &jobs {
+                        println!("{address}  {}", output::progress_line(job));
+                    }
+                }
+            }
+            JobCommand::Result { job, out, image } => {
+                let address = parse_pubkey("job", &job)?;
+                let bytes = client.handle(address).result().await?;
+                let (data, what) = match image {
+                    Some(dims) => {
+                        let (w, h) = dims
+                            .split_once('x')
+                            .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                            .with_context(|| format!("--image {dims:?}: expected WIDTHxHEIGHT"))?;
+                        (
+                            compute_market_sdk::image::u32_grayscale_png(&bytes, w, h)?,
+                            "PNG",
+                        )
+                    }
+                    None => (bytes, "output"),
+                };
+                std::fs::write(&out, &data)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!(
+                    "verified against the on-chain result hash; {what} written to {} ({} bytes)",
+                    out.display(),
+                    data.len()
+                );
+            }
+            JobCommand::Cancel { job } => {
+                let sig = client.cancel(&parse_pubkey("job", &job)?).await?;
+                println!("cancelled, escrow refunded: {}", cfg.explorer_tx(&sig));
+            }
+            JobCommand::Close { job } => {
+                let sig = client.close(&parse_pubkey("job", &job)?).await?;
+                println!("closed, rent returned: {}", cfg.explorer_tx(&sig));
+            }
+            JobCommand::Finalize { job } => {
+                let sig = client.finalize(&parse_pubkey("job", &job)?).await?;
+                println!("finalized: {}", cfg.explorer_tx(&sig));
+            }
+            JobCommand::Expire { job } => {
+                let sig = client.expire(&parse_pubkey("job", &job)?).await?;
+                println!("expired: {}", cfg.explorer_tx(&sig));
+            }
+        },
+        Command::Provider(cmd) => match cmd {
+            ProviderCommand::Register {
+                stake,
+                device_class,
+                memory_mib,
+                max_workgroup_invocations,
+                max_storage_buffer_bytes,
+                bandwidth_mbps,
+                int_mops,
+                vendor_id,
+            } => {
+                let capabilities = Capabilities {
+                    vendor_id,
+                    device_class: parse_device_class(&device_class)?,
+                    memory_mib,
+                    max_workgroup_invocations,
+                    max_storage_buffer_bytes,
+                    bandwidth_mbps,
+                    int_mops,
+                };
+                let sig = client.register_provider(stake, capabilities).await?;
+                println!(
+                    "registered provider {} with {stake} staked: {}",
+                    client.provider_address(),
+                    cfg.explorer_tx(&sig)
+                );
+            }
+            ProviderCommand::Stake { amount } => {
+                let sig = client.stake(amount).await?;
+                println!("staked {amount}: {}", cfg.explorer_tx(&sig));
+            }
+            ProviderCommand::Unstake { amount } => {
+                let sig = client.unstake(amount).await?;
+                let p = client.provider().await?;
+                println!(
+                    "unbonding {} until unix time {}: {}",
+                    p.unbonding,
+                    p.unbonding_ends_at,
+                    cfg.explorer_tx(&sig)
+                );
+            }
+            ProviderCommand::Withdraw => {
+                let sig = client.withdraw().await?;
+                println!("withdrawn: {}", cfg.explorer_tx(&sig));
+            }
+            ProviderCommand::Pause | ProviderCommand::Resume => {
+                let status = if matches!(cmd, ProviderCommand::Pause) {
+                    ProviderStatus::Paused
+                } else {
+                    ProviderStatus::Active
+                };
+                let sig = client
+                    .update_provider(ProviderUpdateArgs {
+                        capabilities: None,
+                        status: Some(status),
+                    })
+                    .await?;
+                println!("provider {status:?}: {}", cfg.explorer_tx(&sig));
+            }
+            ProviderCommand::Show { owner, json } => {
+                let owner = match owner {
+                    Some(o) => parse_pubkey("owner", &o)?,
+                    None => client.wallet(),
+                };
+                let address = compute_market_sdk::pda::provider(&client.market_address(), &owner);
+                let p =
+                    compute_market_sdk::accounts::fetch_provider(client.rpc(), &address).await?;
+                output::print_provider(&address, &p, json);
+            }
+        },
+        Command::Market(MarketCommand::Show { json }) => {
+            let m = client.market().await?;
+            output::print_market(&client.market_address(), &m, json);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -92,14 +92,17 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
 }
 
+/// Most filters a `getProgramAccounts` call may carry (Agave's and Surfpool's limit).
+pub const MAX_RPC_FILTERS: usize = 4;
+
 impl JobFilter {
     /// The `getProgramAccounts` filter sets for this filter: one set, or one per replica slot
-    /// when filtering by provider (a provider may sit in any slot).
+    /// when filtering by provider (a provider may sit in any slot). Each set starts with the
+    /// job's data size (unique among the program's accounts) followed by memcmp filters; nodes
+    /// accept at most [`MAX_RPC_FILTERS`], so [`list_jobs`] sends the first four and applies the
+    /// rest itself.
     pub fn rpc_filters(&self) -> Vec<Vec<RpcFilterType>> {
-        let mut base = vec![
-            RpcFilterType::DataSize(Job::LEN as u64),
-            RpcFilterType::Memcmp(Memcmp::new_raw_bytes(0, Job::DISCRIMINATOR.to_vec())),
-        ];
+        let mut base = vec![RpcFilterType::DataSize(Job::LEN as u64)];
         if let Some(status) = self.status {
             base.push(RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
                 Job::STATUS_OFFSET,
@@ -138,8 +141,9 @@ impl JobFilter {
 pub async fn list_jobs(rpc: &RpcClient, filter: &JobFilter) -> Result<Vec<(Pubkey, Job)>> {
     let mut jobs = Vec::new();
     for filters in filter.rpc_filters() {
+        let (sent, local) = filters.split_at(filters.len().min(MAX_RPC_FILTERS));
         let config = RpcProgramAccountsConfig {
-            filters: Some(filters),
+            filters: Some(sent.to_vec()),
             account_config: RpcAccountInfoConfig {
                 encoding: Some(UiAccountEncoding::Base64),
                 commitment: Some(rpc.commitment()),
@@ -153,12 +157,21 @@ pub async fn list_jobs(rpc: &RpcClient, filter: &JobFilter) -> Result<Vec<(Pubke
             .await
             .map_err(|e| SdkError::rpc("getProgramAccounts (jobs)", e))?;
         for (address, account) in accounts {
-            let data = account.data.decode().ok_or_else(|| SdkError::AccountDecode {
-                address,
-                expected: "Job",
-                reason: "undecodable account data".into(),
-            })?;
-            jobs.push((address, decode_job(&address, &data)?));
+            let data = account
+                .data
+                .decode()
+                .ok_or_else(|| SdkError::AccountDecode {
+                    address,
+                    expected: "Job",
+                    reason: "undecodable account data".into(),
+                })?;
+            let keep = local.iter().all(|f| match f {
+                RpcFilterType::Memcmp(m) => m.bytes_match(&data),
+                _ => true,
+            });
+            if keep {
+                jobs.push((address, decode_job(&address, &data)?));
+            }
         }
     }
     jobs.sort_by_key(|(address, _)| *address);
@@ -203,8 +216,8 @@ mod tests {
         .rpc_filters();
         assert_eq!(sets.len(), MAX_REPLICAS);
         for (slot, set) in sets.iter().enumerate() {
-            assert_eq!(set.len(), 4);
-            match &set[3] {
+            assert_eq!(set.len(), 3);
+            match &set[2] {
                 RpcFilterType::Memcmp(m) => {
                     assert_eq!(m.offset(), Job::slot_provider_offset(slot))
                 }

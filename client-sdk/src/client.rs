@@ -161,10 +161,7 @@ impl Client {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                rpc: RpcClient::new_with_commitment(
-                    config.rpc_url,
-                    CommitmentConfig::confirmed(),
-                ),
+                rpc: RpcClient::new_with_commitment(config.rpc_url, CommitmentConfig::confirmed()),
                 ws_url,
                 payer,
                 market: config.market,
@@ -420,7 +417,12 @@ impl Client {
     /// Adds stake.
     pub async fn stake(&self, amount: u64) -> Result<Signature> {
         let market = self.market().await?;
-        let i = ix::provider_stake(&self.inner.market, &market.payment_mint, &self.wallet(), amount);
+        let i = ix::provider_stake(
+            &self.inner.market,
+            &market.payment_mint,
+            &self.wallet(),
+            amount,
+        );
         self.send("provider_stake", vec![i], &[], cu::PROVIDER_TRANSFER)
             .await
     }
@@ -519,8 +521,16 @@ impl Client {
     /// Owners of the providers holding `job`'s claimed slots, in slot order.
     async fn slot_owners(&self, job: &Job) -> Result<Vec<Pubkey>> {
         let mut owners = Vec::new();
-        for slot in job.active_slots().iter().filter(|s| s.state() != SlotState::Empty) {
-            owners.push(accounts::fetch_provider(self.rpc(), &slot.provider).await?.owner);
+        for slot in job
+            .active_slots()
+            .iter()
+            .filter(|s| s.state() != SlotState::Empty)
+        {
+            owners.push(
+                accounts::fetch_provider(self.rpc(), &slot.provider)
+                    .await?
+                    .owner,
+            );
         }
         Ok(owners)
     }
@@ -537,6 +547,12 @@ impl Client {
 
     async fn settle(&self, job_address: &Pubkey, finalize: bool) -> Result<Signature> {
         let job = self.job(job_address).await?;
+        if job.status().is_settled() {
+            return Err(SdkError::WrongState {
+                job: *job_address,
+                message: format!("already settled ({:?})", job.status()),
+            });
+        }
         let market = self.market().await?;
         let owners = self.slot_owners(&job).await?;
         // Payout accounts must exist for the token program; creating them is idempotent.
@@ -570,7 +586,8 @@ impl Client {
         args: MarketInitArgs,
     ) -> Result<Signature> {
         let i = ix::market_init(&self.wallet(), payment_mint, treasury, args);
-        self.send("market_init", vec![i], &[], cu::MARKET_INIT).await
+        self.send("market_init", vec![i], &[], cu::MARKET_INIT)
+            .await
     }
 
     /// Updates the market (authority only).
@@ -730,13 +747,12 @@ impl JobHandle {
             status: "Completed, but no revealed copy of the result".into(),
         }))
         .map_err(|e| match e {
-            SdkError::Store(store::StoreError::HashMismatch { .. }) | SdkError::ResultMismatch { .. } => {
-                SdkError::ResultMismatch {
-                    job: self.address,
-                    expected: hex::encode(job.result_hash),
-                    actual: e.to_string(),
-                }
-            }
+            SdkError::Store(store::StoreError::HashMismatch { .. })
+            | SdkError::ResultMismatch { .. } => SdkError::ResultMismatch {
+                job: self.address,
+                expected: hex::encode(job.result_hash),
+                actual: e.to_string(),
+            },
             other => other,
         })
     }

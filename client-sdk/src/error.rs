@@ -63,7 +63,7 @@ pub enum SdkError {
     InvalidJob(String),
     /// A shader failed validation against the job ABI; nothing was sent or paid.
     #[error("invalid shader: {0}")]
-    InvalidShader(#[from] compute_market_job::AbiError),
+    InvalidShader(compute_market_job::AbiError),
     /// Uploading or downloading a blob failed, or its hash did not match the chain.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -85,6 +85,14 @@ pub enum SdkError {
         /// Its status.
         status: String,
     },
+    /// The job is not in a state that allows the operation; nothing was sent.
+    #[error("job {job}: {message}")]
+    WrongState {
+        /// The job.
+        job: Pubkey,
+        /// What is wrong.
+        message: String,
+    },
     /// Waiting took longer than allowed.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {
@@ -96,6 +104,14 @@ pub enum SdkError {
     /// Bad configuration (URL, keypair file, market).
     #[error("configuration: {0}")]
     Config(String),
+}
+
+impl From<compute_market_job::AbiError> for SdkError {
+    fn from(err: compute_market_job::AbiError) -> Self {
+        // Not a `#[source]`: the message already includes it (line and column), and reporters
+        // that print source chains would repeat it.
+        Self::InvalidShader(err)
+    }
 }
 
 /// Result alias of the SDK.

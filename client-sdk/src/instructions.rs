@@ -335,8 +335,7 @@ fn settle(
         },
         args,
     );
-    ix.accounts
-        .extend(settlement_accounts(job, market, owners));
+    ix.accounts.extend(settlement_accounts(job, market, owners));
     ix
 }
 
@@ -348,7 +347,14 @@ pub fn job_finalize(
     market: &Market,
     owners: &[Pubkey],
 ) -> Instruction {
-    settle(cranker, job_address, job, market, owners, data::JobFinalize {})
+    settle(
+        cranker,
+        job_address,
+        job,
+        market,
+        owners,
+        data::JobFinalize {},
+    )
 }
 
 /// `job_expire` (anyone). `owners`: see [`settlement_accounts`].
@@ -359,7 +365,14 @@ pub fn job_expire(
     market: &Market,
     owners: &[Pubkey],
 ) -> Instruction {
-    settle(cranker, job_address, job, market, owners, data::JobExpire {})
+    settle(
+        cranker,
+        job_address,
+        job,
+        market,
+        owners,
+        data::JobExpire {},
+    )
 }
 
 /// Creates `owner`'s associated token account for `mint` if it does not exist (idempotent).

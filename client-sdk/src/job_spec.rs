@@ -379,12 +379,25 @@ mod tests {
         let job = base().replicas(3, 2).build().unwrap();
         assert_eq!(job.determinism(), Determinism::Exact);
         assert_eq!(job.escrow_total(500), Some(3 * 10));
-        assert_eq!(base().reward(1_000).build().unwrap().escrow_total(500), Some(1_050));
-        let args = job.post_args(9, "file:///s", "file:///i", 1_000).unwrap();
-        assert_eq!(args.spec.shader_hash, compute_market_job::sha256(DOUBLE.as_bytes()));
-        assert_eq!((args.replicas, args.quorum, args.spec.output_len), (3, 2, 256));
         assert_eq!(
-            (args.claim_deadline, args.commit_deadline, args.reveal_deadline),
+            base().reward(1_000).build().unwrap().escrow_total(500),
+            Some(1_050)
+        );
+        let args = job.post_args(9, "file:///s", "file:///i", 1_000).unwrap();
+        assert_eq!(
+            args.spec.shader_hash,
+            compute_market_job::sha256(DOUBLE.as_bytes())
+        );
+        assert_eq!(
+            (args.replicas, args.quorum, args.spec.output_len),
+            (3, 2, 256)
+        );
+        assert_eq!(
+            (
+                args.claim_deadline,
+                args.commit_deadline,
+                args.reveal_deadline
+            ),
             (0, 0, 0)
         );
         let windows = base()
@@ -399,7 +412,11 @@ mod tests {
             .post_args(1, "a", "b", 1_000)
             .unwrap();
         assert_eq!(
-            (windows.claim_deadline, windows.commit_deadline, windows.reveal_deadline),
+            (
+                windows.claim_deadline,
+                windows.commit_deadline,
+                windows.reveal_deadline
+            ),
             (1_010, 1_030, 1_060)
         );
     }

@@ -43,6 +43,7 @@
 pub mod accounts;
 pub mod client;
 pub mod error;
+pub mod image;
 pub mod instructions;
 pub mod job_spec;
 pub mod pda;
@@ -57,8 +58,8 @@ pub use types::*;
 
 /// Solana types users need, at the versions the SDK was built with.
 pub use anchor_lang::prelude::Pubkey;
+/// The job ABI (validation, result hash, determinism class).
+pub use compute_market_job as job_abi;
 pub use solana_keypair::Keypair;
 pub use solana_signature::Signature;
 pub use solana_signer::Signer;
-/// The job ABI (validation, result hash, determinism class).
-pub use compute_market_job as job_abi;

@@ -5,6 +5,8 @@
 //! [`BlobStore::put`] is idempotent. A job records a blob as a URI plus its SHA-256 on chain;
 //! whoever downloads it ([`fetch_verified`]) caps the size and checks the hash before using the
 //! bytes. A mismatch is an error ([`StoreError::HashMismatch`]), never silently accepted.
+//! ([`fetch_unverified`] is the same capped download for blobs committed some other way, such as
+//! a job output committed by its result hash; the caller verifies those.)
 //!
 //! | scheme            | upload ([`BlobStore::open`] base)          | download ([`fetch_verified`])                 |
 //! |-------------------|--------------------------------------------|-----------------------------------------------|
@@ -186,7 +188,8 @@ impl BlobStore {
                         uri: base.to_string(),
                         source,
                     })?;
-                let url = Url::from_directory_path(&dir).map_err(|()| invalid(base, "not an absolute path"))?;
+                let url = Url::from_directory_path(&dir)
+                    .map_err(|()| invalid(base, "not an absolute path"))?;
                 (trim_slash(url.as_str()), Backend::File { dir })
             }
             "http" | "https" => {
@@ -439,7 +442,10 @@ fn parse_http_url(uri: &str) -> Result<Url, StoreError> {
         return Err(invalid(uri, "missing host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(uri, "query strings and fragments are not supported"));
+        return Err(invalid(
+            uri,
+            "query strings and fragments are not supported",
+        ));
     }
     Ok(url)
 }
@@ -449,7 +455,10 @@ fn parse_http_url(uri: &str) -> Result<Url, StoreError> {
 fn split_bucket_key(uri: &str, need_key: bool) -> Result<(&str, ObjectPath), StoreError> {
     let rest = &uri[uri.find("://").map_or(0, |i| i + 3)..];
     if rest.contains(['?', '#']) {
-        return Err(invalid(uri, "query strings and fragments are not supported"));
+        return Err(invalid(
+            uri,
+            "query strings and fragments are not supported",
+        ));
     }
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
@@ -641,7 +650,11 @@ async fn put_http(client: &reqwest::Client, uri: &str, bytes: &[u8]) -> Result<(
     Ok(())
 }
 
-async fn get_http(client: &reqwest::Client, uri: &str, max_len: u64) -> Result<Vec<u8>, StoreError> {
+async fn get_http(
+    client: &reqwest::Client,
+    uri: &str,
+    max_len: u64,
+) -> Result<Vec<u8>, StoreError> {
     let url = parse_http_url(uri)?;
     let http_err = |message: String| StoreError::Http {
         uri: uri.to_string(),

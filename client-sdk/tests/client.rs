@@ -90,7 +90,10 @@ async fn compute(provider: &Client, job: &Job, lie: bool) -> ([u8; 32], String) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn submit_single_replica_wait_and_fetch_a_verified_result() {
     let net = LocalNet::start(Default::default()).await.unwrap();
-    let client = net.client(net.funded_wallet(FUNDS).await.unwrap()).await.unwrap();
+    let client = net
+        .client(net.funded_wallet(FUNDS).await.unwrap())
+        .await
+        .unwrap();
     let worker = provider(&net).await;
     let market = client.market().await.unwrap();
 
@@ -118,7 +121,10 @@ async fn submit_single_replica_wait_and_fetch_a_verified_result() {
     };
     worker.claim(&handle.address).await.unwrap();
     let (hash, uri) = compute(&worker, &job, false).await;
-    worker.submit_result(&handle.address, hash, &uri).await.unwrap();
+    worker
+        .submit_result(&handle.address, hash, &uri)
+        .await
+        .unwrap();
 
     let (settled, seen) = waiter.await.unwrap();
     let settled = settled.unwrap();
@@ -128,7 +134,10 @@ async fn submit_single_replica_wait_and_fetch_a_verified_result() {
     assert_eq!(handle.result().await.unwrap(), cpu_double(&input()));
     let payout = pda::token_account(&worker.wallet(), &net.mint);
     // Funded with 2,000,000, staked 1,000,000, then paid the reward.
-    assert_eq!(worker.token_balance(&payout).await.unwrap(), 1_000_000 + REWARD);
+    assert_eq!(
+        worker.token_balance(&payout).await.unwrap(),
+        1_000_000 + REWARD
+    );
     assert_eq!(client.token_balance(&net.treasury).await.unwrap(), fee);
 
     // A tampered copy of the output is refused, never returned.
@@ -146,8 +155,15 @@ async fn submit_single_replica_wait_and_fetch_a_verified_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_commit_reveal_and_a_liar_is_slashed() {
     let net = LocalNet::start(Default::default()).await.unwrap();
-    let client = net.client(net.funded_wallet(FUNDS).await.unwrap()).await.unwrap();
-    let providers = [provider(&net).await, provider(&net).await, provider(&net).await];
+    let client = net
+        .client(net.funded_wallet(FUNDS).await.unwrap())
+        .await
+        .unwrap();
+    let providers = [
+        provider(&net).await,
+        provider(&net).await,
+        provider(&net).await,
+    ];
     let handle = client.submit(&spec(3, 2)).await.unwrap();
     let job = handle.job().await.unwrap();
     let mut results = vec![];
@@ -196,7 +212,10 @@ async fn cancel_list_expire_and_errors() {
     client.cancel(&cancelled.address).await.unwrap();
     assert_eq!(client.token_balance(&token).await.unwrap(), FUNDS);
     let err = client.job(&cancelled.address).await.unwrap_err();
-    assert!(err.to_string().contains(&cancelled.address.to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&cancelled.address.to_string()),
+        "{err}"
+    );
 
     // List by client, status and provider.
     let a = client.submit(&spec(1, 1)).await.unwrap();
@@ -220,7 +239,10 @@ async fn cancel_list_expire_and_errors() {
         })
         .await
         .unwrap();
-    assert_eq!(open.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![b.address]);
+    assert_eq!(
+        open.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        vec![b.address]
+    );
     let claimed_by_worker = client
         .list(JobFilter {
             provider: Some(worker.provider_address()),
@@ -229,7 +251,10 @@ async fn cancel_list_expire_and_errors() {
         .await
         .unwrap();
     assert_eq!(
-        claimed_by_worker.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        claimed_by_worker
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>(),
         vec![a.address]
     );
 
@@ -248,7 +273,10 @@ async fn cancel_list_expire_and_errors() {
     let stranger = Client::connect(config, Keypair::new()).await.unwrap();
     let err = stranger.market().await.unwrap_err();
     assert!(err.to_string().contains("unknown market"), "{err}");
-    let poor = net.client(net.funded_wallet(10).await.unwrap()).await.unwrap();
+    let poor = net
+        .client(net.funded_wallet(10).await.unwrap())
+        .await
+        .unwrap();
     let err = poor.submit(&spec(1, 1)).await.unwrap_err();
     assert!(err.to_string().contains("insufficient funds"), "{err}");
     // A blob store that cannot be opened is a configuration error before anything is sent.

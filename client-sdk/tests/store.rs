@@ -120,7 +120,11 @@ async fn file_over_the_cap_is_too_large() {
     // Exactly at the cap is fine; one byte under is not.
     assert_eq!(fetch_verified(&uri, &expected, 1000).await.unwrap(), data);
     let err = fetch_verified(&uri, &expected, 999).await.unwrap_err();
-    let StoreError::TooLarge { uri: err_uri, limit } = err else {
+    let StoreError::TooLarge {
+        uri: err_uri,
+        limit,
+    } = err
+    else {
         panic!("expected TooLarge, got {err:?}");
     };
     assert_eq!((err_uri.as_str(), limit), (uri.as_str(), 999));
@@ -175,13 +179,22 @@ async fn file_bad_uris_are_rejected() {
         &dir_uri,
     ] {
         let err = fetch_verified(uri, &[0; 32], MIB).await.unwrap_err();
-        let StoreError::InvalidUri { uri: err_uri, reason } = &err else {
+        let StoreError::InvalidUri {
+            uri: err_uri,
+            reason,
+        } = &err
+        else {
             panic!("{uri}: expected InvalidUri, got {err:?}");
         };
         assert_eq!(err_uri, uri);
         assert!(!reason.is_empty());
     }
-    for uri in ["not a uri", "/abs/path/without/scheme", "://nothing", "1http://x/y"] {
+    for uri in [
+        "not a uri",
+        "/abs/path/without/scheme",
+        "://nothing",
+        "1http://x/y",
+    ] {
         let err = fetch_verified(uri, &[0; 32], MIB).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::InvalidUri { uri: u, .. } if u == uri),
@@ -204,14 +217,21 @@ async fn file_bad_uris_are_rejected() {
 
 #[tokio::test]
 async fn open_rejects_bad_bases() {
-    for base in ["relative/dir", "file://relative/dir", "http://", "http://h/b?q=1"] {
+    for base in [
+        "relative/dir",
+        "file://relative/dir",
+        "http://",
+        "http://h/b?q=1",
+    ] {
         let err = BlobStore::open(base).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::InvalidUri { uri, .. } if uri == base),
             "{base}: {err:?}"
         );
     }
-    let err = BlobStore::open("ftp://example.com/blobs").await.unwrap_err();
+    let err = BlobStore::open("ftp://example.com/blobs")
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, StoreError::UnsupportedScheme { uri } if uri == "ftp://example.com/blobs"),
         "{err:?}"
@@ -320,7 +340,10 @@ async fn handle(mut sock: TcpStream, blobs: Blobs) {
     }
     match (method.as_str(), path.as_str()) {
         ("PUT", p) if p.starts_with("/blobs/") => {
-            blobs.lock().unwrap().insert(p["/blobs/".len()..].to_string(), body);
+            blobs
+                .lock()
+                .unwrap()
+                .insert(p["/blobs/".len()..].to_string(), body);
             respond(&mut sock, "201 Created", b"").await;
         }
         ("PUT", p) if p.starts_with("/readonly/") => {
@@ -482,12 +505,17 @@ async fn http_hung_server_times_out() {
         connect: Duration::from_secs(2),
         total: Duration::from_millis(500),
     };
-    let store = BlobStore::open_with(&server.url("/blobs"), timeouts).await.unwrap();
+    let store = BlobStore::open_with(&server.url("/blobs"), timeouts)
+        .await
+        .unwrap();
     assert_eq!(store.timeouts(), timeouts);
 
     let hang = server.url("/hang/blob");
     let started = Instant::now();
-    let err = store.fetch_verified(&hang, &[0; 32], MIB).await.unwrap_err();
+    let err = store
+        .fetch_verified(&hang, &[0; 32], MIB)
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     let StoreError::Http { uri, message } = &err else {
         panic!("expected Http, got {err:?}");
@@ -500,7 +528,9 @@ async fn http_hung_server_times_out() {
     );
 
     // Uploads time out too.
-    let hung_store = BlobStore::open_with(&server.url("/hang"), timeouts).await.unwrap();
+    let hung_store = BlobStore::open_with(&server.url("/hang"), timeouts)
+        .await
+        .unwrap();
     let started = Instant::now();
     let err = hung_store.put(b"x").await.unwrap_err();
     let StoreError::Upload { uri, message } = &err else {
@@ -544,7 +574,8 @@ async fn http_refused_upload_and_refused_connection() {
 #[tokio::test]
 async fn object_store_round_trip_and_mismatch() {
     let memory = Arc::new(InMemory::new());
-    let store = BlobStore::from_object_store("s3://test-bucket/jobs/blobs/", memory.clone()).unwrap();
+    let store =
+        BlobStore::from_object_store("s3://test-bucket/jobs/blobs/", memory.clone()).unwrap();
     assert_eq!(store.base(), "s3://test-bucket/jobs/blobs");
 
     let data = b"output of job 7".to_vec();
@@ -660,9 +691,16 @@ async fn object_store_custom_scheme_and_other_uris() {
 async fn s3_uris_are_parsed_offline() {
     // Opening S3 contacts nothing (credentials and region come from the environment on first
     // use), so it works offline; S3 itself is not reachable here.
-    let store = BlobStore::open("s3://my-bucket/compute-market/").await.unwrap();
+    let store = BlobStore::open("s3://my-bucket/compute-market/")
+        .await
+        .unwrap();
     assert_eq!(store.base(), "s3://my-bucket/compute-market");
-    for bad in ["s3:///key", "s3://bucket", "s3://bucket/", "s3://bucket/a//b"] {
+    for bad in [
+        "s3:///key",
+        "s3://bucket",
+        "s3://bucket/",
+        "s3://bucket/a//b",
+    ] {
         let err = fetch_verified(bad, &[0; 32], MIB).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::InvalidUri { uri, .. } if uri == bad),

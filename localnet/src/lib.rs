@@ -277,7 +277,8 @@ impl LocalNet {
         let millis = u64::try_from(unix_timestamp)
             .map_err(node_err)?
             .saturating_mul(1_000);
-        blocking(|| self.surfnet.cheatcodes().time_travel_to_timestamp(millis)).map_err(node_err)?;
+        blocking(|| self.surfnet.cheatcodes().time_travel_to_timestamp(millis))
+            .map_err(node_err)?;
         // Let the node produce a block at the new time.
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(())

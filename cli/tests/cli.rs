@@ -1,0 +1,424 @@
+//! Every `compute-market` subcommand once against a real local node, with its error paths:
+//! bad input gets a one-line error, a non-zero exit code, and nothing is sent.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use compute_market_localnet::LocalNet;
+use compute_market_sdk::{pda, Keypair, Pubkey, Signer};
+
+const DOUBLE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<u32>;
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
+}"#;
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    net: LocalNet,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn keypair_file(&self, name: &str, wallet: &Keypair) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.json"));
+        let bytes: Vec<u8> = wallet.to_bytes().to_vec();
+        std::fs::write(&path, serde_json::to_string(&bytes).unwrap()).unwrap();
+        path
+    }
+
+    /// Runs the CLI against the node as the wallet in `keypair`.
+    fn cli(&self, keypair: &Path, args: &[&str]) -> Output {
+        let market = self.net.market.to_string();
+        let store = self.net.blob_store_uri();
+        let mut full = vec![
+            "--url",
+            self.net.rpc_url(),
+            "--ws-url",
+            self.net.ws_url(),
+            "--market",
+            &market,
+            "--store",
+            &store,
+            "--keypair",
+            keypair.to_str().unwrap(),
+        ];
+        full.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_compute-market"))
+            .args(&full)
+            .env("HOME", self.dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "command failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A failure: non-zero exit and a single `error: ...` line on stderr containing `needle`.
+#[track_caller]
+fn fails(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+fn job_address(stdout: &str) -> Pubkey {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("job "))
+        .expect("a `job <address>` line")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn setup() -> Env {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let net = rt.block_on(LocalNet::start(Default::default())).unwrap();
+    Env {
+        rt,
+        net,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+#[test]
+fn every_subcommand_against_a_local_node() {
+    let env = setup();
+    let client_wallet = env.rt.block_on(env.net.funded_wallet(10_000_000)).unwrap();
+    let provider_wallet = env.rt.block_on(env.net.funded_wallet(3_000_000)).unwrap();
+    let client_key = env.keypair_file("client", &client_wallet);
+    let provider_key = env.keypair_file("provider", &provider_wallet);
+    let shader = env.dir.path().join("double.wgsl");
+    std::fs::write(&shader, DOUBLE).unwrap();
+    let input = env.dir.path().join("input.bin");
+    std::fs::write(
+        &input,
+        (0u32..64)
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let shader_s = shader.to_str().unwrap();
+    let input_s = input.to_str().unwrap();
+
+    // market
+    let out = ok(&env.cli(&client_key, &["market", "show"]));
+    assert!(out.contains("fee        500 bps"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&env.cli(&client_key, &["market", "show", "--json"]))).unwrap();
+    assert_eq!(json["fee_bps"], 500);
+
+    // provider
+    let out = ok(&env.cli(
+        &provider_key,
+        &[
+            "provider",
+            "register",
+            "--stake",
+            "1000000",
+            "--device-class",
+            "cpu",
+            "--memory-mib",
+            "1024",
+        ],
+    ));
+    assert!(out.contains("registered provider"), "{out}");
+    ok(&env.cli(&provider_key, &["provider", "stake", "500000"]));
+    let out = ok(&env.cli(&provider_key, &["provider", "unstake", "100000"]));
+    assert!(out.contains("unbonding 100000"), "{out}");
+    fails(
+        &env.cli(&provider_key, &["provider", "withdraw"]),
+        "StillUnbonding",
+    );
+    ok(&env.cli(&provider_key, &["provider", "pause"]));
+    let out = ok(&env.cli(&provider_key, &["provider", "show", "--json"]));
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (p["staked"].as_u64(), p["status"].as_str()),
+        (Some(1_500_000), Some("Paused"))
+    );
+    ok(&env.cli(&provider_key, &["provider", "resume"]));
+    let out = ok(&env.cli(
+        &client_key,
+        &["provider", "show", &provider_wallet.pubkey().to_string()],
+    ));
+    assert!(out.contains("(Active)"), "{out}");
+
+    // job submit / status / inspect / list / cancel
+    let submit = |extra: &[&str]| {
+        let mut args = vec![
+            "job",
+            "submit",
+            "--shader",
+            shader_s,
+            "--input",
+            input_s,
+            "--output-len",
+            "256",
+            "--reward",
+            "100000",
+            "--no-wait",
+        ];
+        args.extend_from_slice(extra);
+        env.cli(&client_key, &args)
+    };
+    let out = ok(&submit(&[]));
+    let first = job_address(&out);
+    assert!(out.contains("explorer.solana.com/tx/"), "{out}");
+    let status = ok(&env.cli(&client_key, &["job", "status", &first.to_string()]));
+    assert!(status.starts_with("Open · 0/1 claimed"), "{status}");
+    let inspect = ok(&env.cli(&client_key, &["job", "inspect", &first.to_string()]));
+    assert!(
+        inspect.contains("exact (replicas verifiable by hash)"),
+        "{inspect}"
+    );
+    assert!(
+        inspect.contains("explorer.solana.com/address/"),
+        "{inspect}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&env.cli(
+        &client_key,
+        &["job", "inspect", &first.to_string(), "--json"],
+    )))
+    .unwrap();
+    assert_eq!(json["output_len"], 256);
+    assert_eq!(json["client"], client_wallet.pubkey().to_string());
+    let list = ok(&env.cli(&client_key, &["job", "list", "--mine", "--status", "open"]));
+    assert!(list.contains(&first.to_string()), "{list}");
+    let out = ok(&env.cli(&client_key, &["job", "cancel", &first.to_string()]));
+    assert!(out.contains("refunded"), "{out}");
+    assert_eq!(
+        ok(&env.cli(&client_key, &["job", "list", "--mine"])).trim(),
+        "no jobs"
+    );
+
+    // A job done by the provider (simulated through the SDK), then result / close.
+    let second = job_address(&ok(&submit(&[])));
+    env.rt.block_on(async {
+        let provider = env
+            .net
+            .client(provider_wallet.insecure_clone())
+            .await
+            .unwrap();
+        provider.claim(&second).await.unwrap();
+        let output: Vec<u8> = (0u32..64).flat_map(|v| (v * 2).to_le_bytes()).collect();
+        let uri = provider.store().unwrap().put(&output).await.unwrap();
+        provider
+            .submit_result(&second, compute_market_job::result_hash(&output), &uri)
+            .await
+            .unwrap();
+    });
+    let result = env.dir.path().join("result.bin");
+    let out = ok(&env.cli(
+        &client_key,
+        &[
+            "job",
+            "result",
+            &second.to_string(),
+            "--out",
+            result.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.contains("verified"), "{out}");
+    assert_eq!(std::fs::read(&result).unwrap()[4..8], 2u32.to_le_bytes());
+    let png = env.dir.path().join("result.png");
+    ok(&env.cli(
+        &client_key,
+        &[
+            "job",
+            "result",
+            &second.to_string(),
+            "--out",
+            png.to_str().unwrap(),
+            "--image",
+            "8x8",
+        ],
+    ));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    fails(
+        &env.cli(
+            &client_key,
+            &[
+                "job",
+                "result",
+                &second.to_string(),
+                "--out",
+                png.to_str().unwrap(),
+                "--image",
+                "9x9",
+            ],
+        ),
+        "needs 324 bytes",
+    );
+    fails(
+        &env.cli(&client_key, &["job", "finalize", &second.to_string()]),
+        "already settled (Completed)",
+    );
+    ok(&env.cli(&client_key, &["job", "close", &second.to_string()]));
+
+    // Crank errors name the program's error.
+    let third = job_address(&ok(&submit(&["--replicas", "3"])));
+    fails(
+        &env.cli(&provider_key, &["job", "expire", &third.to_string()]),
+        "ExpireTooEarly",
+    );
+    fails(
+        &env.cli(&provider_key, &["job", "finalize", &third.to_string()]),
+        "FinalizeTooEarly",
+    );
+
+    // Bad input: one line, non-zero exit, nothing sent (balance unchanged).
+    let token = pda::token_account(&client_wallet.pubkey(), &env.net.mint);
+    let balance = || {
+        env.rt.block_on(async {
+            let c = env.net.client(Keypair::new()).await.unwrap();
+            c.token_balance(&token).await.unwrap()
+        })
+    };
+    let before = balance();
+    fails(
+        &env.cli(
+            &client_key,
+            &[
+                "job",
+                "submit",
+                "--shader",
+                "/nope.wgsl",
+                "--output-len",
+                "4",
+                "--reward",
+                "1",
+            ],
+        ),
+        "cannot read shader /nope.wgsl",
+    );
+    let broken = env.dir.path().join("broken.wgsl");
+    std::fs::write(
+        &broken,
+        "@compute @workgroup_size(1)\nfn main() {\n  let x = ;\n}\n",
+    )
+    .unwrap();
+    fails(
+        &env.cli(
+            &client_key,
+            &[
+                "job",
+                "submit",
+                "--shader",
+                broken.to_str().unwrap(),
+                "--output-len",
+                "4",
+                "--reward",
+                "1",
+            ],
+        ),
+        "parse error at 3:11",
+    );
+    fails(&submit(&["--workgroups", "1,x"]), "--workgroups");
+    fails(
+        &submit(&["--replicas", "4", "--quorum", "2"]),
+        "strict majority",
+    );
+    let poor = env.keypair_file("poor", &env.rt.block_on(env.net.funded_wallet(5)).unwrap());
+    fails(
+        &env.cli(
+            &poor,
+            &[
+                "job",
+                "submit",
+                "--shader",
+                shader_s,
+                "--input",
+                input_s,
+                "--output-len",
+                "256",
+                "--reward",
+                "100000",
+                "--no-wait",
+            ],
+        ),
+        "insufficient funds",
+    );
+    fails(
+        &env.cli(&client_key, &["job", "status", "not-an-address"]),
+        "not a valid base58 address",
+    );
+    fails(
+        &env.cli(
+            &client_key,
+            &["job", "status", &Pubkey::new_unique().to_string()],
+        ),
+        "not found",
+    );
+    assert_eq!(balance(), before, "nothing was paid by the failed commands");
+
+    // Connection and identity errors.
+    let missing = env.dir.path().join("missing.json");
+    fails(
+        &env.cli(&missing, &["market", "show"]),
+        "cannot read keypair",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args([
+            "--url",
+            "ftp://x",
+            "--market",
+            &env.net.market.to_string(),
+            "market",
+            "show",
+        ])
+        .env("HOME", env.dir.path())
+        .output()
+        .unwrap();
+    fails(&out, "must be an http(s) URL");
+    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args([
+            "--url",
+            env.net.rpc_url(),
+            "--keypair",
+            client_key.to_str().unwrap(),
+            "--market",
+            &Pubkey::new_unique().to_string(),
+            "market",
+            "show",
+        ])
+        .env("HOME", env.dir.path())
+        .output()
+        .unwrap();
+    fails(&out, "unknown market");
+    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args([
+            "--url",
+            env.net.rpc_url(),
+            "--keypair",
+            client_key.to_str().unwrap(),
+            "market",
+            "show",
+        ])
+        .env("HOME", env.dir.path())
+        .output()
+        .unwrap();
+    fails(&out, "no market: pass --market");
+}
