@@ -15,8 +15,10 @@ pub fn u32_grayscale_png(output: &[u8], width: u32, height: u32) -> Result<Vec<u
         )));
     }
     let values: Vec<u32> = output
-        .chunks_exact(4)
-        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .map(|w| u32::from_le_bytes(*w))
         .collect();
     let max = values.iter().copied().max().unwrap_or(0).max(1);
     let gray: Vec<u8> = values

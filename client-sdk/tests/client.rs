@@ -42,8 +42,10 @@ fn input() -> Vec<u8> {
 /// What an honest provider computes for `DOUBLE`.
 fn cpu_double(input: &[u8]) -> Vec<u8> {
     input
-        .chunks_exact(4)
-        .flat_map(|w| (u32::from_le_bytes([w[0], w[1], w[2], w[3]]) * 2).to_le_bytes())
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .flat_map(|w| (u32::from_le_bytes(*w) * 2).to_le_bytes())
         .collect()
 }
 

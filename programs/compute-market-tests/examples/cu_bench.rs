@@ -128,7 +128,7 @@ fn main() {
     row(
         "job_expire",
         "n = 1, claimer slashed",
-        cu(h.expire(&job, &[&p]).unwrap()),
+        cu(h.expire(&job).unwrap()),
     );
 
     // Three replicas, quorum two: post + 3 claims + 3 commits + 3 reveals + finalize.
@@ -152,8 +152,7 @@ fn main() {
         reveal = cu(h.reveal(p, &job, [9; 32], [i as u8; 32]).unwrap());
         total3 += reveal;
     }
-    let refs: Vec<&ProviderActor> = ps.iter().collect();
-    let finalize = cu(h.finalize(&job, &refs).unwrap());
+    let finalize = cu(h.finalize(&job).unwrap());
     total3 += finalize;
     row("job_post", "n = 3", post3);
     row("job_claim", "n = 3, last slot", claim);
@@ -178,7 +177,7 @@ fn main() {
     row(
         "job_finalize",
         "n = 3, one liar slashed",
-        cu(h.finalize(&job, &refs).unwrap()),
+        cu(h.finalize(&job).unwrap()),
     );
 
     let total1 = post1 + claim1 + submit;

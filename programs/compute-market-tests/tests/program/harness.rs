@@ -2,12 +2,12 @@
 //! real SPL Token program, one builder per instruction with sensible defaults, and checks of
 //! exact outcomes (balances, states, error codes, conservation of money).
 
-use anchor_lang::{AccountDeserialize, InstructionData, ToAccountMetas};
+use anchor_lang::AccountDeserialize;
 use compute_market::constants::*;
 use compute_market::errors::MarketError;
 use compute_market::state::*;
-use compute_market::{accounts as ix_accounts, instruction as ix_data};
 use compute_market::{JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs};
+use compute_market_sdk::instructions as sdk_ix;
 use litesvm::types::{FailedTransactionMetadata, TransactionMetadata};
 use litesvm::LiteSVM;
 use solana_keypair::Keypair;
@@ -16,7 +16,7 @@ pub use solana_signer::Signer;
 use solana_transaction::Transaction;
 
 pub use anchor_lang::prelude::Pubkey;
-pub use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
+pub use anchor_lang::solana_program::instruction::Instruction;
 
 pub type TxResult = Result<TransactionMetadata, FailedTransactionMetadata>;
 
@@ -73,36 +73,23 @@ pub struct Harness {
     /// Total supply minted so far (conservation checks compare against it).
     pub minted: u64,
     next_job_id: u64,
+    next_key: u64,
 }
 
-pub fn market_pda(mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[SEED_MARKET, mint.as_ref()], &compute_market::ID).0
+/// A keypair derived from `n`: every run creates the same addresses, so PDA bump searches, and
+/// with them compute units, are the same from run to run.
+pub fn seeded_keypair(n: u64) -> Keypair {
+    let mut secret = [0x5e; 32];
+    secret[..8].copy_from_slice(&n.to_le_bytes());
+    Keypair::new_from_array(secret)
 }
-pub fn provider_pda(market: &Pubkey, owner: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[SEED_PROVIDER, market.as_ref(), owner.as_ref()],
-        &compute_market::ID,
-    )
-    .0
-}
-pub fn stake_pda(provider: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[SEED_STAKE, provider.as_ref()], &compute_market::ID).0
-}
-pub fn job_pda(market: &Pubkey, client: &Pubkey, job_id: u64) -> Pubkey {
-    Pubkey::find_program_address(
-        &[
-            SEED_JOB,
-            market.as_ref(),
-            client.as_ref(),
-            &job_id.to_le_bytes(),
-        ],
-        &compute_market::ID,
-    )
-    .0
-}
-pub fn escrow_pda(job: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[SEED_ESCROW, job.as_ref()], &compute_market::ID).0
-}
+
+// Addresses come from the SDK, exactly as clients derive them.
+#[allow(unused_imports, reason = "each test file uses a different subset")]
+pub use compute_market_sdk::pda::{
+    escrow as escrow_pda, job as job_pda, market as market_pda, provider as provider_pda,
+    stake_vault as stake_pda,
+};
 
 pub fn token_program() -> Pubkey {
     anchor_spl::token::ID
@@ -201,10 +188,10 @@ impl Harness {
         );
         svm.add_program_from_file(compute_market::ID, &so)
             .expect("the SBF binary loads");
-        let payer = Keypair::new();
+        let payer = seeded_keypair(1);
         svm.airdrop(&payer.pubkey(), 1_000_000_000_000).unwrap();
-        let mint_authority = Keypair::new();
-        let authority = Keypair::new();
+        let mint_authority = seeded_keypair(2);
+        let authority = seeded_keypair(3);
         svm.airdrop(&authority.pubkey(), 10_000_000_000).unwrap();
         let mut h = Self {
             svm,
@@ -216,11 +203,13 @@ impl Harness {
             treasury: Pubkey::default(),
             minted: 0,
             next_job_id: 1,
+            next_key: 4,
         };
         // LiteSVM's clock starts at Unix time 0; start from a realistic date.
         h.warp_to(1_767_225_600); // 2026-01-01
         h.mint = h.create_mint();
-        h.treasury = h.create_token_account(&Keypair::new().pubkey());
+        let treasury_owner = h.keypair().pubkey();
+        h.treasury = h.create_token_account(&treasury_owner);
         h.market = market_pda(&h.mint);
         let res = h.market_init(&args);
         res.expect("market_init");
@@ -228,6 +217,12 @@ impl Harness {
     }
 
     // ----- plumbing -----
+
+    /// The next deterministic keypair (see [`seeded_keypair`]).
+    pub fn keypair(&mut self) -> Keypair {
+        self.next_key += 1;
+        seeded_keypair(self.next_key)
+    }
 
     pub fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxResult {
         let mut all: Vec<&Keypair> = vec![&self.payer];
@@ -262,7 +257,7 @@ impl Harness {
     }
 
     pub fn create_mint(&mut self) -> Pubkey {
-        let mint = Keypair::new();
+        let mint = self.keypair();
         let len = spl_token_interface::state::Mint::LEN;
         let rent = self.svm.minimum_balance_for_rent_exemption(len);
         let ixs = [
@@ -287,7 +282,7 @@ impl Harness {
     }
 
     pub fn create_token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey) -> Pubkey {
-        let account = Keypair::new();
+        let account = self.keypair();
         let len = spl_token_interface::state::Account::LEN;
         let rent = self.svm.minimum_balance_for_rent_exemption(len);
         let ixs = [
@@ -418,11 +413,15 @@ impl Harness {
 
     // ----- actors -----
 
-    /// A wallet with SOL and `tokens` of the payment mint.
+    /// A wallet with SOL and `tokens` of the payment mint in its associated token account
+    /// (the account the SDK's builders use).
     pub fn wallet(&mut self, tokens: u64) -> Wallet {
-        let key = Keypair::new();
+        let key = self.keypair();
         self.svm.airdrop(&key.pubkey(), 10_000_000_000).unwrap();
-        let token = self.create_token_account(&key.pubkey());
+        let create = sdk_ix::create_token_account(&self.payer.pubkey(), &key.pubkey(), &self.mint);
+        self.send(&[create], &[])
+            .expect("create associated token account");
+        let token = compute_market_sdk::pda::token_account(&key.pubkey(), &self.mint);
         if tokens > 0 {
             self.mint_to(&token, tokens);
         }
@@ -450,24 +449,14 @@ impl Harness {
 
     // ----- instruction builders -----
 
-    pub fn ix(&self, accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
-        Instruction {
-            program_id: compute_market::ID,
-            accounts: accounts.to_account_metas(None),
-            data: data.data(),
-        }
-    }
+    // ----- instructions: the SDK's builders, sent to the SBF program -----
 
     pub fn market_init(&mut self, args: &MarketInitArgs) -> TxResult {
-        let ix = self.ix(
-            ix_accounts::MarketInit {
-                authority: self.authority.pubkey(),
-                payment_mint: self.mint,
-                market: self.market,
-                treasury: self.treasury,
-                system_program: anchor_lang::system_program::ID,
-            },
-            ix_data::MarketInit { args: args.clone() },
+        let ix = sdk_ix::market_init(
+            &self.authority.pubkey(),
+            &self.mint,
+            &self.treasury,
+            args.clone(),
         );
         let auth = self.authority.insecure_clone();
         self.send(&[ix], &[&auth])
@@ -479,14 +468,7 @@ impl Harness {
         args: compute_market::MarketUpdateArgs,
         new_treasury: Option<Pubkey>,
     ) -> TxResult {
-        let ix = self.ix(
-            ix_accounts::MarketUpdate {
-                authority: signer.pubkey(),
-                market: self.market,
-                new_treasury,
-            },
-            ix_data::MarketUpdate { args },
-        );
+        let ix = sdk_ix::market_update(&signer.pubkey(), &self.market, new_treasury, args);
         self.send(&[ix], &[signer])
     }
 
@@ -496,66 +478,28 @@ impl Harness {
         stake: u64,
         capabilities: Capabilities,
     ) -> TxResult {
-        let ix = self.ix(
-            ix_accounts::ProviderRegister {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                provider: p.provider,
-                stake_vault: p.vault,
-                owner_token: p.wallet.token,
-                token_program: token_program(),
-                system_program: anchor_lang::system_program::ID,
-            },
-            ix_data::ProviderRegister {
-                args: compute_market::ProviderRegisterArgs {
-                    stake,
-                    capabilities,
-                },
+        let ix = sdk_ix::provider_register(
+            &self.market,
+            &self.mint,
+            &p.wallet.pubkey(),
+            compute_market::ProviderRegisterArgs {
+                stake,
+                capabilities,
             },
         );
         self.send(&[ix], &[&p.wallet.key])
     }
 
     pub fn stake_ix(&self, p: &ProviderActor, amount: u64) -> Instruction {
-        self.ix(
-            ix_accounts::ProviderStake {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                provider: p.provider,
-                stake_vault: p.vault,
-                owner_token: p.wallet.token,
-                token_program: token_program(),
-            },
-            ix_data::ProviderStake { amount },
-        )
+        sdk_ix::provider_stake(&self.market, &self.mint, &p.wallet.pubkey(), amount)
     }
 
     pub fn unstake_ix(&self, p: &ProviderActor, amount: u64) -> Instruction {
-        self.ix(
-            ix_accounts::ProviderUnstake {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                provider: p.provider,
-            },
-            ix_data::ProviderUnstake { amount },
-        )
+        sdk_ix::provider_unstake(&self.market, &p.wallet.pubkey(), amount)
     }
 
     pub fn withdraw_ix(&self, p: &ProviderActor) -> Instruction {
-        self.ix(
-            ix_accounts::ProviderWithdraw {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                provider: p.provider,
-                stake_vault: p.vault,
-                owner_token: p.wallet.token,
-                token_program: token_program(),
-            },
-            ix_data::ProviderWithdraw {},
-        )
+        sdk_ix::provider_withdraw(&self.market, &self.mint, &p.wallet.pubkey())
     }
 
     pub fn provider_update_ix(
@@ -563,13 +507,7 @@ impl Harness {
         p: &ProviderActor,
         args: compute_market::ProviderUpdateArgs,
     ) -> Instruction {
-        self.ix(
-            ix_accounts::ProviderUpdate {
-                owner: p.wallet.pubkey(),
-                provider: p.provider,
-            },
-            ix_data::ProviderUpdate { args },
-        )
+        sdk_ix::provider_update(&self.market, &p.wallet.pubkey(), args)
     }
 
     /// Default job arguments with `replicas`/`quorum` and a fresh job id.
@@ -593,19 +531,7 @@ impl Harness {
 
     pub fn post_ix(&self, client: &Wallet, args: &JobPostArgs) -> (Instruction, Pubkey) {
         let job = job_pda(&self.market, &client.pubkey(), args.job_id);
-        let ix = self.ix(
-            ix_accounts::JobPost {
-                client: client.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                job,
-                escrow: escrow_pda(&job),
-                client_token: client.token,
-                token_program: token_program(),
-                system_program: anchor_lang::system_program::ID,
-            },
-            ix_data::JobPost { args: args.clone() },
-        );
+        let ix = sdk_ix::job_post(&self.market, &self.mint, &client.pubkey(), args.clone());
         (ix, job)
     }
 
@@ -619,31 +545,12 @@ impl Harness {
         self.send(&[ix], &[&client.key]).map(|_| job)
     }
 
-    pub fn cancel_ix(&self, client: &Wallet, job: &Pubkey) -> Instruction {
-        self.ix(
-            ix_accounts::JobCancel {
-                client: client.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                job: *job,
-                escrow: escrow_pda(job),
-                client_token: client.token,
-                token_program: token_program(),
-            },
-            ix_data::JobCancel {},
-        )
+    pub fn cancel_ix(&self, _client: &Wallet, job: &Pubkey) -> Instruction {
+        sdk_ix::job_cancel(job, &self.job(job), &self.market_account())
     }
 
     pub fn claim_ix(&self, p: &ProviderActor, job: &Pubkey) -> Instruction {
-        self.ix(
-            ix_accounts::JobClaim {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                provider: p.provider,
-                job: *job,
-            },
-            ix_data::JobClaim {},
-        )
+        sdk_ix::job_claim(&self.market, &p.wallet.pubkey(), job)
     }
 
     pub fn claim(&mut self, p: &ProviderActor, job: &Pubkey) -> TxResult {
@@ -652,14 +559,7 @@ impl Harness {
     }
 
     pub fn commit_ix(&self, p: &ProviderActor, job: &Pubkey, commitment: [u8; 32]) -> Instruction {
-        self.ix(
-            ix_accounts::JobCommit {
-                owner: p.wallet.pubkey(),
-                provider: p.provider,
-                job: *job,
-            },
-            ix_data::JobCommit { commitment },
-        )
+        sdk_ix::job_commit(&self.market, &p.wallet.pubkey(), job, commitment)
     }
 
     /// Commits to `result` with salt `salt`.
@@ -670,20 +570,13 @@ impl Harness {
         result: [u8; 32],
         salt: [u8; 32],
     ) -> TxResult {
-        let commitment = commitment_hash(job, &p.provider, &result, &salt);
+        let commitment = sdk_ix::commitment(&self.market, &p.wallet.pubkey(), job, &result, &salt);
         let ix = self.commit_ix(p, job, commitment);
         self.send(&[ix], &[&p.wallet.key])
     }
 
     pub fn reveal_ix(&self, p: &ProviderActor, job: &Pubkey, args: JobRevealArgs) -> Instruction {
-        self.ix(
-            ix_accounts::JobReveal {
-                owner: p.wallet.pubkey(),
-                provider: p.provider,
-                job: *job,
-            },
-            ix_data::JobReveal { args },
-        )
+        sdk_ix::job_reveal(&self.market, &p.wallet.pubkey(), job, args)
     }
 
     pub fn reveal(
@@ -706,27 +599,14 @@ impl Harness {
     }
 
     pub fn submit_ix(&self, p: &ProviderActor, job: &Pubkey, result: [u8; 32]) -> Instruction {
-        let j = self.job(job);
-        self.ix(
-            ix_accounts::JobSubmit {
-                owner: p.wallet.pubkey(),
-                market: self.market,
-                payment_mint: self.mint,
-                provider: p.provider,
-                stake_vault: p.vault,
-                payout: p.wallet.token,
-                job: *job,
-                escrow: j.escrow,
-                treasury: self.treasury,
-                client: j.client,
-                client_token: j.client_token,
-                token_program: token_program(),
-            },
-            ix_data::JobSubmit {
-                args: JobSubmitArgs {
-                    result_hash: result,
-                    result_uri: "file:///results/out.bin".into(),
-                },
+        sdk_ix::job_submit(
+            job,
+            &self.job(job),
+            &self.market_account(),
+            &p.wallet.pubkey(),
+            JobSubmitArgs {
+                result_hash: result,
+                result_uri: "file:///results/out.bin".into(),
             },
         )
     }
@@ -736,99 +616,51 @@ impl Harness {
         self.send(&[ix], &[&p.wallet.key])
     }
 
-    /// The remaining accounts settlement needs: provider, stake vault, payout per claimed slot.
-    pub fn slot_accounts(&self, job: &Pubkey, payouts: &[(Pubkey, Pubkey)]) -> Vec<AccountMeta> {
-        let j = self.job(job);
-        let mut metas = vec![];
-        for slot in j
-            .active_slots()
+    /// Owners of the providers in `job`'s claimed slots, in slot order.
+    fn slot_owners(&self, job: &Job) -> Vec<Pubkey> {
+        job.active_slots()
             .iter()
             .filter(|s| s.state() != SlotState::Empty)
-        {
-            let provider = self.provider(&slot.provider);
-            let payout = payouts
-                .iter()
-                .find(|(owner, _)| *owner == provider.owner)
-                .map(|(_, t)| *t)
-                .expect("a payout account for every claimed provider");
-            metas.push(AccountMeta::new(slot.provider, false));
-            metas.push(AccountMeta::new(provider.stake_vault, false));
-            metas.push(AccountMeta::new(payout, false));
-        }
-        metas
+            .map(|s| self.provider(&s.provider).owner)
+            .collect()
     }
 
-    fn settle_ix(
-        &self,
-        job: &Pubkey,
-        cranker: &Pubkey,
-        data: impl InstructionData,
-        payouts: &[(Pubkey, Pubkey)],
-    ) -> Instruction {
+    pub fn finalize_ix(&self, job: &Pubkey, cranker: &Pubkey) -> Instruction {
         let j = self.job(job);
-        let mut ix = self.ix(
-            ix_accounts::JobSettle {
-                cranker: *cranker,
-                market: self.market,
-                payment_mint: self.mint,
-                job: *job,
-                escrow: j.escrow,
-                treasury: self.treasury,
-                client: j.client,
-                client_token: j.client_token,
-                token_program: token_program(),
-            },
-            data,
-        );
-        ix.accounts.extend(self.slot_accounts(job, payouts));
-        ix
+        sdk_ix::job_finalize(
+            cranker,
+            job,
+            &j,
+            &self.market_account(),
+            &self.slot_owners(&j),
+        )
     }
 
-    pub fn finalize_ix(
-        &self,
-        job: &Pubkey,
-        cranker: &Pubkey,
-        payouts: &[(Pubkey, Pubkey)],
-    ) -> Instruction {
-        self.settle_ix(job, cranker, ix_data::JobFinalize {}, payouts)
+    pub fn expire_ix(&self, job: &Pubkey, cranker: &Pubkey) -> Instruction {
+        let j = self.job(job);
+        sdk_ix::job_expire(
+            cranker,
+            job,
+            &j,
+            &self.market_account(),
+            &self.slot_owners(&j),
+        )
     }
 
-    pub fn expire_ix(
-        &self,
-        job: &Pubkey,
-        cranker: &Pubkey,
-        payouts: &[(Pubkey, Pubkey)],
-    ) -> Instruction {
-        self.settle_ix(job, cranker, ix_data::JobExpire {}, payouts)
-    }
-
-    /// Finalizes `job`, cranked by the fee payer; payouts to each provider's wallet token account.
-    pub fn finalize(&mut self, job: &Pubkey, providers: &[&ProviderActor]) -> TxResult {
-        let payouts: Vec<_> = providers
-            .iter()
-            .map(|p| (p.wallet.pubkey(), p.wallet.token))
-            .collect();
-        let ix = self.finalize_ix(job, &self.payer.pubkey(), &payouts);
+    /// Finalizes `job`, cranked by the fee payer.
+    pub fn finalize(&mut self, job: &Pubkey) -> TxResult {
+        let ix = self.finalize_ix(job, &self.payer.pubkey());
         self.send(&[ix], &[])
     }
 
-    pub fn expire(&mut self, job: &Pubkey, providers: &[&ProviderActor]) -> TxResult {
-        let payouts: Vec<_> = providers
-            .iter()
-            .map(|p| (p.wallet.pubkey(), p.wallet.token))
-            .collect();
-        let ix = self.expire_ix(job, &self.payer.pubkey(), &payouts);
+    /// Expires `job`, cranked by the fee payer.
+    pub fn expire(&mut self, job: &Pubkey) -> TxResult {
+        let ix = self.expire_ix(job, &self.payer.pubkey());
         self.send(&[ix], &[])
     }
 
     pub fn close_ix(&self, client: &Pubkey, job: &Pubkey) -> Instruction {
-        self.ix(
-            ix_accounts::JobClose {
-                client: *client,
-                job: *job,
-            },
-            ix_data::JobClose {},
-        )
+        sdk_ix::job_close(job, client)
     }
 }
 

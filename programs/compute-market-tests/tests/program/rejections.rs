@@ -411,17 +411,17 @@ fn settlement_accounts_are_checked() {
     h.warp_to(deadline + 1);
     // Expiry without the claimed slot's accounts, or with another provider's accounts.
     let cranker = h.payer.pubkey();
-    let mut ix = h.expire_ix(&job, &cranker, &[(p.wallet.pubkey(), p.wallet.token)]);
+    let mut ix = h.expire_ix(&job, &cranker);
     ix.accounts.truncate(ix.accounts.len() - 3);
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongRemainingAccounts);
     let other = h.new_provider();
-    let mut ix = h.expire_ix(&job, &cranker, &[(p.wallet.pubkey(), p.wallet.token)]);
+    let mut ix = h.expire_ix(&job, &cranker);
     let n = ix.accounts.len();
     ix.accounts[n - 3].pubkey = other.provider;
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongProvider);
-    let mut ix = h.expire_ix(&job, &cranker, &[(p.wallet.pubkey(), p.wallet.token)]);
+    let mut ix = h.expire_ix(&job, &cranker);
     ix.accounts[n - 2].pubkey = other.vault;
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongVault);
-    h.expire(&job, &[&p]).unwrap();
+    h.expire(&job).unwrap();
     h.assert_conserved();
 }

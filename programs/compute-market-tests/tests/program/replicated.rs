@@ -55,8 +55,7 @@ impl Scene {
         }
     }
     fn try_finalize(&mut self) -> TxResult {
-        let ps: Vec<&ProviderActor> = self.ps.iter().collect();
-        self.h.finalize(&self.job, &ps)
+        self.h.finalize(&self.job)
     }
     fn finalize(&mut self) -> JobSettled {
         event(&self.try_finalize().unwrap())
@@ -222,8 +221,7 @@ fn claims_close_at_the_deadline_with_a_quorum_of_claimers() {
     for (i, p) in ps.iter().enumerate() {
         h.reveal(p, &job, GOOD, salt(i as u8)).unwrap();
     }
-    let refs: Vec<&ProviderActor> = ps.iter().collect();
-    let meta = h.finalize(&job, &refs).unwrap();
+    let meta = h.finalize(&job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.paid_replicas), (JobStatus::Completed, 2));
     assert_eq!(
@@ -246,11 +244,11 @@ fn too_few_claims_expire_without_slashing() {
     let args = h.job_args(3, 2);
     let job = h.post(&client, &args).unwrap();
     h.claim(&p, &job).unwrap();
-    assert_market_err(h.expire(&job, &[&p]), MarketError::ExpireTooEarly);
+    assert_market_err(h.expire(&job), MarketError::ExpireTooEarly);
     let deadline = h.job(&job).claim_deadline;
     h.warp_to(deadline + 1);
-    assert_market_err(h.finalize(&job, &[&p]), MarketError::FinalizeTooEarly);
-    let meta = h.expire(&job, &[&p]).unwrap();
+    assert_market_err(h.finalize(&job), MarketError::FinalizeTooEarly);
+    let meta = h.expire(&job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.slashed_replicas), (JobStatus::Expired, 0));
     assert_eq!(h.balance(&client.token), CLIENT_FUNDS);
@@ -269,8 +267,7 @@ fn too_few_commits_expire_and_slash_the_silent_claimers() {
     let deadline = s.h.job(&s.job).commit_deadline;
     s.h.warp_to(deadline + 1);
     assert_market_err(s.try_finalize(), MarketError::FinalizeTooEarly);
-    let refs: Vec<&ProviderActor> = s.ps.iter().collect();
-    let meta = s.h.expire(&s.job, &refs).unwrap();
+    let meta = s.h.expire(&s.job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.slashed_replicas), (JobStatus::Expired, 2));
     assert_eq!(s.client_balance(), CLIENT_FUNDS + 2 * COLLATERAL);
@@ -288,12 +285,7 @@ fn finalize_twice_is_refused() {
     s.commit_all(&[GOOD, GOOD, GOOD]);
     s.reveal_all(&[GOOD, GOOD, GOOD]);
     s.finalize();
-    let refs: Vec<&ProviderActor> = s.ps.iter().collect();
-    let payouts: Vec<_> = refs
-        .iter()
-        .map(|p| (p.wallet.pubkey(), p.wallet.token))
-        .collect();
-    let ix = s.h.finalize_ix(&s.job, &s.h.payer.pubkey(), &payouts);
+    let ix = s.h.finalize_ix(&s.job, &s.h.payer.pubkey());
     // The escrow is closed, so Anchor refuses the account before the handler runs.
     assert_custom_err(s.h.send(&[ix], &[]), 3012, "AccountNotInitialized");
     s.h.assert_conserved();

@@ -103,10 +103,10 @@ fn unclaimed_job_expires_after_the_claim_deadline() {
     let client = h.wallet(1_000_000);
     let args = h.job_args(1, 1);
     let job = h.post(&client, &args).unwrap();
-    assert_market_err(h.expire(&job, &[]), MarketError::ExpireTooEarly);
+    assert_market_err(h.expire(&job), MarketError::ExpireTooEarly);
     let deadline = h.job(&job).claim_deadline;
     h.warp_to(deadline + 1);
-    let meta = h.expire(&job, &[]).unwrap();
+    let meta = h.expire(&job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!(ev.status, JobStatus::Expired);
     assert_eq!(ev.refunded_to_client, REWARD + fee());
@@ -126,13 +126,13 @@ fn claimed_but_never_submitted_is_slashed_on_expiry() {
     h.claim(&p, &job).unwrap();
     let commit_deadline = h.job(&job).commit_deadline;
     h.warp_to(commit_deadline);
-    assert_market_err(h.expire(&job, &[&p]), MarketError::ExpireTooEarly);
+    assert_market_err(h.expire(&job), MarketError::ExpireTooEarly);
     h.warp(1);
     assert_market_err(
         h.submit(&p, &job, RESULT),
         MarketError::CommitDeadlinePassed,
     );
-    let meta = h.expire(&job, &[&p]).unwrap();
+    let meta = h.expire(&job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.slashed_to_client, ev.slashed_replicas), (COLLATERAL, 1));
     let slashed: ProviderSlashed = event(&meta);
