@@ -1,10 +1,20 @@
 //! # provider-daemon
 //!
-//! The provider side of Compute Market. This crate currently holds the **GPU executor**
-//! ([`gpu`]): it takes a job (WGSL, entry point, workgroup counts, input, output length, params;
-//! the ABI is defined once in [`compute_market_job`]) and returns the output bytes, their
-//! canonical result hash and the shader's determinism class, or a typed error. It does not
-//! depend on the chain; the chain watcher, job runner and settings arrive with later issues.
+//! The provider side of Compute Market: what a GPU owner leaves running.
+//!
+//! - [`daemon`]: the supervisor of `provider-daemon run` (start order, graceful shutdown).
+//! - [`chain`]: job discovery: websocket subscription plus periodic resync, merged by slot.
+//! - [`jobs`]: [`jobs::policy`] decides which jobs to claim (and says why it skips the others);
+//!   [`jobs::runner`] drives a claimed job: claim, fetch and verify blobs, execute, upload,
+//!   submit or commit/reveal, crank settlement.
+//! - [`state`]: the write-ahead journal (SQLite): intents and salts are stored before every
+//!   transaction, and every step is resumed from the chain's truth after a crash.
+//! - [`settings`]: one `Settings` (TOML file, then `COMPUTE_MARKET__…` environment overrides).
+//! - [`metrics`]: Prometheus metrics.
+//! - [`gpu`]: the **GPU executor**: it takes a job (WGSL, entry point, workgroup counts, input,
+//!   output length, params; the ABI is defined once in [`compute_market_job`]) and returns the
+//!   output bytes, their canonical result hash and the shader's determinism class, or a typed
+//!   error, running untrusted shaders in worker processes.
 //!
 //! ```text
 //! daemon process                                   worker process (same binary, `worker`)
@@ -36,4 +46,10 @@
 
 #![warn(missing_docs)]
 
+pub mod chain;
+pub mod daemon;
 pub mod gpu;
+pub mod jobs;
+pub mod metrics;
+pub mod settings;
+pub mod state;

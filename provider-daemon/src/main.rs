@@ -1,13 +1,16 @@
 //! `provider-daemon`: the Compute Market provider. `check` is what a new provider runs first;
-//! `bench` measures the executor; `worker` is internal (the executor's sandbox process).
-//! (`run`, `init` and `status` arrive with the chain integration.)
+//! `init` registers (stake + measured capabilities); `run` serves jobs until SIGTERM/Ctrl-C;
+//! `status` shows stake, jobs in flight and earnings; `bench` measures the executor; `worker`
+//! is internal (the executor's sandbox process).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use provider_daemon::gpu::{self, bench, context, AdapterChoice, Executor, GpuConfig, GpuContext};
+use provider_daemon::settings::Settings;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +39,28 @@ enum Command {
         /// Runs per measurement.
         #[arg(long, default_value_t = 7)]
         runs: usize,
+    },
+    /// Register this wallet as a provider: stake, and publish the capabilities `check` measures
+    /// (updates them if already registered).
+    Init {
+        /// Settings file (TOML; see config.example.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Initial stake, in base units of the market's mint.
+        #[arg(long)]
+        stake: u64,
+    },
+    /// Serve jobs until SIGTERM or Ctrl-C.
+    Run {
+        /// Settings file (TOML; see config.example.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Stake, jobs in flight and earnings of this provider.
+    Status {
+        /// Settings file (TOML; see config.example.toml).
+        #[arg(long, short)]
+        config: PathBuf,
     },
     /// Internal: run jobs from stdin on the GPU (spawned by the daemon itself).
     #[command(hide = true)]
@@ -90,6 +115,15 @@ fn main() -> ExitCode {
             init_logging("warn");
             run_bench(&gpu.config(), runs)
         }
+        Command::Init { config, stake } => with_settings(&config, "info", |s| init(s, stake)),
+        Command::Run { config } => with_settings(&config, "info", |s| {
+            runtime()?.block_on(provider_daemon::daemon::run(
+                s,
+                provider_daemon::daemon::shutdown_signal(),
+            ))?;
+            Ok(())
+        }),
+        Command::Status { config } => with_settings(&config, "warn", status),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,6 +132,125 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Loads and validates the settings, installs logging, runs `f`.
+fn with_settings(
+    path: &std::path::Path,
+    default_log: &str,
+    f: impl FnOnce(Settings) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(Some(path))?;
+    settings.validate()?;
+    provider_daemon::daemon::init_logging(settings.log_format, default_log);
+    f(settings)
+}
+
+/// Measures this adapter (as `check` does) and registers or updates the provider on-chain.
+fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
+    let gpu = provider_daemon::daemon::gpu_config(&settings);
+    let report = measure(&gpu)?;
+    println!(
+        "Adapter: {} ({:?}); bandwidth {} MB/s, integer {} Mops/s",
+        report.0.name, report.1.device_class, report.1.bandwidth_mbps, report.1.int_mops
+    );
+    let capabilities = report.1;
+    runtime()?.block_on(async move {
+        let client = provider_daemon::daemon::connect(&settings).await?;
+        client.market().await?;
+        match client.provider().await {
+            Ok(_) => {
+                let sig = client
+                    .update_provider(compute_market_sdk::ProviderUpdateArgs {
+                        capabilities: Some(capabilities),
+                        status: None,
+                    })
+                    .await?;
+                println!(
+                    "provider {} already registered; capabilities updated: {sig}",
+                    client.provider_address()
+                );
+            }
+            Err(compute_market_sdk::SdkError::AccountNotFound { .. }) => {
+                let sig = client.register_provider(stake, capabilities).await?;
+                println!(
+                    "registered provider {} with {stake} staked: {sig}",
+                    client.provider_address()
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+/// What this adapter can do, as published on-chain.
+fn measure(
+    config: &GpuConfig,
+) -> anyhow::Result<(context::AdapterSummary, compute_market_sdk::Capabilities)> {
+    let ctx = GpuContext::new(config)?;
+    let adapter = ctx.adapter.clone();
+    let limits = ctx.limits.clone();
+    let mut exec = Executor::new(ctx, compute_market_job::Caps::default());
+    bench::self_test(&mut exec)?;
+    let bandwidth = bench::memory_bandwidth(&mut exec, 1 << 22, 5)?;
+    let ops = bench::integer_ops(&mut exec, 1 << 18, 256, 5)?;
+    use compute_market_sdk::DeviceClass;
+    let device_class = match adapter.device_type.to_ascii_lowercase() {
+        t if adapter.is_cpu || t.contains("cpu") => DeviceClass::Cpu,
+        t if t.contains("discrete") => DeviceClass::DiscreteGpu,
+        t if t.contains("integrated") => DeviceClass::IntegratedGpu,
+        t if t.contains("virtual") => DeviceClass::VirtualGpu,
+        _ => DeviceClass::Other,
+    };
+    let capabilities = compute_market_sdk::Capabilities {
+        vendor_id: 0,
+        device_class,
+        memory_mib: u32::try_from(limits.max_buffer_size >> 20).unwrap_or(u32::MAX),
+        max_workgroup_invocations: limits.max_compute_invocations_per_workgroup,
+        max_storage_buffer_bytes: u64::from(limits.max_storage_buffer_binding_size),
+        bandwidth_mbps: (bandwidth.per_second / 1e6) as u32,
+        int_mops: (ops.per_second / 1e6) as u32,
+    };
+    Ok((adapter, capabilities))
+}
+
+/// Stake, journal and earnings.
+fn status(settings: Settings) -> anyhow::Result<()> {
+    let db = provider_daemon::state::StateDb::open(&settings.state_path)?;
+    let counts = db.counts()?;
+    let pending = db.pending()?;
+    runtime()?.block_on(async move {
+        let client = provider_daemon::daemon::connect(&settings).await?;
+        let p = client.provider().await?;
+        println!("provider  {} ({:?})", client.provider_address(), p.status);
+        println!("market    {}", client.market_address());
+        println!(
+            "stake     {} staked, {} locked, {} free, {} unbonding (until {})",
+            p.staked,
+            p.locked,
+            p.free_stake().unwrap_or(0),
+            p.unbonding,
+            p.unbonding_ends_at
+        );
+        println!(
+            "record    {} completed, {} failed, {} slashed; {} earned",
+            p.jobs_completed, p.jobs_failed, p.jobs_slashed, p.total_earned
+        );
+        println!("in flight {} job(s)", pending.len());
+        for r in &pending {
+            println!("  {} {:?}", r.job, r.phase);
+        }
+        println!("journal   {counts:?}");
+        Ok::<_, anyhow::Error>(())
+    })
 }
 
 fn check(config: &GpuConfig) -> anyhow::Result<()> {

@@ -1,0 +1,359 @@
+//! `provider-daemon run`: the supervisor. Starts, in order: the journal, the GPU worker pool,
+//! the metrics endpoint, the resumption of every journaled job (before any new work), then the
+//! chain watchers and the scheduler. On SIGTERM/Ctrl-C it stops taking work, stops the
+//! watchers, and gives in-flight jobs a grace period; whatever is left resumes from the journal
+//! on the next start.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compute_market_sdk::{Client, ClientConfig, Keypair, Pubkey, SdkError};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::chain::watcher::{self, Seen, SlotMerge};
+use crate::gpu::{AdapterChoice, GpuConfig, PoolConfig, WorkerPool};
+use crate::jobs::policy::{self, Skip};
+use crate::jobs::runner::{self, RunnerContext};
+use crate::metrics::Metrics;
+use crate::settings::{LogFormat, Settings};
+use crate::state::StateDb;
+
+/// How long in-flight jobs get to finish after SIGTERM/Ctrl-C; the rest resume from the journal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A configuration problem, with what to fix.
+    #[error("{0}")]
+    Config(String),
+    /// The chain could not be reached or refused something.
+    #[error(transparent)]
+    Sdk(#[from] SdkError),
+    /// No usable GPU adapter.
+    #[error("GPU: {0}")]
+    Gpu(String),
+    /// The journal failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+/// Installs logging: JSON when stderr is not a terminal (or when asked), text otherwise.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Reads a Solana CLI keypair file.
+pub fn read_keypair(path: &std::path::Path) -> Result<Keypair, DaemonError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DaemonError::Config(format!(
+            "cannot read keypair {}: {e} (set keypair_path, or create one with solana-keygen new)",
+            path.display()
+        ))
+    })?;
+    let bytes: Vec<u8> = serde_json::from_str(&text).map_err(|_| {
+        DaemonError::Config(format!(
+            "{} is not a Solana keypair file (a JSON array of 64 bytes)",
+            path.display()
+        ))
+    })?;
+    Keypair::try_from(bytes.as_slice())
+        .map_err(|e| DaemonError::Config(format!("{} is not a valid keypair: {e}", path.display())))
+}
+
+/// The SDK client of these settings (first RPC/websocket endpoint).
+pub async fn connect(settings: &Settings) -> Result<Client, DaemonError> {
+    let wallet = read_keypair(&settings.keypair_path)?;
+    let rpc = settings
+        .rpc_urls
+        .first()
+        .ok_or_else(|| DaemonError::Config("rpc_urls is empty".into()))?;
+    let mut config = ClientConfig::new(
+        rpc,
+        settings
+            .market_pubkey()
+            .map_err(|e| DaemonError::Config(e.to_string()))?,
+    );
+    config.ws_url = settings.ws_urls.first().cloned();
+    config.store = Some(settings.store.clone());
+    config.priority_fee_micro_lamports = settings.priority_fee_micro_lamports;
+    config.poll_interval = settings.poll_interval;
+    Ok(Client::connect(config, wallet).await?)
+}
+
+/// The GPU choice of these settings.
+pub fn gpu_config(settings: &Settings) -> GpuConfig {
+    GpuConfig {
+        adapter: settings
+            .gpu
+            .adapter
+            .as_deref()
+            .map(|a| a.parse().unwrap_or(AdapterChoice::Auto))
+            .unwrap_or_default(),
+        allow_cpu: settings.gpu.allow_cpu,
+    }
+}
+
+/// Runs until `shutdown` resolves (SIGTERM/Ctrl-C in the binary).
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let settings = Arc::new(settings);
+    let client = connect(&settings).await?;
+    let market = client.market().await?;
+    let provider = match client.provider().await {
+        Ok(p) => p,
+        Err(SdkError::AccountNotFound { .. }) => {
+            return Err(DaemonError::Config(format!(
+                "wallet {} is not a provider of market {}: run `provider-daemon init` first",
+                client.wallet(),
+                client.market_address()
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let caps = compute_market_job::Caps {
+        max_input_len: settings.gpu.max_input_bytes,
+        max_output_len: settings.gpu.max_output_bytes,
+        ..Default::default()
+    };
+    let pool_config = PoolConfig {
+        worker_exe: std::env::var_os("PROVIDER_DAEMON_WORKER_EXE").map(Into::into),
+        gpu: gpu_config(&settings),
+        caps,
+        workers: settings.gpu.workers,
+        job_timeout: settings.job_timeout,
+        ..PoolConfig::default()
+    };
+    let pool = tokio::task::spawn_blocking(move || WorkerPool::new(pool_config))
+        .await
+        .map_err(|e| DaemonError::Gpu(e.to_string()))?
+        .map_err(|e| DaemonError::Gpu(e.to_string()))?;
+    let device = pool.device().clone();
+    tracing::info!(adapter = %device.adapter, "GPU ready");
+    let path = settings.state_path.clone();
+    let db = Arc::new(
+        tokio::task::spawn_blocking(move || StateDb::open(&path))
+            .await
+            .map_err(|e| DaemonError::Config(e.to_string()))??,
+    );
+    let metrics = Arc::new(Metrics::new().map_err(|e| DaemonError::Config(e.to_string()))?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    if let Some(addr) = settings.metrics_addr {
+        let metrics = metrics.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = crate::metrics::serve(metrics, addr, stopped).await {
+                tracing::error!(%addr, error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+    let ctx = Arc::new(RunnerContext {
+        client: client.clone(),
+        db: db.clone(),
+        pool: Arc::new(pool),
+        metrics: metrics.clone(),
+        settings: settings.clone(),
+        device_limits: device.limits,
+        caps,
+    });
+    tracing::info!(
+        provider = %client.provider_address(),
+        market = %client.market_address(),
+        staked = provider.staked,
+        locked = provider.locked,
+        "provider daemon starting"
+    );
+
+    // Resume journaled work before taking anything new.
+    let permits = Arc::new(Semaphore::new(settings.max_concurrent_jobs));
+    let mut jobs: JoinSet<()> = JoinSet::new();
+    let mut in_flight: HashSet<Pubkey> = HashSet::new();
+    let pending = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || db.pending())
+            .await
+            .map_err(|e| DaemonError::Config(e.to_string()))??
+    };
+    for record in pending {
+        tracing::info!(job = %record.job, phase = ?record.phase, "resuming journaled job");
+        in_flight.insert(record.job);
+        let ctx = ctx.clone();
+        let permits = permits.clone();
+        jobs.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            if let Err(e) = runner::drive(ctx, record.job, None).await {
+                tracing::error!(job = %record.job, error = %e, "runner stopped");
+            }
+        });
+    }
+
+    let (seen_tx, mut seen_rx) = mpsc::channel::<Seen>(1024);
+    let ws_urls = if settings.ws_urls.is_empty() {
+        vec![compute_market_sdk::client::default_ws_url(
+            &settings.rpc_urls[0],
+        )?]
+    } else {
+        settings.ws_urls.clone()
+    };
+    tasks.spawn(watcher::subscribe(
+        ws_urls,
+        client.market_address(),
+        seen_tx.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+    tasks.spawn(watcher::resync(
+        client.clone(),
+        seen_tx,
+        settings.resync_interval,
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+
+    let limits = policy::Limits {
+        min_reward: settings.min_reward,
+        max_input_bytes: settings.gpu.max_input_bytes,
+        max_output_bytes: settings.gpu.max_output_bytes,
+        seconds_needed: i64::try_from(settings.job_timeout.as_secs()).unwrap_or(i64::MAX) + 5,
+    };
+    let mut merge = SlotMerge::default();
+    let mut skipped: HashSet<(Pubkey, &'static str)> = HashSet::new();
+    let mut market = market;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "job task panicked");
+                }
+            }
+            seen = seen_rx.recv() => {
+                let Some(seen) = seen else { break };
+                if !merge.accept(&seen) || in_flight.contains(&seen.address) {
+                    continue;
+                }
+                metrics.jobs_seen_total.inc();
+                // Fresh provider and market state for the decision.
+                let (provider, now) = match (client.provider().await, client.chain_time().await) {
+                    (Ok(p), Ok(now)) => (p, now),
+                    (Err(e), _) | (_, Err(e)) => {
+                        metrics.rpc_errors_total.inc();
+                        tracing::warn!(error = %e, "cannot read provider state; skipping for now");
+                        continue;
+                    }
+                };
+                if let Ok(m) = client.market().await {
+                    market = m;
+                }
+                let decision = match policy::screen(&seen.job, &client.provider_address(), &provider, &market, &limits, now) {
+                    Ok(()) => runner::prepare(&ctx, &seen.job).await,
+                    Err(skip) => Err(skip),
+                };
+                let descriptor = match decision {
+                    Ok(d) => d,
+                    Err(skip) => {
+                        report_skip(&metrics, &mut skipped, &seen, &skip);
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    report_skip(&metrics, &mut skipped, &seen, &Skip::Invalid("busy: max_concurrent_jobs reached".into()));
+                    continue;
+                };
+                in_flight.insert(seen.address);
+                tracing::info!(job = %seen.address, source = seen.source, reward = seen.job.reward_per_replica, "taking job");
+                let ctx = ctx.clone();
+                jobs.spawn(async move {
+                    let _permit = permit;
+                    if let Err(e) = runner::take(ctx, seen.address, seen.job, descriptor).await {
+                        tracing::error!(job = %seen.address, error = %e, "runner stopped");
+                    }
+                });
+            }
+        }
+    }
+
+    tracing::info!(
+        in_flight = jobs.len(),
+        "shutting down: no new work; finishing in-flight jobs"
+    );
+    let _ = stop_tx.send(true);
+    let grace = SHUTDOWN_GRACE;
+    if tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "grace period over: stopping; journaled jobs resume on the next start"
+        );
+        jobs.abort_all();
+    }
+    tasks.abort_all();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn report_skip(
+    metrics: &Metrics,
+    skipped: &mut HashSet<(Pubkey, &'static str)>,
+    seen: &Seen,
+    skip: &Skip,
+) {
+    metrics
+        .jobs_skipped_total
+        .with_label_values(&[skip.label()])
+        .inc();
+    // Say it once per job and reason, at info: "why is nobody taking my job?"
+    if skipped.insert((seen.address, skip.label())) {
+        tracing::info!(job = %seen.address, reason = %skip, "skipping job");
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,257 @@
+//! Which jobs this provider claims, and why it skips the others. Every skip has a reason that
+//! goes to the logs and to the `jobs_skipped_total{reason}` metric: "why is nobody taking my
+//! job?" must have an answer.
+
+use compute_market_sdk::{Job, JobStatus, Market, Provider, ProviderStatus, Pubkey};
+
+/// Why a job was not claimed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not open for claims (running, settled).
+    NotOpen,
+    /// Every slot is taken.
+    Full,
+    /// The claim deadline passed.
+    ClaimDeadlinePassed,
+    /// Too little time left to compute before the commit deadline.
+    DeadlineUnreachable,
+    /// We already hold a slot.
+    AlreadyClaimed,
+    /// The market is paused.
+    MarketPaused,
+    /// This provider is paused.
+    ProviderPaused,
+    /// Reward below this provider's minimum price.
+    RewardTooLow,
+    /// Not enough free stake for the collateral.
+    InsufficientStake,
+    /// Our published capabilities are below the job's minimum.
+    CapabilitiesTooLow,
+    /// Input or output larger than this provider accepts.
+    TooLarge,
+    /// The shader or dispatch fails validation against our device (detail in the message).
+    Invalid(String),
+    /// The shader or input could not be fetched or did not match its on-chain hash.
+    Unfetchable(String),
+}
+
+impl Skip {
+    /// Short label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Skip::NotOpen => "not_open",
+            Skip::Full => "full",
+            Skip::ClaimDeadlinePassed => "claim_deadline_passed",
+            Skip::DeadlineUnreachable => "deadline_unreachable",
+            Skip::AlreadyClaimed => "already_claimed",
+            Skip::MarketPaused => "market_paused",
+            Skip::ProviderPaused => "provider_paused",
+            Skip::RewardTooLow => "reward_too_low",
+            Skip::InsufficientStake => "insufficient_stake",
+            Skip::CapabilitiesTooLow => "capabilities_too_low",
+            Skip::TooLarge => "too_large",
+            Skip::Invalid(_) => "invalid_job",
+            Skip::Unfetchable(_) => "unfetchable",
+        }
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Invalid(m) => write!(f, "invalid job: {m}"),
+            Skip::Unfetchable(m) => write!(f, "blobs unusable: {m}"),
+            other => f.write_str(&other.label().replace('_', " ")),
+        }
+    }
+}
+
+/// What the policy needs to know about this provider.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Least reward per replica accepted.
+    pub min_reward: u64,
+    /// Largest input accepted, bytes.
+    pub max_input_bytes: u64,
+    /// Largest output accepted, bytes.
+    pub max_output_bytes: u64,
+    /// Seconds a job may need (the executor's wall-clock limit plus transaction time).
+    pub seconds_needed: i64,
+}
+
+/// The cheap checks, from accounts alone (no downloads): claim or skip.
+pub fn screen(
+    job: &Job,
+    provider_address: &Pubkey,
+    provider: &Provider,
+    market: &Market,
+    limits: &Limits,
+    now: i64,
+) -> Result<(), Skip> {
+    if job.status() != JobStatus::Open {
+        return Err(Skip::NotOpen);
+    }
+    if job.slot_of(provider_address).is_some() {
+        return Err(Skip::AlreadyClaimed);
+    }
+    if job.claimed >= job.replicas {
+        return Err(Skip::Full);
+    }
+    if now > job.claim_deadline {
+        return Err(Skip::ClaimDeadlinePassed);
+    }
+    if job.commit_deadline - now < limits.seconds_needed {
+        return Err(Skip::DeadlineUnreachable);
+    }
+    if market.paused {
+        return Err(Skip::MarketPaused);
+    }
+    if provider.status != ProviderStatus::Active {
+        return Err(Skip::ProviderPaused);
+    }
+    if job.reward_per_replica < limits.min_reward {
+        return Err(Skip::RewardTooLow);
+    }
+    if provider.free_stake().unwrap_or(0) < job.collateral_per_replica {
+        return Err(Skip::InsufficientStake);
+    }
+    if !provider.capabilities.meets(&job.spec.min_capabilities) {
+        return Err(Skip::CapabilitiesTooLow);
+    }
+    if u64::from(job.spec.input_len) > limits.max_input_bytes
+        || u64::from(job.spec.output_len) > limits.max_output_bytes
+    {
+        return Err(Skip::TooLarge);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compute_market_sdk::{Capabilities, DeviceClass};
+
+    fn provider() -> Provider {
+        Provider {
+            version: 1,
+            bump: 0,
+            stake_vault_bump: 0,
+            status: ProviderStatus::Active,
+            market: Pubkey::default(),
+            owner: Pubkey::default(),
+            stake_vault: Pubkey::default(),
+            staked: 1_000,
+            locked: 0,
+            unbonding: 0,
+            unbonding_ends_at: 0,
+            capabilities: Capabilities {
+                vendor_id: 0,
+                device_class: DeviceClass::Cpu,
+                memory_mib: 1024,
+                max_workgroup_invocations: 256,
+                max_storage_buffer_bytes: 1 << 27,
+                bandwidth_mbps: 1_000,
+                int_mops: 1_000,
+            },
+            jobs_completed: 0,
+            jobs_failed: 0,
+            jobs_slashed: 0,
+            total_earned: 0,
+            registered_at: 0,
+            reserved: [0; 64],
+        }
+    }
+
+    fn market() -> Market {
+        Market {
+            version: 1,
+            bump: 0,
+            paused: false,
+            authority: Pubkey::default(),
+            payment_mint: Pubkey::default(),
+            mint_decimals: 6,
+            treasury: Pubkey::default(),
+            fee_bps: 0,
+            min_provider_stake: 0,
+            collateral_per_replica: 100,
+            unbonding_period: 0,
+            claim_window: 60,
+            commit_window: 60,
+            reveal_window: 60,
+            jobs_posted: 0,
+            jobs_completed: 0,
+            jobs_failed: 0,
+            jobs_expired: 0,
+            providers: 0,
+            reserved: [0; 64],
+        }
+    }
+
+    fn job() -> Job {
+        let mut job: Job = bytemuck::Zeroable::zeroed();
+        job.replicas = 1;
+        job.quorum = 1;
+        job.reward_per_replica = 50;
+        job.collateral_per_replica = 100;
+        job.claim_deadline = 100;
+        job.commit_deadline = 200;
+        job.spec.output_len = 64;
+        job
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            min_reward: 10,
+            max_input_bytes: 1 << 20,
+            max_output_bytes: 1 << 20,
+            seconds_needed: 30,
+        }
+    }
+
+    #[test]
+    fn every_reason_is_reported() {
+        let me = Pubkey::new_unique();
+        let check =
+            |j: &Job, p: &Provider, m: &Market, l: &Limits, now: i64| screen(j, &me, p, m, l, now);
+        let (j, p, m, l) = (job(), provider(), market(), limits());
+        assert_eq!(check(&j, &p, &m, &l, 0), Ok(()));
+        let mut x = j;
+        x.status = JobStatus::Running as u8;
+        assert_eq!(check(&x, &p, &m, &l, 0), Err(Skip::NotOpen));
+        let mut x = j;
+        x.claimed = 1;
+        assert_eq!(check(&x, &p, &m, &l, 0), Err(Skip::Full));
+        assert_eq!(check(&j, &p, &m, &l, 101), Err(Skip::ClaimDeadlinePassed));
+        assert_eq!(check(&j, &p, &m, &l, 99).ok(), Some(()));
+        let slow = Limits {
+            seconds_needed: 150,
+            ..limits()
+        };
+        assert_eq!(check(&j, &p, &m, &slow, 99), Err(Skip::DeadlineUnreachable));
+        let mut paused = market();
+        paused.paused = true;
+        assert_eq!(check(&j, &p, &paused, &l, 0), Err(Skip::MarketPaused));
+        let mut pp = provider();
+        pp.status = ProviderStatus::Paused;
+        assert_eq!(check(&j, &pp, &m, &l, 0), Err(Skip::ProviderPaused));
+        let greedy = Limits {
+            min_reward: 51,
+            ..limits()
+        };
+        assert_eq!(check(&j, &p, &m, &greedy, 0), Err(Skip::RewardTooLow));
+        let mut poor = provider();
+        poor.locked = 950;
+        assert_eq!(check(&j, &poor, &m, &l, 0), Err(Skip::InsufficientStake));
+        let mut big = j;
+        big.spec.min_capabilities.memory_mib = 4096;
+        assert_eq!(check(&big, &p, &m, &l, 0), Err(Skip::CapabilitiesTooLow));
+        let mut huge = j;
+        huge.spec.output_len = 2 << 20;
+        assert_eq!(check(&huge, &p, &m, &l, 0), Err(Skip::TooLarge));
+        let mut mine = j;
+        mine.slots[0].provider = me;
+        mine.slots[0].state = compute_market_sdk::SlotState::Claimed as u8;
+        assert_eq!(check(&mine, &p, &m, &l, 0), Err(Skip::AlreadyClaimed));
+        assert_eq!(Skip::Invalid("x".into()).to_string(), "invalid job: x");
+    }
+}

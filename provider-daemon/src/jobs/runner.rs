@@ -1,0 +1,422 @@
+//! Drives one job this provider takes through its lifecycle: claim, fetch and verify the blobs,
+//! execute on the GPU (worker process), upload the output, then submit (one replica) or commit
+//! and later reveal, and crank settlement when due.
+//!
+//! The chain is the truth and the journal ([`crate::state`]) is written ahead: the intent of
+//! every transaction (with the salt, created once and never changed) is stored before it is
+//! sent, and on every step the runner re-reads the job account and acts on what the chain says
+//! its slot is. Every step is safe to repeat, so a crash at any point is followed by a resume
+//! that neither claims twice nor loses the salt a reveal needs.
+
+use std::sync::Arc;
+
+use compute_market_job::{Caps, JobDescriptor, Limits};
+use compute_market_sdk::store::{self, StoreError};
+use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
+
+use crate::gpu::{ExecError, WorkerPool};
+use crate::jobs::policy::Skip;
+use crate::metrics::Metrics;
+use crate::settings::{CrashPoint, Settings};
+use crate::state::{JobRecord, Phase, RecordUpdate, StateDb, StateError};
+
+/// Everything a job runner needs; shared by all runners.
+pub struct RunnerContext {
+    /// The SDK client, acting as this provider's owner.
+    pub client: Client,
+    /// The write-ahead journal.
+    pub db: Arc<StateDb>,
+    /// The GPU executor.
+    pub pool: Arc<WorkerPool>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// The device's limits, as the job ABI sees them.
+    pub device_limits: Limits,
+    /// This provider's caps.
+    pub caps: Caps,
+}
+
+/// Why a runner step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The journal failed: the runner stops rather than act without a record.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The job has no journal record.
+    #[error("job {0} has no journal record")]
+    NoRecord(Pubkey),
+    /// A blocking task failed.
+    #[error("background task failed: {0}")]
+    Task(String),
+    /// The chain refused or could not be reached; the step is retried.
+    #[error(transparent)]
+    Sdk(#[from] SdkError),
+}
+
+fn note(text: impl Into<String>) -> RecordUpdate {
+    RecordUpdate {
+        note: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+fn signature(sig: impl ToString) -> RecordUpdate {
+    RecordUpdate {
+        signature: Some(sig.to_string()),
+        ..Default::default()
+    }
+}
+
+impl RunnerContext {
+    fn provider_address(&self) -> Pubkey {
+        self.client.provider_address()
+    }
+
+    async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&StateDb) -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, RunError> {
+        let db = self.db.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))??)
+    }
+
+    async fn advance(
+        &self,
+        job: Pubkey,
+        phase: Phase,
+        update: RecordUpdate,
+    ) -> Result<(), RunError> {
+        self.db(move |db| db.advance(&job, phase, update)).await
+    }
+}
+
+/// Downloads and verifies a job's shader and input, and validates the whole job against this
+/// device and provider before anything is claimed.
+pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Skip> {
+    let fetch = |e: StoreError| Skip::Unfetchable(e.to_string());
+    let wgsl = store::fetch_verified(
+        job.shader_uri(),
+        &job.spec.shader_hash,
+        ctx.caps.max_source_len as u64,
+    )
+    .await
+    .map_err(fetch)?;
+    let input = if job.spec.input_len == 0 {
+        Vec::new()
+    } else {
+        store::fetch_verified(
+            job.input_uri(),
+            &job.spec.input_hash,
+            u64::from(job.spec.input_len),
+        )
+        .await
+        .map_err(fetch)?
+    };
+    let descriptor = JobDescriptor {
+        wgsl,
+        entry_point: job.entry_point().to_string(),
+        workgroups: job.spec.workgroups,
+        input,
+        output_len: u64::from(job.spec.output_len),
+        params: job.spec.params,
+    };
+    compute_market_job::validate_job(&descriptor, &ctx.device_limits, &ctx.caps)
+        .map_err(|e| Skip::Invalid(e.to_string()))?;
+    Ok(descriptor)
+}
+
+/// Takes a job: journals the intent with a fresh salt, claims, and drives it to the end.
+pub async fn take(
+    ctx: Arc<RunnerContext>,
+    address: Pubkey,
+    job: Job,
+    descriptor: JobDescriptor,
+) -> Result<(), RunError> {
+    // The salt is created here, once, and journaled before the claim is sent.
+    let record = JobRecord::new(address, job.replicas, rand::random(), job.posted_at);
+    let inserted = ctx.db(move |db| db.insert_new(&record)).await?;
+    if !inserted {
+        // Already journaled (a resume is running it): never claim twice.
+        return Ok(());
+    }
+    drive(ctx, address, Some(descriptor)).await
+}
+
+/// Crash on purpose after a transaction was sent, to test resumption. Only compiled with the
+/// `fault-injection` feature; settings refuse faults otherwise.
+fn crash_point(ctx: &RunnerContext, point: CrashPoint) {
+    #[cfg(feature = "fault-injection")]
+    if ctx.settings.fault.crash_after == Some(point) {
+        tracing::error!(?point, "fault injection: crashing now");
+        std::process::abort();
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = (ctx, point);
+}
+
+/// Whether to lie about results (fault injection, tests only).
+fn lie(ctx: &RunnerContext) -> bool {
+    #[cfg(feature = "fault-injection")]
+    {
+        ctx.settings.fault.lie
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = ctx;
+        false
+    }
+}
+
+fn is_program_error(e: &SdkError, names: &[&str]) -> bool {
+    e.program_error_name().is_some_and(|n| names.contains(&n))
+}
+
+/// Runs the job on the GPU and uploads the output; returns (result hash, output URI).
+async fn compute(
+    ctx: &RunnerContext,
+    job: &Job,
+    descriptor: Option<JobDescriptor>,
+) -> Result<([u8; 32], String), String> {
+    let descriptor = match descriptor {
+        Some(d) => d,
+        None => prepare(ctx, job).await.map_err(|s| s.to_string())?,
+    };
+    let pool = ctx.pool.clone();
+    let timeout = ctx.settings.job_timeout;
+    let started = std::time::Instant::now();
+    let outcome =
+        tokio::task::spawn_blocking(move || pool.execute_with_timeout(&descriptor, timeout))
+            .await
+            .map_err(|e| format!("executor task: {e}"))?
+            .map_err(|e: ExecError| e.to_string())?;
+    ctx.metrics
+        .gpu_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let mut output = outcome.output;
+    if lie(ctx) {
+        if let Some(b) = output.first_mut() {
+            *b ^= 0xff;
+        }
+    }
+    let hash = compute_market_job::result_hash(&output);
+    let store = ctx
+        .client
+        .store()
+        .ok_or_else(|| "no blob store configured for outputs".to_string())?;
+    let uri = store.put(&output).await.map_err(|e| e.to_string())?;
+    Ok((hash, uri))
+}
+
+/// Drives a journaled job until it is done or abandoned. Safe to call again for the same job
+/// after a crash: every step is decided from the chain's view of our slot.
+pub async fn drive(
+    ctx: Arc<RunnerContext>,
+    address: Pubkey,
+    mut descriptor: Option<JobDescriptor>,
+) -> Result<(), RunError> {
+    let me = ctx.provider_address();
+    let poll = ctx.settings.poll_interval;
+    loop {
+        let record = ctx
+            .db(move |db| db.get(&address))
+            .await?
+            .ok_or(RunError::NoRecord(address))?;
+        if matches!(record.phase, Phase::Done | Phase::Abandoned) {
+            return Ok(());
+        }
+        let job = match ctx.client.job(&address).await {
+            Ok(job) => job,
+            Err(SdkError::AccountNotFound { .. }) => {
+                ctx.advance(address, Phase::Done, note("job account closed"))
+                    .await?;
+                return Ok(());
+            }
+            Err(e) => {
+                ctx.metrics.rpc_errors_total.inc();
+                tracing::warn!(%address, error = %e, "reading the job failed; retrying");
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        };
+        if job.status().is_settled() {
+            let slot = job.slot_of(&me);
+            let paid = job.status() == JobStatus::Completed
+                && slot.is_some_and(|i| job.slots[i].result_hash == job.result_hash);
+            if paid {
+                ctx.metrics.jobs_completed_total.inc();
+                ctx.metrics
+                    .earnings_base_units_total
+                    .inc_by(job.reward_per_replica);
+            } else {
+                ctx.metrics
+                    .jobs_failed_total
+                    .with_label_values(&[&format!("{:?}", job.status()).to_lowercase()])
+                    .inc();
+            }
+            let text = format!(
+                "settled {:?}{}",
+                job.status(),
+                if paid { ", paid" } else { "" }
+            );
+            ctx.advance(address, Phase::Done, note(text)).await?;
+            tracing::info!(%address, status = ?job.status(), paid, "job settled");
+            return Ok(());
+        }
+        let now = match ctx.client.chain_time().await {
+            Ok(t) => t,
+            Err(e) => {
+                ctx.metrics.rpc_errors_total.inc();
+                tracing::warn!(error = %e, "reading the clock failed; retrying");
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        };
+        let result = step(&ctx, address, &job, &record, now, &mut descriptor).await;
+        match result {
+            Ok(Some((phase, text))) => ctx.advance(address, phase, note(text)).await?,
+            Ok(None) => {}
+            Err(RunError::Sdk(e)) => {
+                ctx.metrics.rpc_errors_total.inc();
+                tracing::warn!(%address, error = %e, "step failed; will retry");
+            }
+            Err(fatal) => return Err(fatal),
+        }
+        // Anyone may crank a job stuck past a deadline; the runner does so for its own jobs.
+        if job.expiry(now).is_some() {
+            match ctx.client.expire(&address).await {
+                Ok(sig) => tracing::info!(%address, %sig, "expired the job"),
+                Err(e) => tracing::debug!(%address, error = %e, "expire not possible yet"),
+            }
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// One step from the chain's view of our slot. `Ok(Some((phase, note)))` ends the job.
+async fn step(
+    ctx: &RunnerContext,
+    address: Pubkey,
+    job: &Job,
+    record: &JobRecord,
+    now: i64,
+    descriptor: &mut Option<JobDescriptor>,
+) -> Result<Option<(Phase, String)>, RunError> {
+    let me = ctx.provider_address();
+    let Some(index) = job.slot_of(&me) else {
+        // Not (yet) a replica on-chain.
+        if record.phase != Phase::Claiming {
+            return Ok(Some((Phase::Abandoned, "our slot is not on-chain".into())));
+        }
+        if job.status() != JobStatus::Open
+            || now > job.claim_deadline
+            || job.claimed >= job.replicas
+        {
+            return Ok(Some((Phase::Abandoned, "job no longer claimable".into())));
+        }
+        let started = std::time::Instant::now();
+        return match ctx.client.claim(&address).await {
+            Ok(sig) => {
+                crash_point(ctx, CrashPoint::ClaimSent);
+                ctx.metrics.jobs_claimed_total.inc();
+                let age = (now - job.posted_at).max(0) as f64;
+                ctx.metrics.pickup_latency_seconds.observe(age);
+                tracing::info!(%address, %sig, ms = started.elapsed().as_millis() as u64, "claimed");
+                ctx.advance(address, Phase::Claimed, signature(sig)).await?;
+                Ok(None)
+            }
+            Err(e) if is_program_error(&e, &["AlreadyClaimed"]) => Ok(None),
+            Err(e) if e.program_error_name().is_some() => {
+                Ok(Some((Phase::Abandoned, format!("claim refused: {e}"))))
+            }
+            Err(e) => Err(e.into()),
+        };
+    };
+    let slot = job.slots[index];
+    match slot.state() {
+        SlotState::Empty => Ok(None),
+        SlotState::Claimed => {
+            if now > job.commit_deadline {
+                return Ok(Some((
+                    Phase::Abandoned,
+                    "commit deadline passed before a result was ready".into(),
+                )));
+            }
+            let (hash, uri) = match (record.result_hash, record.output_uri.clone()) {
+                (Some(h), Some(u)) => (h, u),
+                _ => match compute(ctx, job, descriptor.take()).await {
+                    Ok((h, u)) => {
+                        let update = RecordUpdate {
+                            result_hash: Some(h),
+                            output_uri: Some(u.clone()),
+                            ..Default::default()
+                        };
+                        ctx.advance(address, Phase::Computed, update).await?;
+                        (h, u)
+                    }
+                    Err(message) => {
+                        // The job cannot be run (it failed validation on the device, hung, or
+                        // crashed its worker): nothing honest to commit. The claim's collateral is
+                        // at risk; the daemon keeps serving other jobs.
+                        ctx.metrics
+                            .jobs_failed_total
+                            .with_label_values(&["execution"])
+                            .inc();
+                        tracing::error!(%address, error = %message, "job failed to execute");
+                        return Ok(Some((
+                            Phase::Abandoned,
+                            format!("execution failed: {message}"),
+                        )));
+                    }
+                },
+            };
+            if job.replicas == 1 {
+                ctx.advance(address, Phase::Submitting, RecordUpdate::default())
+                    .await?;
+                let sig = ctx.client.submit_result(&address, hash, &uri).await?;
+                crash_point(ctx, CrashPoint::SubmitSent);
+                tracing::info!(%address, %sig, "result submitted");
+            } else {
+                ctx.advance(address, Phase::Committing, RecordUpdate::default())
+                    .await?;
+                let sig = ctx.client.commit(&address, &hash, &record.salt).await?;
+                crash_point(ctx, CrashPoint::CommitSent);
+                tracing::info!(%address, %sig, "result committed");
+                ctx.advance(address, Phase::Committed, signature(sig))
+                    .await?;
+            }
+            Ok(None)
+        }
+        SlotState::Committed => {
+            if !job.reveal_open(now) || now > job.reveal_deadline {
+                return Ok(None);
+            }
+            let (Some(hash), Some(uri)) = (record.result_hash, record.output_uri.clone()) else {
+                return Ok(Some((
+                    Phase::Abandoned,
+                    "committed on-chain but the journal has no result".into(),
+                )));
+            };
+            ctx.advance(address, Phase::Revealing, RecordUpdate::default())
+                .await?;
+            let sig = ctx.client.reveal(&address, hash, record.salt, &uri).await?;
+            crash_point(ctx, CrashPoint::RevealSent);
+            tracing::info!(%address, %sig, "result revealed");
+            ctx.advance(address, Phase::Revealed, signature(sig))
+                .await?;
+            Ok(None)
+        }
+        SlotState::Revealed => {
+            if job.can_finalize(now) {
+                match ctx.client.finalize(&address).await {
+                    Ok(sig) => tracing::info!(%address, %sig, "finalized"),
+                    Err(e) => tracing::debug!(%address, error = %e, "finalize not possible yet"),
+                }
+            }
+            Ok(None)
+        }
+    }
+}

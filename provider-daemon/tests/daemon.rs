@@ -1,0 +1,341 @@
+//! The daemon end to end: real local node (embedded Surfpool), real executor on the local
+//! adapter (lavapipe here), the daemon as a child process driven by its settings file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use compute_market_localnet::LocalNet;
+use compute_market_sdk::{
+    pda, Capabilities, Client, DeviceClass, JobSpec, JobStatus, Keypair, Signer, ValidatedJob,
+};
+use provider_daemon::gpu::kernels;
+
+const REWARD: u64 = 100_000;
+const STAKE: u64 = 1_000_000;
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct ProviderSetup {
+    wallet: Keypair,
+    config: PathBuf,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A registered provider with a settings file (`extra` is appended to it).
+async fn provider(net: &LocalNet, dir: &Path, name: &str, extra: &str) -> ProviderSetup {
+    let wallet = net.funded_wallet(2 * STAKE).await.unwrap();
+    let client = net.client(wallet.insecure_clone()).await.unwrap();
+    client
+        .register_provider(
+            STAKE,
+            Capabilities {
+                vendor_id: 0,
+                device_class: DeviceClass::Cpu,
+                memory_mib: 1024,
+                max_workgroup_invocations: 256,
+                max_storage_buffer_bytes: 128 << 20,
+                bandwidth_mbps: 1_000,
+                int_mops: 1_000,
+            },
+        )
+        .await
+        .unwrap();
+    let keypair = dir.join(format!("{name}-key.json"));
+    std::fs::write(
+        &keypair,
+        serde_json::to_string(&wallet.to_bytes().to_vec()).unwrap(),
+    )
+    .unwrap();
+    let config = dir.join(format!("{name}.toml"));
+    let toml = format!(
+        r#"
+rpc_urls = ["{rpc}"]
+ws_urls = ["{ws}"]
+keypair_path = "{key}"
+market = "{market}"
+store = "{store}"
+state_path = "{state}"
+job_timeout = "20s"
+resync_interval = "1s"
+poll_interval = "200ms"
+log_format = "text"
+
+[gpu]
+allow_cpu = true
+{extra}
+"#,
+        rpc = net.rpc_url(),
+        ws = net.ws_url(),
+        key = keypair.display(),
+        market = net.market,
+        store = net.blob_store_uri(),
+        state = dir.join(format!("{name}.sqlite")).display(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    ProviderSetup { wallet, config }
+}
+
+fn start(setup: &ProviderSetup, dir: &Path, name: &str) -> Daemon {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_provider-daemon"))
+        .args(["run", "--config", setup.config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Daemon { child, log }
+}
+
+fn vector_job(n: u8, k: u8) -> (ValidatedJob, Vec<u8>) {
+    let input: Vec<u32> = (0..256).collect();
+    let d = kernels::vector_transform_job(&input, 3, 7);
+    let expected: Vec<u8> = kernels::cpu::vector_transform(&input, 3, 7)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let job = JobSpec::builder()
+        .shader_wgsl(&d.wgsl)
+        .entry_point(&d.entry_point)
+        .input(d.input.clone())
+        .params(d.params)
+        .output_len(d.output_len)
+        .workgroups(d.workgroups)
+        .reward(REWARD)
+        .replicas(n, k)
+        .build()
+        .unwrap();
+    (job, expected)
+}
+
+async fn client(net: &LocalNet) -> Client {
+    net.client(net.funded_wallet(10_000_000).await.unwrap())
+        .await
+        .unwrap()
+}
+
+async fn wait_settled(
+    handle: &compute_market_sdk::JobHandle,
+    logs: &[&Daemon],
+) -> compute_market_sdk::Job {
+    match handle.wait(Duration::from_secs(90), |_| {}).await {
+        Ok(job) => job,
+        Err(e) => {
+            for d in logs {
+                eprintln!("--- daemon log ---\n{}", d.log());
+            }
+            panic!("job did not settle: {e}");
+        }
+    }
+}
+
+#[test]
+fn one_daemon_completes_a_single_replica_job() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let p = provider(&net, dir.path(), "solo", "").await;
+        let daemon = start(&p, dir.path(), "solo");
+        let client = client(&net).await;
+        let (job, expected) = vector_job(1, 1);
+        let handle = client.submit(&job).await.unwrap();
+        let settled = wait_settled(&handle, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(
+            settled.result_hash,
+            compute_market_job::result_hash(&expected)
+        );
+        assert_eq!(handle.result().await.unwrap(), expected);
+        let payout = pda::token_account(&p.wallet.pubkey(), &net.mint);
+        assert_eq!(client.token_balance(&payout).await.unwrap(), STAKE + REWARD);
+        let record = net
+            .client(p.wallet.insecure_clone())
+            .await
+            .unwrap()
+            .provider()
+            .await
+            .unwrap();
+        assert_eq!((record.jobs_completed, record.locked), (1, 0));
+    });
+}
+
+#[test]
+fn three_daemons_verify_each_other_and_the_liar_is_slashed() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let honest_a = provider(&net, dir.path(), "a", "").await;
+        let honest_b = provider(&net, dir.path(), "b", "").await;
+        let liar = provider(&net, dir.path(), "liar", "[fault]\nlie = true\n").await;
+        let daemons = [
+            start(&honest_a, dir.path(), "a"),
+            start(&honest_b, dir.path(), "b"),
+            start(&liar, dir.path(), "liar"),
+        ];
+        let client = client(&net).await;
+        let (job, expected) = vector_job(3, 2);
+        let handle = client.submit(&job).await.unwrap();
+        let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(
+            settled.result_hash,
+            compute_market_job::result_hash(&expected)
+        );
+        assert_eq!(handle.result().await.unwrap(), expected);
+        let account = |w: &Keypair| {
+            let w = w.insecure_clone();
+            let net = &net;
+            async move { net.client(w).await.unwrap().provider().await.unwrap() }
+        };
+        let l = account(&liar.wallet).await;
+        assert_eq!(
+            (l.jobs_slashed, l.staked, l.locked),
+            (1, STAKE - 200_000, 0)
+        );
+        for honest in [&honest_a, &honest_b] {
+            let h = account(&honest.wallet).await;
+            assert_eq!((h.jobs_completed, h.total_earned, h.locked), (1, REWARD, 0));
+        }
+    });
+}
+
+#[test]
+fn a_daemon_killed_after_committing_resumes_and_is_not_slashed() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let a = provider(&net, dir.path(), "a", "").await;
+        let b = provider(&net, dir.path(), "b", "").await;
+        let crashy = provider(
+            &net,
+            dir.path(),
+            "crashy",
+            "[fault]\ncrash_after = \"commit_sent\"\n",
+        )
+        .await;
+        let mut daemons = vec![
+            start(&a, dir.path(), "a"),
+            start(&b, dir.path(), "b"),
+            start(&crashy, dir.path(), "crashy"),
+        ];
+        let client = client(&net).await;
+        let (job, expected) = vector_job(3, 3);
+        let handle = client.submit(&job).await.unwrap();
+        // The crashy daemon aborts right after its commit transaction.
+        let status = tokio::task::spawn_blocking({
+            let mut child =
+                std::mem::replace(&mut daemons[2].child, Command::new("true").spawn().unwrap());
+            move || child.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(!status.success(), "the fault-injected daemon crashed");
+        assert!(daemons[2].log().contains("fault injection: crashing now"));
+        // Restart it without the fault: it resumes from its journal (same salt) and reveals.
+        let config = std::fs::read_to_string(&crashy.config).unwrap();
+        std::fs::write(
+            &crashy.config,
+            config.replace("crash_after = \"commit_sent\"", ""),
+        )
+        .unwrap();
+        daemons.push(start(&crashy, dir.path(), "crashy"));
+        let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(
+            settled.result_hash,
+            compute_market_job::result_hash(&expected)
+        );
+        let c = net
+            .client(crashy.wallet.insecure_clone())
+            .await
+            .unwrap()
+            .provider()
+            .await
+            .unwrap();
+        assert_eq!((c.jobs_completed, c.jobs_slashed, c.staked), (1, 0, STAKE));
+        assert!(
+            daemons[3].log().contains("resuming journaled job"),
+            "{}",
+            daemons[3].log()
+        );
+    });
+}
+
+#[test]
+fn configuration_errors_exit_with_a_clear_message() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let net = rt.block_on(LocalNet::start(Default::default())).unwrap();
+    let p = rt.block_on(provider(&net, dir.path(), "p", ""));
+    let run = |config: &str| {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, config).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_provider-daemon"))
+            .args(["run", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let good = std::fs::read_to_string(&p.config).unwrap();
+    let missing_key = good.replace(
+        &format!(
+            "keypair_path = \"{}\"",
+            dir.path().join("p-key.json").display()
+        ),
+        "keypair_path = \"/nonexistent/id.json\"",
+    );
+    assert!(run(&missing_key).contains("cannot read keypair /nonexistent/id.json"));
+    let bad_url = good.replace(net.rpc_url(), "ftp://nowhere");
+    assert!(run(&bad_url).to_lowercase().contains("ftp://nowhere"));
+    let unknown_market = good.replace(
+        &net.market.to_string(),
+        &Keypair::new().pubkey().to_string(),
+    );
+    assert!(run(&unknown_market).contains("unknown market"));
+    let no_adapter = good.replace(
+        "allow_cpu = true",
+        "allow_cpu = true\nadapter = \"no-such-gpu\"",
+    );
+    assert!(run(&no_adapter).contains("no-such-gpu"));
+    let out = Command::new(env!("CARGO_BIN_EXE_provider-daemon"))
+        .args(["run", "--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
+}
