@@ -215,7 +215,7 @@ fn measure(
         device_class,
         memory_mib: u32::try_from(limits.max_buffer_size >> 20).unwrap_or(u32::MAX),
         max_workgroup_invocations: limits.max_compute_invocations_per_workgroup,
-        max_storage_buffer_bytes: u64::from(limits.max_storage_buffer_binding_size),
+        max_storage_buffer_bytes: limits.max_storage_buffer_binding_size,
         bandwidth_mbps: (bandwidth.per_second / 1e6) as u32,
         int_mops: (ops.per_second / 1e6) as u32,
     };
