@@ -30,7 +30,7 @@ use compute_market_job::{validate_job, Caps, DeterminismClass, JobDescriptor, Li
 
 use crate::error::{Result, SdkError};
 use crate::types::{
-    Determinism, JobPostArgs, JobSpec as OnChainSpec, MinCapabilities, MAX_ENTRY_POINT_LEN,
+    Determinism, JobPostArgs, MinCapabilities, OnChainJobSpec as OnChainSpec, MAX_ENTRY_POINT_LEN,
     MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
 };
 

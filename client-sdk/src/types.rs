@@ -5,9 +5,12 @@ pub use compute_market::constants::{
 };
 pub use compute_market::errors::MarketError;
 pub use compute_market::events::*;
+/// The on-chain job spec (the fixed part of `job_post`'s arguments). Build jobs with
+/// [`crate::JobSpec::builder`], which validates them and produces this.
+pub use compute_market::state::JobSpec as OnChainJobSpec;
 pub use compute_market::state::{
-    Capabilities, Determinism, DeviceClass, Job, JobSpec, JobStatus, Market, MinCapabilities,
-    Provider, ProviderStatus, ReplicaSlot, SlotState, Windows,
+    Capabilities, Determinism, DeviceClass, Job, JobStatus, Market, MinCapabilities, Provider,
+    ProviderStatus, ReplicaSlot, SlotState, Windows,
 };
 pub use compute_market::{
     JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs, MarketUpdateArgs,

@@ -339,3 +339,136 @@ fn configuration_errors_exit_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
 }
+
+/// Posts a job straight through the instruction builder, skipping the SDK's validation (as a
+/// hostile client could).
+async fn post_raw(
+    client: &Client,
+    wgsl: &[u8],
+    output_len: u32,
+    workgroups: [u32; 3],
+) -> compute_market_sdk::Pubkey {
+    use compute_market_sdk::{instructions, Determinism, JobPostArgs, MinCapabilities};
+    let store = client.store().unwrap();
+    let shader_uri = store.put(wgsl).await.unwrap();
+    let market = client.market().await.unwrap();
+    let job_id = rand::random();
+    let args = JobPostArgs {
+        job_id,
+        spec: compute_market_sdk::OnChainJobSpec {
+            min_capabilities: MinCapabilities::default(),
+            shader_hash: compute_market_job::sha256(wgsl),
+            input_hash: compute_market_job::sha256(&[]),
+            input_len: 0,
+            output_len,
+            workgroups,
+            params: [0; 32],
+            determinism: Determinism::Exact as u8,
+            padding: [0; 3],
+        },
+        entry_point: "main".into(),
+        shader_uri,
+        input_uri: String::new(),
+        reward_per_replica: REWARD,
+        replicas: 1,
+        quorum: 1,
+        claim_deadline: 0,
+        commit_deadline: 0,
+        reveal_deadline: 0,
+    };
+    let ix = instructions::job_post(
+        &client.market_address(),
+        &market.payment_mint,
+        &client.wallet(),
+        args,
+    );
+    client
+        .send("job_post", vec![ix], &[], 60_000)
+        .await
+        .unwrap();
+    pda::job(&client.market_address(), &client.wallet(), job_id)
+}
+
+#[test]
+fn hostile_jobs_are_refused_or_contained_and_the_daemon_keeps_serving() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        // A short wall-clock limit so the runaway shader is killed quickly.
+        let p = provider(&net, dir.path(), "p", "").await;
+        let config = std::fs::read_to_string(&p.config).unwrap();
+        std::fs::write(&p.config, config.replace("job_timeout = \"20s\"", "job_timeout = \"3s\"")).unwrap();
+        let daemon = start(&p, dir.path(), "p");
+        let client = client(&net).await;
+
+        // Detectable before claiming: a parse error, and a dispatch beyond any device.
+        let broken = post_raw(&client, b"@compute fn main( {", 64, [1, 1, 1]).await;
+        let too_many = post_raw(
+            &client,
+            b"@group(0) @binding(1) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn main() { o[0] = 1u; }",
+            64,
+            [65_536, 1, 1],
+        )
+        .await;
+        // Only detectable by running it: an infinite loop.
+        // (16.7 M invocations looping forever: lavapipe's 65,535-iteration cap still leaves
+        // ~10^12 iterations.)
+        let runaway = post_raw(
+            &client,
+            b"@group(0) @binding(1) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) id: vec3<u32>) { var x = id.x; loop { x = x * 1664525u + 1013904223u; o[x % 16u] = x; } }",
+            64,
+            [65_535, 1, 1],
+        )
+        .await;
+        // And then an honest job, which must still be served.
+        let (job, expected) = vector_job(1, 1);
+        let handle = client.submit(&job).await.unwrap();
+        let settled = wait_settled(&handle, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(handle.result().await.unwrap(), expected);
+
+        for hostile in [broken, too_many] {
+            let j = client.job(&hostile).await.unwrap();
+            assert_eq!((j.status(), j.claimed), (JobStatus::Open, 0), "{hostile} was never claimed");
+        }
+        let log = daemon.log();
+        assert!(log.contains("invalid job"), "{log}");
+        assert!(log.contains(&broken.to_string()), "{log}");
+        // The runaway job was claimed, killed at its limit, and abandoned without harming the
+        // daemon (its collateral stays at risk: that is what collateral is for).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !daemon.log().contains("job failed to execute") {
+            assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(daemon.log().contains("wall-clock limit"), "{}", daemon.log());
+        assert_eq!(client.job(&runaway).await.unwrap().claimed, 1);
+    });
+}
+
+#[test]
+fn without_a_websocket_the_resync_still_finds_jobs() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let p = provider(&net, dir.path(), "p", "").await;
+        // Point the websocket at a port nothing listens on.
+        let config = std::fs::read_to_string(&p.config).unwrap();
+        std::fs::write(&p.config, config.replace(net.ws_url(), "ws://127.0.0.1:9")).unwrap();
+        let daemon = start(&p, dir.path(), "p");
+        let client = client(&net).await;
+        let (job, expected) = vector_job(1, 1);
+        let handle = client.submit(&job).await.unwrap();
+        let settled = wait_settled(&handle, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(handle.result().await.unwrap(), expected);
+        let log = daemon.log();
+        assert!(log.contains("websocket unavailable"), "{log}");
+        assert!(
+            log.contains("source=\"resync\"") || log.contains("source=resync"),
+            "{log}"
+        );
+    });
+}

@@ -403,6 +403,11 @@ fn spawn(exe: &PathBuf, gpu: &GpuConfig) -> Result<Worker, ExecError> {
     if gpu.allow_cpu {
         command.arg("--allow-cpu");
     }
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // Mesa's Vulkan loader complains on every start without one (services and CI often
+        // have none); the worker never writes there.
+        command.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let mut child = command.spawn().map_err(|e| ExecError::WorkerStart {
         message: format!("cannot run `{} worker`: {e}", exe.display()),
     })?;
