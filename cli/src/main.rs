@@ -6,6 +6,7 @@
 //! `~/.config/compute-market/localnet.json`), else `http://127.0.0.1:8899`.
 
 mod config;
+mod demo;
 mod output;
 
 use std::path::PathBuf;
@@ -68,6 +69,26 @@ enum Command {
     /// Market information.
     #[command(subcommand)]
     Market(MarketCommand),
+    /// The whole marketplace on this machine: local node, three provider daemons on the local
+    /// GPU, an exact job with three replicas and a Mandelbrot image job, verified results.
+    Demo {
+        /// Where to write the Mandelbrot image.
+        #[arg(long, default_value = "mandelbrot.png")]
+        out: PathBuf,
+        /// Let the daemons use a software (CPU) adapter even when a GPU exists.
+        #[arg(long)]
+        allow_cpu: bool,
+    },
+    /// Internal: the GPU worker process the in-process daemons of `demo` spawn.
+    #[command(hide = true)]
+    Worker {
+        /// Adapter choice.
+        #[arg(long, default_value = "auto")]
+        adapter: String,
+        /// Allow a CPU adapter.
+        #[arg(long)]
+        allow_cpu: bool,
+    },
     /// Run a local node (embedded Surfpool) with the program and a market, until Ctrl-C.
     Localnet {
         /// Give this wallet SOL and this many payment tokens (base units).
@@ -255,6 +276,14 @@ enum MarketCommand {
     },
 }
 
+/// Errors only, except in the demo, where the daemons' own progress is worth seeing.
+fn default_log(cli: &Cli) -> &'static str {
+    match cli.command {
+        Command::Demo { .. } => "warn,provider_daemon::jobs=info",
+        _ => "error",
+    }
+}
+
 fn parse_pubkey(what: &str, s: &str) -> Result<Pubkey> {
     s.parse()
         .with_context(|| format!("{what} {s:?} is not a valid base58 address"))
@@ -386,13 +415,17 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    if let Command::Localnet { fund } = cli.command {
-        return config::run_localnet(&cli.global, fund).await;
+    match cli.command {
+        Command::Localnet { fund } => return config::run_localnet(&cli.global, fund).await,
+        Command::Demo { out, allow_cpu } => return demo::run(out, allow_cpu).await,
+        _ => {}
     }
     let cfg = Resolved::from_global(&cli.global)?;
     let client = cfg.client().await?;
     match cli.command {
-        Command::Localnet { .. } => unreachable!("handled above"),
+        Command::Localnet { .. } | Command::Demo { .. } | Command::Worker { .. } => {
+            unreachable!("handled above")
+        }
         Command::Job(cmd) => match cmd {
             JobCommand::Submit(args) => submit(&cfg, &client, args).await?,
             JobCommand::Status { job, json } => {
@@ -567,11 +600,25 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Worker { adapter, allow_cpu } = &cli.command {
+        let gpu = provider_daemon::gpu::GpuConfig {
+            adapter: adapter.parse().unwrap_or_default(),
+            allow_cpu: *allow_cpu,
+        };
+        return match provider_daemon::gpu::worker::run_worker(&gpu) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: worker: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log(&cli))),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

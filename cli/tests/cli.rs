@@ -422,3 +422,48 @@ fn every_subcommand_against_a_local_node() {
         .unwrap();
     fails(&out, "no market: pass --market");
 }
+
+/// The README's demo, as a test: the whole marketplace in one process tree, results verified.
+#[test]
+fn the_demo_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("mandelbrot.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args(["demo", "--out", png.to_str().unwrap()])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("output equals the CPU reference, byte for byte"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Completed · 3/3 replicas agreed (quorum 2)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Completed · 1/1 replicas agreed (quorum 1)"),
+        "{stdout}"
+    );
+    // Who was paid what: the client paid 3 + 1 rewards plus 5 % fees; the treasury got the fees.
+    assert!(
+        stdout.contains("client                           -1050000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("treasury                           +50000"),
+        "{stdout}"
+    );
+    let image = std::fs::read(&png).unwrap();
+    let decoder = png_header(&image);
+    assert_eq!(decoder, (256, 256));
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_header(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h)
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's "run it" command: builds the SBF program if needed, then runs the whole
+# marketplace on this machine (local node, three provider daemons on the local GPU adapter,
+# an exact 3-replica job and a Mandelbrot image job) and prints a summary.
+#   scripts/demo.sh [--out mandelbrot.png]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build-sbf.sh
+exec cargo run --locked -p compute-market-cli -- demo "$@"
