@@ -20,11 +20,13 @@ use provider_daemon::gpu::kernels;
 use provider_daemon::settings::{GpuSettings, LogFormat, Settings};
 use tokio::sync::oneshot;
 
-const REWARD: u64 = 250_000;
+/// Reward per replica of the demo's jobs.
+pub const REWARD: u64 = 250_000;
 const STAKE: u64 = 2_000_000;
 const CLIENT_FUNDS: u64 = 10_000_000;
 
-struct Provider {
+/// A provider with its daemon running in this process.
+pub struct Provider {
     name: &'static str,
     wallet: Keypair,
     stop: Option<oneshot::Sender<()>>,
@@ -74,46 +76,12 @@ pub async fn run(out: PathBuf, allow_cpu: bool) -> Result<()> {
     );
     let mut providers = Vec::new();
     for name in ["alpha", "beta", "gamma"] {
-        let wallet = net.funded_wallet(STAKE).await?;
-        let c = net.client(wallet.insecure_clone()).await?;
-        c.register_provider(STAKE, capabilities()).await?;
-        let key_path = dir.path().join(format!("{name}.json"));
-        std::fs::write(
-            &key_path,
-            serde_json::to_string(&wallet.to_bytes().to_vec())?,
-        )?;
-        let settings = Settings {
-            rpc_urls: vec![net.rpc_url().to_string()],
-            ws_urls: vec![net.ws_url().to_string()],
-            keypair_path: key_path,
-            market: net.market.to_string(),
-            store: net.blob_store_uri(),
-            state_path: dir.path().join(format!("{name}.sqlite")),
-            job_timeout: Duration::from_secs(60),
-            resync_interval: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(250),
-            log_format: LogFormat::Text,
-            gpu: GpuSettings {
-                allow_cpu,
-                ..GpuSettings::default()
-            },
-            ..Settings::default()
-        };
-        settings.validate()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(provider_daemon::daemon::run(settings, async move {
-            let _ = stopped.await;
-        }));
+        let p = start_provider(&net, dir.path(), name, allow_cpu, |_| {}).await?;
         println!(
             "▶ provider {name} {} staked {STAKE}; daemon started",
-            c.provider_address()
+            pda::provider(&net.market, &p.wallet.pubkey())
         );
-        providers.push(Provider {
-            name,
-            wallet,
-            stop: Some(stop),
-            task,
-        });
+        providers.push(p);
     }
     let balances_before = balances(&net, &client, &providers).await?;
 
@@ -157,17 +125,8 @@ pub async fn run(out: PathBuf, allow_cpu: bool) -> Result<()> {
     }
 
     // Stop the daemons.
-    for p in &mut providers {
-        if let Some(stop) = p.stop.take() {
-            let _ = stop.send(());
-        }
-    }
     for p in providers.iter_mut() {
-        match (&mut p.task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => bail!("provider {} failed: {e}", p.name),
-            Err(e) => bail!("provider {} task failed: {e}", p.name),
-        }
+        p.stop().await?;
     }
     let balances_after = balances(&net, &client, &providers).await?;
 
@@ -210,6 +169,68 @@ pub async fn run(out: PathBuf, allow_cpu: bool) -> Result<()> {
     }
     println!("\ndone in {:.1}s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Registers a funded provider and starts its daemon in this process; `tweak` adjusts its
+/// settings before they are validated.
+pub async fn start_provider(
+    net: &LocalNet,
+    dir: &std::path::Path,
+    name: &'static str,
+    allow_cpu: bool,
+    tweak: impl FnOnce(&mut Settings),
+) -> Result<Provider> {
+    let wallet = net.funded_wallet(STAKE).await?;
+    let c = net.client(wallet.insecure_clone()).await?;
+    c.register_provider(STAKE, capabilities()).await?;
+    let key_path = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &key_path,
+        serde_json::to_string(&wallet.to_bytes().to_vec())?,
+    )?;
+    let mut settings = Settings {
+        rpc_urls: vec![net.rpc_url().to_string()],
+        ws_urls: vec![net.ws_url().to_string()],
+        keypair_path: key_path,
+        market: net.market.to_string(),
+        store: net.blob_store_uri(),
+        state_path: dir.join(format!("{name}.sqlite")),
+        job_timeout: Duration::from_secs(60),
+        resync_interval: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(250),
+        log_format: LogFormat::Text,
+        gpu: GpuSettings {
+            allow_cpu,
+            ..GpuSettings::default()
+        },
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    settings.validate()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(provider_daemon::daemon::run(settings, async move {
+        let _ = stopped.await;
+    }));
+    Ok(Provider {
+        name,
+        wallet,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl Provider {
+    /// Stops the daemon and waits for it.
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => bail!("provider {} failed: {e}", self.name),
+            Err(e) => bail!("provider {} task failed: {e}", self.name),
+        }
+    }
 }
 
 fn capabilities() -> Capabilities {

@@ -5,6 +5,7 @@
 //! means the node `compute-market localnet` runs (its addresses are kept in
 //! `~/.config/compute-market/localnet.json`), else `http://127.0.0.1:8899`.
 
+mod bench;
 mod config;
 mod demo;
 mod output;
@@ -76,6 +77,19 @@ enum Command {
         #[arg(long, default_value = "mandelbrot.png")]
         out: PathBuf,
         /// Let the daemons use a software (CPU) adapter even when a GPU exists.
+        #[arg(long)]
+        allow_cpu: bool,
+    },
+    /// Benchmarks on the local node (see BENCHMARKS.md).
+    #[command(hide = true)]
+    BenchPickup {
+        /// Jobs per measurement.
+        #[arg(long, default_value_t = 50)]
+        jobs: usize,
+        /// Measure with the resync only (no websocket).
+        #[arg(long)]
+        no_websocket: bool,
+        /// Let the daemon use a software (CPU) adapter even when a GPU exists.
         #[arg(long)]
         allow_cpu: bool,
     },
@@ -280,6 +294,7 @@ enum MarketCommand {
 fn default_log(cli: &Cli) -> &'static str {
     match cli.command {
         Command::Demo { .. } => "warn,provider_daemon::jobs=info",
+        Command::BenchPickup { .. } => "warn",
         _ => "error",
     }
 }
@@ -418,12 +433,20 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Localnet { fund } => return config::run_localnet(&cli.global, fund).await,
         Command::Demo { out, allow_cpu } => return demo::run(out, allow_cpu).await,
+        Command::BenchPickup {
+            jobs,
+            no_websocket,
+            allow_cpu,
+        } => return bench::pickup(jobs, !no_websocket, allow_cpu).await,
         _ => {}
     }
     let cfg = Resolved::from_global(&cli.global)?;
     let client = cfg.client().await?;
     match cli.command {
-        Command::Localnet { .. } | Command::Demo { .. } | Command::Worker { .. } => {
+        Command::Localnet { .. }
+        | Command::Demo { .. }
+        | Command::BenchPickup { .. }
+        | Command::Worker { .. } => {
             unreachable!("handled above")
         }
         Command::Job(cmd) => match cmd {
