@@ -12,15 +12,7 @@ use crate::demo::{start_provider, REWARD};
 
 fn small_job() -> Result<ValidatedJob> {
     let d = kernels::vector_transform_job(&(0..64).collect::<Vec<u32>>(), 3, 1);
-    Ok(JobSpec::builder()
-        .shader_wgsl(&d.wgsl)
-        .entry_point(&d.entry_point)
-        .input(d.input.clone())
-        .params(d.params)
-        .output_len(d.output_len)
-        .workgroups(d.workgroups)
-        .reward(REWARD)
-        .build()?)
+    Ok(JobSpec::from_descriptor(&d).reward(REWARD).build()?)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -246,13 +246,7 @@ fn capabilities() -> Capabilities {
 }
 
 fn build(d: &compute_market_job::JobDescriptor, n: u8, k: u8) -> Result<ValidatedJob> {
-    Ok(JobSpec::builder()
-        .shader_wgsl(&d.wgsl)
-        .entry_point(&d.entry_point)
-        .input(d.input.clone())
-        .params(d.params)
-        .output_len(d.output_len)
-        .workgroups(d.workgroups)
+    Ok(JobSpec::from_descriptor(d)
         .reward(REWARD)
         .replicas(n, k)
         .build()?)

@@ -60,6 +60,18 @@ impl JobSpec {
     pub fn builder() -> JobSpecBuilder {
         JobSpecBuilder::default()
     }
+
+    /// A builder holding everything the job ABI describes (shader, entry point, input, params,
+    /// output length, workgroups); add the reward and replicas.
+    pub fn from_descriptor(job: &JobDescriptor) -> JobSpecBuilder {
+        JobSpecBuilder::default()
+            .shader_wgsl(&job.wgsl)
+            .entry_point(&job.entry_point)
+            .input(job.input.clone())
+            .params(job.params)
+            .output_len(job.output_len)
+            .workgroups(job.workgroups)
+    }
 }
 
 /// Builds a [`ValidatedJob`].

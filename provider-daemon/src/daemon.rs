@@ -205,6 +205,7 @@ pub async fn run(
         let permits = permits.clone();
         jobs.spawn(async move {
             let _permit = permits.acquire_owned().await;
+            let _in_flight = ctx.metrics.in_flight();
             if let Err(e) = runner::drive(ctx, record.job, None).await {
                 tracing::error!(job = %record.job, error = %e, "runner stopped");
             }
@@ -291,6 +292,7 @@ pub async fn run(
                 let ctx = ctx.clone();
                 jobs.spawn(async move {
                     let _permit = permit;
+                    let _in_flight = ctx.metrics.in_flight();
                     if let Err(e) = runner::take(ctx, seen.address, seen.job, descriptor).await {
                         tracing::error!(job = %seen.address, error = %e, "runner stopped");
                     }

@@ -125,13 +125,7 @@ fn vector_job(n: u8, k: u8) -> (ValidatedJob, Vec<u8>) {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    let job = JobSpec::builder()
-        .shader_wgsl(&d.wgsl)
-        .entry_point(&d.entry_point)
-        .input(d.input.clone())
-        .params(d.params)
-        .output_len(d.output_len)
-        .workgroups(d.workgroups)
+    let job = JobSpec::from_descriptor(&d)
         .reward(REWARD)
         .replicas(n, k)
         .build()
@@ -232,30 +226,27 @@ fn three_daemons_verify_each_other_and_the_liar_is_slashed() {
     });
 }
 
-#[test]
-fn a_daemon_killed_after_committing_resumes_and_is_not_slashed() {
+/// A daemon crashes (abort, as SIGKILL would) right after sending the transaction of `point`,
+/// before journaling its confirmation; restarted without the fault, it resumes from its journal
+/// and the chain, and the job completes with nobody slashed and no double claim.
+fn crash_and_resume(point: &str) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
         let net = LocalNet::start(Default::default()).await.unwrap();
         let a = provider(&net, dir.path(), "a", "").await;
         let b = provider(&net, dir.path(), "b", "").await;
-        let crashy = provider(
-            &net,
-            dir.path(),
-            "crashy",
-            "[fault]\ncrash_after = \"commit_sent\"\n",
-        )
-        .await;
+        let fault = format!("[fault]\ncrash_after = \"{point}\"\n");
+        let crashy = provider(&net, dir.path(), "crashy", &fault).await;
         let mut daemons = vec![
             start(&a, dir.path(), "a"),
             start(&b, dir.path(), "b"),
             start(&crashy, dir.path(), "crashy"),
         ];
         let client = client(&net).await;
+        // Quorum 3 of 3: the job cannot complete without the crashed provider.
         let (job, expected) = vector_job(3, 3);
         let handle = client.submit(&job).await.unwrap();
-        // The crashy daemon aborts right after its commit transaction.
         let status = tokio::task::spawn_blocking({
             let mut child =
                 std::mem::replace(&mut daemons[2].child, Command::new("true").spawn().unwrap());
@@ -265,34 +256,60 @@ fn a_daemon_killed_after_committing_resumes_and_is_not_slashed() {
         .unwrap();
         assert!(!status.success(), "the fault-injected daemon crashed");
         assert!(daemons[2].log().contains("fault injection: crashing now"));
-        // Restart it without the fault: it resumes from its journal (same salt) and reveals.
         let config = std::fs::read_to_string(&crashy.config).unwrap();
-        std::fs::write(
-            &crashy.config,
-            config.replace("crash_after = \"commit_sent\"", ""),
-        )
-        .unwrap();
+        std::fs::write(&crashy.config, config.replace(&fault, "")).unwrap();
         daemons.push(start(&crashy, dir.path(), "crashy"));
         let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
-        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(
+            settled.status(),
+            JobStatus::Completed,
+            "after a crash at {point}"
+        );
         assert_eq!(
             settled.result_hash,
             compute_market_job::result_hash(&expected)
         );
-        let c = net
-            .client(crashy.wallet.insecure_clone())
-            .await
-            .unwrap()
-            .provider()
-            .await
-            .unwrap();
-        assert_eq!((c.jobs_completed, c.jobs_slashed, c.staked), (1, 0, STAKE));
+        assert_eq!(settled.claimed, 3, "no double claim");
+        for p in [&a, &b, &crashy] {
+            let record = net
+                .client(p.wallet.insecure_clone())
+                .await
+                .unwrap()
+                .provider()
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    record.jobs_completed,
+                    record.jobs_slashed,
+                    record.staked,
+                    record.locked
+                ),
+                (1, 0, STAKE, 0),
+                "after a crash at {point}"
+            );
+        }
         assert!(
             daemons[3].log().contains("resuming journaled job"),
             "{}",
             daemons[3].log()
         );
     });
+}
+
+#[test]
+fn a_daemon_killed_after_claiming_resumes() {
+    crash_and_resume("claim_sent");
+}
+
+#[test]
+fn a_daemon_killed_after_committing_resumes_and_is_not_slashed() {
+    crash_and_resume("commit_sent");
+}
+
+#[test]
+fn a_daemon_killed_after_revealing_resumes() {
+    crash_and_resume("reveal_sent");
 }
 
 #[test]
