@@ -244,12 +244,14 @@ impl Client {
             .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
         let mut keys: Vec<&Keypair> = vec![&self.inner.payer];
         keys.extend(signers.iter().copied());
-        let tx = Transaction::new_signed_with_payer(
-            &all,
-            Some(&self.inner.payer.pubkey()),
-            &keys,
-            blockhash,
-        );
+        let mut tx = Transaction::new_with_payer(&all, Some(&self.inner.payer.pubkey()));
+        // `try_sign`, not `new_signed_with_payer`: a wrong signer set is an error, not a panic.
+        tx.try_sign(&keys, blockhash)
+            .map_err(|e| SdkError::Transaction {
+                instruction: name.to_string(),
+                message: format!("cannot sign: {e}"),
+                logs: vec![],
+            })?;
         self.rpc()
             .send_and_confirm_transaction(&tx)
             .await

@@ -1,0 +1,77 @@
+//! Shared set-up of the end-to-end tests: a local node, funded wallets, a provider simulated
+//! through the SDK's own provider calls.
+
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use compute_market_localnet::LocalNet;
+use compute_market_sdk::{store, Capabilities, Client, DeviceClass, Job, JobSpec, ValidatedJob};
+
+pub const REWARD: u64 = 100_000;
+pub const STAKE: u64 = 1_000_000;
+pub const FUNDS: u64 = 10_000_000;
+
+pub const DOUBLE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<u32>;
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
+}"#;
+
+pub fn spec(n: u8, k: u8) -> ValidatedJob {
+    JobSpec::builder()
+        .shader_wgsl(DOUBLE)
+        .input(
+            (0u32..64)
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .output_len(256)
+        .reward(REWARD)
+        .replicas(n, k)
+        .build()
+        .unwrap()
+}
+
+pub async fn client(net: &LocalNet) -> Client {
+    net.client(net.funded_wallet(FUNDS).await.unwrap())
+        .await
+        .unwrap()
+}
+
+pub async fn provider(net: &LocalNet) -> Client {
+    let c = net
+        .client(net.funded_wallet(STAKE).await.unwrap())
+        .await
+        .unwrap();
+    c.register_provider(
+        STAKE,
+        Capabilities {
+            vendor_id: 0,
+            device_class: DeviceClass::Cpu,
+            memory_mib: 1024,
+            max_workgroup_invocations: 256,
+            max_storage_buffer_bytes: 128 << 20,
+            bandwidth_mbps: 1_000,
+            int_mops: 1_000,
+        },
+    )
+    .await
+    .unwrap();
+    c
+}
+
+/// An honest provider's work on `job`: (result hash, output URI).
+pub async fn compute(provider: &Client, job: &Job) -> ([u8; 32], String) {
+    let input = store::fetch_verified(job.input_uri(), &job.spec.input_hash, 1 << 20)
+        .await
+        .unwrap();
+    let output: Vec<u8> = input
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .flat_map(|w| (u32::from_le_bytes(*w) * 2).to_le_bytes())
+        .collect();
+    let uri = provider.store().unwrap().put(&output).await.unwrap();
+    (compute_market_job::result_hash(&output), uri)
+}
