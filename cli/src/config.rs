@@ -77,7 +77,7 @@ pub struct Resolved {
     pub rpc_url: String,
     ws_url: Option<String>,
     keypair_path: PathBuf,
-    market: Pubkey,
+    market: Option<Pubkey>,
     store: Option<String>,
     priority_fee: Option<u64>,
     cluster_param: String,
@@ -139,13 +139,14 @@ impl Resolved {
             .or_else(|| solana.keypair_path.as_ref().map(PathBuf::from))
             .unwrap_or_else(|| home().join(".config/solana/id.json"));
         let market = match (&g.market, &local) {
-            (Some(m), _) => m
-                .parse()
-                .with_context(|| format!("--market {m:?} is not a valid base58 address"))?,
-            (None, Some(state)) => state.market.parse().context("localnet state: bad market")?,
-            (None, None) => {
-                bail!("no market: pass --market <ADDRESS> (or run `compute-market localnet`)")
+            (Some(m), _) => Some(
+                m.parse()
+                    .with_context(|| format!("--market {m:?} is not a valid base58 address"))?,
+            ),
+            (None, Some(state)) => {
+                Some(state.market.parse().context("localnet state: bad market")?)
             }
+            (None, None) => None,
         };
         let store = g
             .store
@@ -166,10 +167,18 @@ impl Resolved {
         })
     }
 
-    /// The SDK client for this connection.
+    /// The SDK client for this connection's market.
     pub async fn client(&self) -> Result<Client> {
+        let Some(market) = self.market else {
+            bail!("no market: pass --market <ADDRESS> (or run `compute-market localnet`)");
+        };
+        self.client_for(market).await
+    }
+
+    /// The SDK client for `market` (which may not exist yet).
+    pub async fn client_for(&self, market: Pubkey) -> Result<Client> {
         let wallet = read_keypair(&self.keypair_path)?;
-        let mut config = ClientConfig::new(&self.rpc_url, self.market);
+        let mut config = ClientConfig::new(&self.rpc_url, market);
         config.ws_url = self.ws_url.clone();
         config.store = self.store.clone();
         config.priority_fee_micro_lamports = self.priority_fee;

@@ -288,6 +288,115 @@ enum MarketCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create the market of a payment mint with parameters from a file (this wallet becomes its
+    /// authority); see migrations/market.example.toml.
+    Init {
+        /// Market parameters (TOML).
+        #[arg(long)]
+        params: PathBuf,
+        /// The payment mint (classic SPL Token).
+        #[arg(long)]
+        mint: String,
+        /// Fee destination token account (default: this wallet's associated token account,
+        /// created if needed).
+        #[arg(long)]
+        treasury: Option<String>,
+    },
+    /// Print the commands that deploy the program to this cluster.
+    Deploy,
+}
+
+/// Market parameters, as migrations/market.example.toml writes them.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketParams {
+    fee_bps: u16,
+    min_provider_stake: u64,
+    collateral_per_replica: u64,
+    unbonding_period_seconds: i64,
+    claim_window_seconds: i64,
+    commit_window_seconds: i64,
+    reveal_window_seconds: i64,
+}
+
+async fn market_init(
+    cfg: &Resolved,
+    params: &PathBuf,
+    mint: &str,
+    treasury: Option<String>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(params)
+        .with_context(|| format!("cannot read market parameters {}", params.display()))?;
+    let p: MarketParams = toml::from_str(&text).map_err(|e| {
+        // toml's own Display is a multi-line snippet; one line says what to fix.
+        anyhow::anyhow!(
+            "{} is not valid market parameters: {}",
+            params.display(),
+            e.message()
+        )
+    })?;
+    let mint = parse_pubkey("--mint", mint)?;
+    let market = compute_market_sdk::pda::market(&mint);
+    let client = cfg.client_for(market).await?;
+    let treasury = match treasury {
+        Some(t) => parse_pubkey("--treasury", &t)?,
+        None => {
+            let ata = compute_market_sdk::pda::token_account(&client.wallet(), &mint);
+            let create = compute_market_sdk::instructions::create_token_account(
+                &client.wallet(),
+                &client.wallet(),
+                &mint,
+            );
+            client
+                .send(
+                    "create treasury",
+                    vec![create],
+                    &[],
+                    compute_market_sdk::client::cu::CREATE_TOKEN_ACCOUNT,
+                )
+                .await?;
+            ata
+        }
+    };
+    let args = compute_market_sdk::MarketInitArgs {
+        fee_bps: p.fee_bps,
+        min_provider_stake: p.min_provider_stake,
+        collateral_per_replica: p.collateral_per_replica,
+        unbonding_period: p.unbonding_period_seconds,
+        windows: compute_market_sdk::Windows {
+            claim: p.claim_window_seconds,
+            commit: p.commit_window_seconds,
+            reveal: p.reveal_window_seconds,
+        },
+    };
+    let sig = client.init_market(&mint, &treasury, args).await?;
+    println!("market    {market}");
+    println!("mint      {mint}");
+    println!("authority {}", client.wallet());
+    println!("treasury  {treasury}");
+    println!("tx        {}", cfg.explorer_tx(&sig));
+    println!("use it with --market {market}");
+    Ok(())
+}
+
+fn print_deploy(cfg: &Resolved) {
+    let id = compute_market_sdk::pda::PROGRAM_ID;
+    println!("# Build the program (no Solana platform-tools needed):");
+    println!("scripts/build-sbf.sh");
+    println!("# Deploy it with the Solana CLI (program id {id}, keypair in migrations/keys/):");
+    println!(
+        "solana program deploy --url {} --program-id migrations/keys/compute_market-keypair.json target/deploy/compute_market.so",
+        cfg.rpc_url
+    );
+    println!(
+        "# or, with Anchor installed: anchor deploy --provider.cluster {}",
+        cfg.rpc_url
+    );
+    println!("# Then create the market of your payment mint:");
+    println!(
+        "compute-market --url {} market init --params migrations/market.example.toml --mint <MINT>",
+        cfg.rpc_url
+    );
 }
 
 /// Errors only, except in the demo, where the daemons' own progress is worth seeing.
@@ -441,6 +550,18 @@ async fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let cfg = Resolved::from_global(&cli.global)?;
+    match &cli.command {
+        Command::Market(MarketCommand::Init {
+            params,
+            mint,
+            treasury,
+        }) => return market_init(&cfg, params, mint, treasury.clone()).await,
+        Command::Market(MarketCommand::Deploy) => {
+            print_deploy(&cfg);
+            return Ok(());
+        }
+        _ => {}
+    }
     let client = cfg.client().await?;
     match cli.command {
         Command::Localnet { .. }
@@ -616,6 +737,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Market(MarketCommand::Show { json }) => {
             let m = client.market().await?;
             output::print_market(&client.market_address(), &m, json);
+        }
+        Command::Market(MarketCommand::Init { .. } | MarketCommand::Deploy) => {
+            unreachable!("handled above")
         }
     }
     Ok(())

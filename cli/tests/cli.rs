@@ -467,3 +467,73 @@ fn png_header(bytes: &[u8]) -> (u32, u32) {
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     (w, h)
 }
+
+/// The operator's path: print the deploy commands, create a market from a parameters file.
+#[test]
+fn market_init_from_a_parameters_file() {
+    let env = setup();
+    let authority = env.rt.block_on(env.net.funded_wallet(0)).unwrap();
+    let key = env.keypair_file("authority", &authority);
+    let mint = env.rt.block_on(env.net.create_mint()).unwrap();
+    let params = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../migrations/market.example.toml"
+    );
+    let base = |extra: &[&str]| {
+        let mut args = vec![
+            "--url",
+            env.net.rpc_url(),
+            "--ws-url",
+            env.net.ws_url(),
+            "--keypair",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_compute-market"))
+            .args(&args)
+            .env("HOME", env.dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = ok(&base(&["market", "deploy"]));
+    assert!(out.contains("solana program deploy --url"), "{out}");
+    assert!(out.contains("compute_market-keypair.json"), "{out}");
+
+    let mint_s = mint.to_string();
+    let out = ok(&base(&[
+        "market", "init", "--params", params, "--mint", &mint_s,
+    ]));
+    let market = pda::market(&mint);
+    assert!(out.contains(&format!("market    {market}")), "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&ok(&base(&[
+        "--market",
+        &market.to_string(),
+        "market",
+        "show",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(shown["fee_bps"], 500);
+    assert_eq!(shown["claim_window"], 300);
+    assert_eq!(shown["unbonding_period"], 86_400);
+    assert_eq!(shown["authority"], authority.pubkey().to_string());
+
+    // Again: the market exists; a bad file is refused before anything is sent.
+    fails(
+        &base(&["market", "init", "--params", params, "--mint", &mint_s]),
+        "market_init",
+    );
+    let bad = env.dir.path().join("bad.toml");
+    std::fs::write(&bad, "fee_bps = 500\n").unwrap();
+    fails(
+        &base(&[
+            "market",
+            "init",
+            "--params",
+            bad.to_str().unwrap(),
+            "--mint",
+            &mint_s,
+        ]),
+        "is not valid market parameters",
+    );
+}

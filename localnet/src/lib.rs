@@ -199,7 +199,8 @@ impl LocalNet {
         self.client(self.payer().insecure_clone()).await
     }
 
-    async fn create_mint(&self) -> Result<Pubkey, LocalNetError> {
+    /// Creates another payment mint (6 decimals) whose mint authority is this node's.
+    pub async fn create_mint(&self) -> Result<Pubkey, LocalNetError> {
         use solana_program_pack::Pack;
         let payer = self.authority().await?;
         let mint = Keypair::new();
