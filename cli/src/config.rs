@@ -204,6 +204,10 @@ impl Resolved {
 
 /// `compute-market localnet`: runs the embedded node until Ctrl-C.
 pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
+    // Listen for Ctrl-C from the start, so an early one stops the node cleanly too.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the Ctrl-C handler")?;
     let net = LocalNet::start(LocalNetOptions::default()).await?;
     let state = LocalnetState {
         rpc_url: net.rpc_url().to_string(),
@@ -212,12 +216,6 @@ pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
         mint: net.mint.to_string(),
         store: net.blob_store_uri(),
     };
-    let path = localnet_state_path();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&state)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("local node running (Ctrl-C to stop)");
     println!("  RPC     {}", state.rpc_url);
     println!("  WS      {}", state.ws_url);
@@ -245,7 +243,16 @@ pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
         }
         Err(e) => println!("  (no wallet funded: {e:#})"),
     }
+    let path = localnet_state_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&state)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("other commands use it with --url localnet");
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

@@ -537,3 +537,68 @@ fn market_init_from_a_parameters_file() {
         "is not valid market parameters",
     );
 }
+
+/// `compute-market localnet` runs a node until Ctrl-C; `--url localnet` finds it.
+#[test]
+fn localnet_serves_other_invocations_until_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Keypair::new();
+    let key = dir.path().join("id.json");
+    std::fs::write(
+        &key,
+        serde_json::to_string(&wallet.to_bytes().to_vec()).unwrap(),
+    )
+    .unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args([
+            "--keypair",
+            key.to_str().unwrap(),
+            "localnet",
+            "--fund",
+            "5000",
+        ])
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join(".config/compute-market/localnet.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // The wallet is funded after the state file appears: wait for both.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_compute-market"))
+            .args(["--url", "localnet", "--keypair", key.to_str().unwrap()])
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "localnet did not come up"
+        );
+        if state.exists() {
+            let out = cli(&["market", "show", "--json"]);
+            if out.status.success() {
+                let market: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(market["fee_bps"], 500);
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Ctrl-C stops it and removes the state file.
+    let pid = node.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = node.wait().unwrap();
+    assert!(status.success(), "localnet exits cleanly on Ctrl-C");
+    assert!(!state.exists(), "state file removed");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(node.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(
+        stdout.contains("funded with SOL and 5000 tokens"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("stopped"), "{stdout}");
+}
