@@ -55,6 +55,14 @@ impl Wallet {
     }
 }
 
+/// A single-replica job posted by a client holding 1,000,000 tokens, claimed by a fresh
+/// provider (see [`Harness::claimed_single_job`]).
+pub struct ClaimedJob {
+    pub client: Wallet,
+    pub provider: ProviderActor,
+    pub job: Pubkey,
+}
+
 /// A registered provider.
 pub struct ProviderActor {
     pub wallet: Wallet,
@@ -441,6 +449,20 @@ impl Harness {
         self.provider_register(&actor, stake, caps)
             .expect("provider_register");
         actor
+    }
+
+    /// The most common starting point of a test: see [`ClaimedJob`].
+    pub fn claimed_single_job(&mut self) -> ClaimedJob {
+        let client = self.wallet(1_000_000);
+        let provider = self.new_provider();
+        let args = self.job_args(1, 1);
+        let job = self.post(&client, &args).unwrap();
+        self.claim(&provider, &job).unwrap();
+        ClaimedJob {
+            client,
+            provider,
+            job,
+        }
     }
 
     pub fn new_provider(&mut self) -> ProviderActor {

@@ -81,11 +81,11 @@ fn stake_unstake_and_withdraw_after_unbonding() {
 #[test]
 fn locked_collateral_cannot_be_unstaked() {
     let mut h = Harness::new();
-    let client = h.wallet(1_000_000);
-    let p = h.new_provider();
-    let args = h.job_args(1, 1);
-    let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    let ClaimedJob {
+        client,
+        provider: p,
+        job: _,
+    } = h.claimed_single_job();
     let ix = h.unstake_ix(&p, MIN_STAKE);
     assert_market_err(
         h.send(&[ix], &[&p.wallet.key]),

@@ -381,11 +381,11 @@ fn a_commitment_cannot_be_copied_by_another_provider() {
 #[test]
 fn settlement_accounts_are_checked() {
     let mut h = Harness::new();
-    let client = h.wallet(1_000_000);
-    let p = h.new_provider();
-    let args = h.job_args(1, 1);
-    let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    let ClaimedJob {
+        client,
+        provider: p,
+        job,
+    } = h.claimed_single_job();
     // Payout to a token account the provider does not own.
     let mut ix = h.submit_ix(&p, &job, [5; 32]);
     ix.accounts[5].pubkey = client.token;

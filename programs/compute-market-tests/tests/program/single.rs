@@ -87,11 +87,11 @@ fn cancel_refunds_everything_and_closes_both_accounts() {
 #[test]
 fn cancel_after_a_claim_is_refused() {
     let mut h = Harness::new();
-    let client = h.wallet(1_000_000);
-    let p = h.new_provider();
-    let args = h.job_args(1, 1);
-    let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    let ClaimedJob {
+        client,
+        provider: _,
+        job,
+    } = h.claimed_single_job();
     let ix = h.cancel_ix(&client, &job);
     assert_market_err(h.send(&[ix], &[&client.key]), MarketError::JobNotOpen);
     h.assert_conserved();
@@ -119,11 +119,11 @@ fn unclaimed_job_expires_after_the_claim_deadline() {
 #[test]
 fn claimed_but_never_submitted_is_slashed_on_expiry() {
     let mut h = Harness::new();
-    let client = h.wallet(1_000_000);
-    let p = h.new_provider();
-    let args = h.job_args(1, 1);
-    let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    let ClaimedJob {
+        client,
+        provider: p,
+        job,
+    } = h.claimed_single_job();
     let commit_deadline = h.job(&job).commit_deadline;
     h.warp_to(commit_deadline);
     assert_market_err(h.expire(&job), MarketError::ExpireTooEarly);
@@ -150,11 +150,11 @@ fn claimed_but_never_submitted_is_slashed_on_expiry() {
 #[test]
 fn tokens_sent_to_an_escrow_cannot_block_settlement() {
     let mut h = Harness::new();
-    let client = h.wallet(1_000_000);
-    let p = h.new_provider();
-    let args = h.job_args(1, 1);
-    let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    let ClaimedJob {
+        client,
+        provider: p,
+        job,
+    } = h.claimed_single_job();
     let escrow = h.job(&job).escrow;
     h.mint_to(&escrow, 5); // a griefer's donation
     h.submit(&p, &job, RESULT).unwrap();
