@@ -489,3 +489,122 @@ fn without_a_websocket_the_resync_still_finds_jobs() {
         );
     });
 }
+
+/// A TCP proxy in front of the node that can be taken down (dropping every connection and
+/// refusing new ones) and brought back, to cut the daemon off from RPC and websocket.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Proxy {
+        let upstream: std::net::SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_start_matches("ws://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, _) = tokio::sync::watch::channel(0u64);
+        let generation = std::sync::Arc::new(tx);
+        let (d, g) = (down.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut = g.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            addr,
+            down,
+            generation,
+        }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            self.generation.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+#[test]
+fn rpc_and_websocket_outages_are_survived() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let rpc = Proxy::start(net.rpc_url()).await;
+        let ws = Proxy::start(net.ws_url()).await;
+        let p = provider(&net, dir.path(), "p", "").await;
+        let config = std::fs::read_to_string(&p.config)
+            .unwrap()
+            .replace(net.rpc_url(), &format!("http://{}", rpc.addr))
+            .replace(net.ws_url(), &format!("ws://{}", ws.addr));
+        std::fs::write(&p.config, config).unwrap();
+        let daemon = start(&p, dir.path(), "p");
+        let client = client(&net).await;
+        // Let the daemon start, then cut it off and post a job it cannot see.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        rpc.set_down(true);
+        ws.set_down(true);
+        let (job, expected) = vector_job(1, 1);
+        let first = client.submit(&job).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            first.job().await.unwrap().claimed,
+            0,
+            "cut off, it cannot claim"
+        );
+        rpc.set_down(false);
+        ws.set_down(false);
+        let settled = wait_settled(&first, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(first.result().await.unwrap(), expected);
+
+        // Mid-job: cut both right after the claim; the runner retries and completes.
+        let second = client.submit(&job).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while second.job().await.unwrap().claimed == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        rpc.set_down(true);
+        ws.set_down(true);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        rpc.set_down(false);
+        ws.set_down(false);
+        let settled = wait_settled(&second, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        let log = daemon.log();
+        assert!(log.contains("websocket"), "{log}");
+        let record = net
+            .client(p.wallet.insecure_clone())
+            .await
+            .unwrap()
+            .provider()
+            .await
+            .unwrap();
+        assert_eq!((record.jobs_completed, record.jobs_slashed), (2, 0));
+    });
+}
