@@ -549,6 +549,10 @@ fn localnet_serves_other_invocations_until_interrupted() {
         serde_json::to_string(&wallet.to_bytes().to_vec()).unwrap(),
     )
     .unwrap();
+    // Output to files, not pipes: nobody reads a pipe while the node runs, and a full pipe
+    // would block it.
+    let stdout_path = dir.path().join("localnet.out");
+    let stderr_path = dir.path().join("localnet.err");
     let mut node = Command::new(env!("CARGO_BIN_EXE_compute-market"))
         .args([
             "--keypair",
@@ -558,10 +562,17 @@ fn localnet_serves_other_invocations_until_interrupted() {
             "5000",
         ])
         .env("HOME", dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
+    let output = || {
+        format!(
+            "stdout: {}\nstderr: {}",
+            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        )
+    };
     let state = dir.path().join(".config/compute-market/localnet.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     // The wallet is funded after the state file appears: wait for both.
@@ -576,7 +587,8 @@ fn localnet_serves_other_invocations_until_interrupted() {
     loop {
         assert!(
             std::time::Instant::now() < deadline,
-            "localnet did not come up"
+            "localnet did not come up\n{}",
+            output()
         );
         if state.exists() {
             let out = cli(&["market", "show", "--json"]);
@@ -592,13 +604,17 @@ fn localnet_serves_other_invocations_until_interrupted() {
     let pid = node.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let status = node.wait().unwrap();
-    assert!(status.success(), "localnet exits cleanly on Ctrl-C");
+    assert!(
+        status.success(),
+        "localnet exits cleanly on Ctrl-C\n{}",
+        output()
+    );
     assert!(!state.exists(), "state file removed");
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(node.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
     assert!(
         stdout.contains("funded with SOL and 5000 tokens"),
-        "{stdout}"
+        "{}",
+        output()
     );
-    assert!(stdout.contains("stopped"), "{stdout}");
+    assert!(stdout.contains("stopped"), "{}", output());
 }
