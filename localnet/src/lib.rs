@@ -259,7 +259,14 @@ impl LocalNet {
         } else {
             &[]
         };
-        payer.send("mint tokens", ixs, signers, 40_000).await?;
+        payer
+            .send(
+                "mint tokens",
+                ixs,
+                signers,
+                10_000 + cu::CREATE_TOKEN_ACCOUNT,
+            )
+            .await?;
         Ok(account)
     }
 

@@ -400,7 +400,12 @@ async fn post_raw(
         args,
     );
     client
-        .send("job_post", vec![ix], &[], 60_000)
+        .send(
+            "job_post",
+            vec![ix],
+            &[],
+            compute_market_sdk::client::cu::JOB_POST,
+        )
         .await
         .unwrap();
     pda::job(&client.market_address(), &client.wallet(), job_id)
