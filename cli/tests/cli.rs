@@ -46,8 +46,13 @@ impl Env {
             keypair.to_str().unwrap(),
         ];
         full.extend_from_slice(args);
+        self.raw(&full)
+    }
+
+    /// Runs the CLI with exactly `args` (home directory: the test's).
+    fn raw(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_compute-market"))
-            .args(&full)
+            .args(args)
             .env("HOME", self.dir.path())
             .env_remove("RUST_LOG")
             .output()
@@ -380,46 +385,34 @@ fn every_subcommand_against_a_local_node() {
         &env.cli(&missing, &["market", "show"]),
         "cannot read keypair",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
-        .args([
-            "--url",
-            "ftp://x",
-            "--market",
-            &env.net.market.to_string(),
-            "market",
-            "show",
-        ])
-        .env("HOME", env.dir.path())
-        .output()
-        .unwrap();
+    let out = env.raw(&[
+        "--url",
+        "ftp://x",
+        "--market",
+        &env.net.market.to_string(),
+        "market",
+        "show",
+    ]);
     fails(&out, "must be an http(s) URL");
-    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
-        .args([
-            "--url",
-            env.net.rpc_url(),
-            "--keypair",
-            client_key.to_str().unwrap(),
-            "--market",
-            &Pubkey::new_unique().to_string(),
-            "market",
-            "show",
-        ])
-        .env("HOME", env.dir.path())
-        .output()
-        .unwrap();
+    let out = env.raw(&[
+        "--url",
+        env.net.rpc_url(),
+        "--keypair",
+        client_key.to_str().unwrap(),
+        "--market",
+        &Pubkey::new_unique().to_string(),
+        "market",
+        "show",
+    ]);
     fails(&out, "unknown market");
-    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
-        .args([
-            "--url",
-            env.net.rpc_url(),
-            "--keypair",
-            client_key.to_str().unwrap(),
-            "market",
-            "show",
-        ])
-        .env("HOME", env.dir.path())
-        .output()
-        .unwrap();
+    let out = env.raw(&[
+        "--url",
+        env.net.rpc_url(),
+        "--keypair",
+        client_key.to_str().unwrap(),
+        "market",
+        "show",
+    ]);
     fails(&out, "no market: pass --market");
 }
 
@@ -489,11 +482,7 @@ fn market_init_from_a_parameters_file() {
             key.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        Command::new(env!("CARGO_BIN_EXE_compute-market"))
-            .args(&args)
-            .env("HOME", env.dir.path())
-            .output()
-            .unwrap()
+        env.raw(&args)
     };
     let out = ok(&base(&["market", "deploy"]));
     assert!(out.contains("solana program deploy --url"), "{out}");

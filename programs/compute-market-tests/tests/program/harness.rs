@@ -264,53 +264,53 @@ impl Harness {
         self.warp(unix_timestamp - now);
     }
 
-    pub fn create_mint(&mut self) -> Pubkey {
-        let mint = self.keypair();
-        let len = spl_token_interface::state::Mint::LEN;
+    /// Creates a token-program account of `len` bytes at a new address, initialised by `init`.
+    fn create_token_program_account(
+        &mut self,
+        len: usize,
+        init: impl FnOnce(&Pubkey) -> Instruction,
+    ) -> Pubkey {
+        let account = self.keypair();
         let rent = self.svm.minimum_balance_for_rent_exemption(len);
         let ixs = [
             solana_system_interface::instruction::create_account(
                 &self.payer.pubkey(),
-                &mint.pubkey(),
+                &account.pubkey(),
                 rent,
                 len as u64,
                 &token_program(),
             ),
+            init(&account.pubkey()),
+        ];
+        self.send(&ixs, &[&account])
+            .expect("create token-program account");
+        account.pubkey()
+    }
+
+    pub fn create_mint(&mut self) -> Pubkey {
+        let authority = self.mint_authority.pubkey();
+        self.create_token_program_account(spl_token_interface::state::Mint::LEN, |mint| {
             spl_token_interface::instruction::initialize_mint2(
                 &token_program(),
-                &mint.pubkey(),
-                &self.mint_authority.pubkey(),
+                mint,
+                &authority,
                 None,
                 DECIMALS,
             )
-            .unwrap(),
-        ];
-        self.send(&ixs, &[&mint]).expect("create mint");
-        mint.pubkey()
+            .unwrap()
+        })
     }
 
     pub fn create_token_account_of(&mut self, mint: &Pubkey, owner: &Pubkey) -> Pubkey {
-        let account = self.keypair();
-        let len = spl_token_interface::state::Account::LEN;
-        let rent = self.svm.minimum_balance_for_rent_exemption(len);
-        let ixs = [
-            solana_system_interface::instruction::create_account(
-                &self.payer.pubkey(),
-                &account.pubkey(),
-                rent,
-                len as u64,
-                &token_program(),
-            ),
+        self.create_token_program_account(spl_token_interface::state::Account::LEN, |account| {
             spl_token_interface::instruction::initialize_account3(
                 &token_program(),
-                &account.pubkey(),
+                account,
                 mint,
                 owner,
             )
-            .unwrap(),
-        ];
-        self.send(&ixs, &[&account]).expect("create token account");
-        account.pubkey()
+            .unwrap()
+        })
     }
 
     pub fn create_token_account(&mut self, owner: &Pubkey) -> Pubkey {
