@@ -167,6 +167,15 @@ impl Resolved {
         })
     }
 
+    /// The websocket URL: `--ws-url`, the localnet's, the Solana config's, or derived from the
+    /// RPC URL (port + 1).
+    pub fn ws_url(&self) -> Result<String> {
+        match &self.ws_url {
+            Some(ws) => Ok(ws.clone()),
+            None => Ok(compute_market_sdk::client::default_ws_url(&self.rpc_url)?),
+        }
+    }
+
     /// The SDK client for this connection's market.
     pub async fn client(&self) -> Result<Client> {
         let Some(market) = self.market else {
@@ -234,7 +243,8 @@ pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
         .unwrap_or_else(|| home().join(".config/solana/id.json"));
     match read_keypair(&keypair_path) {
         Ok(wallet) => {
-            net.airdrop(&wallet.pubkey(), compute_market_localnet::WALLET_LAMPORTS)?;
+            net.airdrop(&wallet.pubkey(), compute_market_localnet::WALLET_LAMPORTS)
+                .await?;
             net.mint_to(&wallet.pubkey(), fund).await?;
             println!(
                 "  wallet  {} funded with SOL and {fund} tokens",

@@ -5,6 +5,11 @@
 //! exact-class job with three replicas (quorum two) and the Mandelbrot image job with one,
 //! follows each live, verifies the results against the on-chain hashes, writes the image as a
 //! PNG and prints who was paid what.
+//!
+//! With `--url` it does the same on a node the user runs (`surfpool start`,
+//! `solana-test-validator`): it deploys the program and publishes its IDL there if they are
+//! missing, creates its own mint and market, and funds its wallets from `--keypair` (or from
+//! an airdrop to a new payer).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +29,119 @@ use tokio::sync::oneshot;
 pub const REWARD: u64 = 250_000;
 const STAKE: u64 = 2_000_000;
 const CLIENT_FUNDS: u64 = 10_000_000;
+
+/// A new payer, funded by the node's faucet.
+async fn airdropped_payer(rpc_url: &str) -> Result<Keypair> {
+    let payer = Keypair::new();
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.to_string());
+    let refused = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "the node at {rpc_url} refused an airdrop ({e}): pass --keypair with a wallet holding ~{} SOL",
+            PAYER_AIRDROP / 1_000_000_000
+        )
+    };
+    rpc.request_airdrop(&payer.pubkey(), PAYER_AIRDROP)
+        .await
+        .map_err(|e| refused(&e))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc.get_balance(&payer.pubkey()).await.unwrap_or(0) < PAYER_AIRDROP {
+        if Instant::now() > deadline {
+            return Err(refused(&"no funds arrived within 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "  payer {} funded with {} SOL by airdrop",
+        payer.pubkey(),
+        PAYER_AIRDROP / 1_000_000_000
+    );
+    Ok(payer)
+}
+
+/// Deploys the program and publishes its IDL unless the program is there already.
+async fn ensure_deployed(
+    rpc_url: &str,
+    ws_url: &str,
+    payer: &Keypair,
+    start: Instant,
+) -> Result<()> {
+    let mut config = compute_market_sdk::ClientConfig::new(rpc_url, Pubkey::default());
+    config.ws_url = Some(ws_url.to_string());
+    let client = Client::connect(config, payer.insecure_clone()).await?;
+    let inputs = crate::deploy::Inputs::default();
+    let elf = std::fs::read(&inputs.program_so).with_context(|| {
+        format!(
+            "cannot read the program {} (build it with scripts/build-sbf.sh)",
+            inputs.program_so.display()
+        )
+    })?;
+    use compute_market_sdk::deploy::{inspect, Deployed};
+    match inspect(client.rpc(), &pda::PROGRAM_ID, &elf).await? {
+        Deployed::Absent => {
+            println!("▶ deploying the program {} and its IDL", pda::PROGRAM_ID);
+            if write_on_surfpool(&client, &elf).await? {
+                println!(
+                    "  {} program written with Surfpool's surfnet_writeProgram (a dev-node shortcut: `market deploy` uses the BPF loader)",
+                    elapsed(start)
+                );
+            } else {
+                let last = std::sync::atomic::AtomicUsize::new(0);
+                let sent = compute_market_sdk::deploy::deploy_program(
+                    &client,
+                    &crate::deploy::read_program_keypair(&inputs.program_keypair)?,
+                    &elf,
+                    &|done, total| {
+                        // A line per tenth of the writes.
+                        let tenth = done * 10 / total.max(1);
+                        if last.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
+                            println!("  {} written {done}/{total}", elapsed(start));
+                        }
+                    },
+                )
+                .await?;
+                println!(
+                    "  {} program deployed with the BPF loader ({sent} transactions)",
+                    elapsed(start)
+                );
+            }
+            let idl_json = std::fs::read(&inputs.idl)
+                .with_context(|| format!("cannot read the IDL {}", inputs.idl.display()))?;
+            let published = compute_market_sdk::idl::publish(&client, &idl_json).await?;
+            println!(
+                "  {} IDL published at {} ({published:?})",
+                elapsed(start),
+                compute_market_sdk::idl::address()
+            );
+        }
+        Deployed::Same { .. } => {
+            println!("  program {} already deployed (identical)", pda::PROGRAM_ID)
+        }
+        Deployed::Different { .. } => println!(
+            "  warning: program {} is deployed but differs from {}; using it anyway",
+            pda::PROGRAM_ID,
+            inputs.program_so.display()
+        ),
+    }
+    Ok(())
+}
+
+/// Writes the program with Surfpool's `surfnet_writeProgram` when the node is a Surfpool (a
+/// 1.6 MB program takes minutes through loader writes there); `false` on other nodes.
+async fn write_on_surfpool(client: &Client, elf: &[u8]) -> Result<bool> {
+    let request = solana_rpc_client_api::request::RpcRequest::Custom {
+        method: "surfnet_writeProgram",
+    };
+    let params = serde_json::json!([pda::PROGRAM_ID.to_string(), hex::encode(elf), 0]);
+    match client
+        .rpc()
+        .send::<serde_json::Value>(request, params)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.to_string().contains("Method not found") => Ok(false),
+        Err(e) => Err(anyhow::anyhow!("surfnet_writeProgram: {e}")),
+    }
+}
 
 /// A provider with its daemon running in this process.
 pub struct Provider {
@@ -46,12 +164,50 @@ fn elapsed(start: Instant) -> String {
     format!("{:>6.2}s", start.elapsed().as_secs_f64())
 }
 
+/// SOL asked of the faucet for a new payer on an external node: rent for the program buffer
+/// and program data (~12 SOL each for a 1.6 MB program) and 2 SOL for each demo wallet.
+const PAYER_AIRDROP: u64 = 50_000_000_000;
+
+/// Where the demo runs.
+pub enum Target {
+    /// An embedded node, started and stopped by the demo.
+    Embedded,
+    /// A node somebody else runs.
+    External {
+        /// JSON-RPC URL.
+        rpc_url: String,
+        /// Websocket URL.
+        ws_url: String,
+        /// Who pays (`None`: a new wallet funded by an airdrop).
+        payer: Option<Box<Keypair>>,
+    },
+}
+
 /// Runs the demo; `out` is where the PNG goes.
-pub async fn run(out: PathBuf, allow_cpu: bool) -> Result<()> {
+pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
     let start = Instant::now();
     let options = LocalNetOptions::default();
-    println!("▶ starting a local Solana node (embedded Surfpool) with the Compute Market program");
-    let net = LocalNet::start(options).await?;
+    let net = match target {
+        Target::Embedded => {
+            println!(
+                "▶ starting a local Solana node (embedded Surfpool) with the Compute Market program"
+            );
+            LocalNet::start(options).await?
+        }
+        Target::External {
+            rpc_url,
+            ws_url,
+            payer,
+        } => {
+            println!("▶ using the node at {rpc_url}");
+            let payer = match payer {
+                Some(payer) => *payer,
+                None => airdropped_payer(&rpc_url).await?,
+            };
+            ensure_deployed(&rpc_url, &ws_url, &payer, start).await?;
+            LocalNet::attach(&rpc_url, &ws_url, payer, options).await?
+        }
+    };
     println!(
         "  {} RPC {}  WS {}",
         elapsed(start),

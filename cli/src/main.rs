@@ -8,6 +8,7 @@
 mod bench;
 mod config;
 mod demo;
+mod deploy;
 mod output;
 
 use std::path::PathBuf;
@@ -72,6 +73,8 @@ enum Command {
     Market(MarketCommand),
     /// The whole marketplace on this machine: local node, three provider daemons on the local
     /// GPU, an exact job with three replicas and a Mandelbrot image job, verified results.
+    /// With --url, on that node instead (deploying the program there if missing; wallets are
+    /// funded from --keypair, or from an airdrop to a new payer).
     Demo {
         /// Where to write the Mandelbrot image.
         #[arg(long, default_value = "mandelbrot.png")]
@@ -302,8 +305,22 @@ enum MarketCommand {
         #[arg(long)]
         treasury: Option<String>,
     },
-    /// Print the commands that deploy the program to this cluster.
-    Deploy,
+    /// Deploy the program (upgradeable BPF loader; this wallet becomes its upgrade authority)
+    /// and publish its IDL in Anchor's IDL account. Safe to re-run: identical parts are kept.
+    Deploy {
+        /// The program binary (default: target/deploy/compute_market.so).
+        #[arg(long)]
+        program: Option<PathBuf>,
+        /// The program's keypair (default: migrations/keys/compute_market-keypair.json).
+        #[arg(long)]
+        program_keypair: Option<PathBuf>,
+        /// The IDL (default: idl/compute_market.json).
+        #[arg(long)]
+        idl: Option<PathBuf>,
+        /// Only print the equivalent Solana CLI / Anchor commands.
+        #[arg(long)]
+        print_only: bool,
+    },
 }
 
 /// Market parameters, as migrations/market.example.toml writes them.
@@ -379,6 +396,52 @@ async fn market_init(
     Ok(())
 }
 
+async fn market_deploy(cfg: &Resolved, inputs: deploy::Inputs) -> Result<()> {
+    let client = cfg.client_for(Pubkey::default()).await?;
+    println!(
+        "deploying {} as {} to {}",
+        inputs.program_so.display(),
+        compute_market_sdk::pda::PROGRAM_ID,
+        cfg.rpc_url
+    );
+    let start = std::time::Instant::now();
+    let spinner = output::spinner("checking the cluster");
+    let report = deploy::run(&client, &inputs, &|done, total| {
+        spinner.set_message(format!("writing the program: {done}/{total} transactions"));
+    })
+    .await;
+    spinner.finish_and_clear();
+    let report = report?;
+    let program = compute_market_sdk::pda::PROGRAM_ID;
+    println!(
+        "program     {program}  {} [{:.1} s]",
+        report.program,
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "authority   {}",
+        report
+            .authority
+            .map_or("none (immutable)".to_string(), |a| a.to_string())
+    );
+    println!("explorer    {}", cfg.explorer_address(&program));
+    let idl = match report.idl {
+        compute_market_sdk::idl::Published::Created { transactions } => {
+            format!("published ({transactions} transactions)")
+        }
+        compute_market_sdk::idl::Published::Replaced { transactions } => {
+            format!("replaced ({transactions} transactions)")
+        }
+        compute_market_sdk::idl::Published::UpToDate => "already published, identical".into(),
+    };
+    println!("idl         {}  {idl}", compute_market_sdk::idl::address());
+    println!(
+        "next: compute-market --url {} market init --params migrations/market.example.toml --mint <MINT>",
+        cfg.rpc_url
+    );
+    Ok(())
+}
+
 fn print_deploy(cfg: &Resolved) {
     let id = compute_market_sdk::pda::PROGRAM_ID;
     println!("# Build the program (no Solana platform-tools needed):");
@@ -390,6 +453,11 @@ fn print_deploy(cfg: &Resolved) {
     );
     println!(
         "# or, with Anchor installed: anchor deploy --provider.cluster {}",
+        cfg.rpc_url
+    );
+    println!("# Publish the IDL in Anchor's IDL account (what explorers read):");
+    println!(
+        "anchor idl init --provider.cluster {} --filepath idl/compute_market.json {id}",
         cfg.rpc_url
     );
     println!("# Then create the market of your payment mint:");
@@ -541,7 +609,25 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Localnet { fund } => return config::run_localnet(&cli.global, fund).await,
-        Command::Demo { out, allow_cpu } => return demo::run(out, allow_cpu).await,
+        Command::Demo { out, allow_cpu } => {
+            // `--url` runs it on that node; without it, on an embedded one.
+            let target = match &cli.global.url {
+                None => demo::Target::Embedded,
+                Some(_) => {
+                    let cfg = Resolved::from_global(&cli.global)?;
+                    let payer = match &cli.global.keypair {
+                        Some(path) => Some(Box::new(config::read_keypair(path)?)),
+                        None => None,
+                    };
+                    demo::Target::External {
+                        rpc_url: cfg.rpc_url.clone(),
+                        ws_url: cfg.ws_url()?,
+                        payer,
+                    }
+                }
+            };
+            return demo::run(out, allow_cpu, target).await;
+        }
         Command::BenchPickup {
             jobs,
             no_websocket,
@@ -556,9 +642,23 @@ async fn run(cli: Cli) -> Result<()> {
             mint,
             treasury,
         }) => return market_init(&cfg, params, mint, treasury.clone()).await,
-        Command::Market(MarketCommand::Deploy) => {
-            print_deploy(&cfg);
-            return Ok(());
+        Command::Market(MarketCommand::Deploy {
+            program,
+            program_keypair,
+            idl,
+            print_only,
+        }) => {
+            if *print_only {
+                print_deploy(&cfg);
+                return Ok(());
+            }
+            let defaults = deploy::Inputs::default();
+            let inputs = deploy::Inputs {
+                program_so: program.clone().unwrap_or(defaults.program_so),
+                program_keypair: program_keypair.clone().unwrap_or(defaults.program_keypair),
+                idl: idl.clone().unwrap_or(defaults.idl),
+            };
+            return market_deploy(&cfg, inputs).await;
         }
         _ => {}
     }
@@ -738,7 +838,7 @@ async fn run(cli: Cli) -> Result<()> {
             let m = client.market().await?;
             output::print_market(&client.market_address(), &m, json);
         }
-        Command::Market(MarketCommand::Init { .. } | MarketCommand::Deploy) => {
+        Command::Market(MarketCommand::Init { .. } | MarketCommand::Deploy { .. }) => {
             unreachable!("handled above")
         }
     }

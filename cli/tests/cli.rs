@@ -484,9 +484,10 @@ fn market_init_from_a_parameters_file() {
         args.extend_from_slice(extra);
         env.raw(&args)
     };
-    let out = ok(&base(&["market", "deploy"]));
+    let out = ok(&base(&["market", "deploy", "--print-only"]));
     assert!(out.contains("solana program deploy --url"), "{out}");
     assert!(out.contains("compute_market-keypair.json"), "{out}");
+    assert!(out.contains("anchor idl init"), "{out}");
 
     let mint_s = mint.to_string();
     let out = ok(&base(&[
@@ -524,6 +525,135 @@ fn market_init_from_a_parameters_file() {
             &mint_s,
         ]),
         "is not valid market parameters",
+    );
+}
+
+/// A node that has nothing of ours, as `surfpool start` or `solana-test-validator` would be:
+/// `demo --url` deploys the program and its IDL there and runs the whole marketplace on it;
+/// then the operator's `market deploy` finds both in place; only the IDL's authority may
+/// replace the IDL. (The BPF-loader deploy and IDL replacement are tested in
+/// client-sdk/tests/deploy.rs.)
+#[test]
+fn the_demo_and_market_deploy_on_a_bare_node() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let node = rt
+        .block_on(compute_market_localnet::start_bare_node())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write_key = |name: &str, k: &Keypair| {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(
+            &path,
+            serde_json::to_string(&k.to_bytes().to_vec()).unwrap(),
+        )
+        .unwrap();
+        path
+    };
+    let payer = node.payer().insecure_clone();
+    let payer_key = write_key("payer", &payer);
+    let stranger_key = write_key("stranger", &Keypair::new());
+    let cli = |key: Option<&Path>, extra: &[&str]| {
+        let mut args = vec!["--url", node.rpc_url(), "--ws-url", node.ws_url()];
+        if let Some(key) = key {
+            args.extend(["--keypair", key.to_str().unwrap()]);
+        }
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_compute-market"))
+            .args(&args)
+            .env("HOME", dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new_with_commitment(
+        node.rpc_url().to_string(),
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    );
+    let on_chain_idl = || {
+        rt.block_on(compute_market_sdk::idl::fetch(&rpc))
+            .unwrap()
+            .expect("an IDL account")
+    };
+    let idl_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../idl/compute_market.json");
+    let committed = std::fs::read(idl_path).unwrap();
+    let idl_address = compute_market_sdk::idl::address().to_string();
+
+    // Bad input is refused before anything is sent: a keypair that is not the program's, a
+    // missing binary.
+    let wrong = write_key("wrong-program", &Keypair::new());
+    fails(
+        &cli(
+            Some(&payer_key),
+            &[
+                "market",
+                "deploy",
+                "--program-keypair",
+                wrong.to_str().unwrap(),
+            ],
+        ),
+        "but the program was built with id",
+    );
+    fails(
+        &cli(
+            Some(&payer_key),
+            &["market", "deploy", "--program", "/nonexistent.so"],
+        ),
+        "cannot read the program /nonexistent.so",
+    );
+    assert!(rt.block_on(rpc.get_account(&pda::PROGRAM_ID)).is_err());
+
+    // The demo, paying from an airdrop to a new wallet: it deploys the program and the IDL.
+    let png = dir.path().join("mandelbrot.png");
+    let stdout = ok(&cli(None, &["demo", "--out", png.to_str().unwrap()]));
+    for expected in [
+        format!("▶ using the node at {}", node.rpc_url()),
+        "funded with 50 SOL by airdrop".to_string(),
+        format!("▶ deploying the program {} and its IDL", pda::PROGRAM_ID),
+        format!("IDL published at {idl_address} (Created"),
+        "output equals the CPU reference, byte for byte".to_string(),
+        "client                           -1050000".to_string(),
+    ] {
+        assert!(stdout.contains(&expected), "{expected:?} in {stdout}");
+    }
+    assert_eq!(png_header(&std::fs::read(&png).unwrap()), (256, 256));
+    let program = rt.block_on(rpc.get_account(&pda::PROGRAM_ID)).unwrap();
+    assert!(program.executable);
+    let idl = on_chain_idl();
+    assert_eq!(idl.json, committed);
+
+    // The operator's `market deploy` afterwards: both are in place, nothing is sent.
+    let idl_authority = idl.authority;
+    let out = ok(&cli(Some(&payer_key), &["market", "deploy"]));
+    assert!(
+        out.contains(&format!(
+            "program     {}  already deployed, identical",
+            pda::PROGRAM_ID
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "idl         {idl_address}  already published, identical"
+        )),
+        "{out}"
+    );
+    assert_eq!(on_chain_idl().authority, idl_authority);
+
+    // Only the IDL's authority (the demo's payer) may replace it; others are told who can.
+    // (Replacing it is tested in client-sdk/tests/deploy.rs.)
+    let mut bigger: serde_json::Value = serde_json::from_slice(&committed).unwrap();
+    bigger["metadata"]["description"] = serde_json::Value::String("x".repeat(20_000));
+    let bigger_path = dir.path().join("bigger.json");
+    std::fs::write(&bigger_path, serde_json::to_vec_pretty(&bigger).unwrap()).unwrap();
+    fails(
+        &cli(
+            Some(&stranger_key),
+            &["market", "deploy", "--idl", bigger_path.to_str().unwrap()],
+        ),
+        &format!("belongs to {idl_authority}"),
     );
 }
 

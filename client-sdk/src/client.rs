@@ -61,6 +61,12 @@ pub mod cu {
     pub const JOB_CLOSE: u32 = 5_000;
     /// Creating an associated token account (the ATA program searches its bump too).
     pub const CREATE_TOKEN_ACCOUNT: u32 = 30_000 + BUMP_SEARCH;
+    /// Anchor's IDL `Create` (searches the program's `[]` PDA twice, then a system CPI).
+    pub const IDL_CREATE: u32 = 30_000 + 2 * BUMP_SEARCH;
+    /// Anchor's IDL `Write`, `Resize`, `CreateBuffer`, `Close`.
+    pub const IDL_SMALL: u32 = 20_000;
+    /// Anchor's IDL `SetBuffer` plus closing the buffer (copies up to the IDL's size).
+    pub const IDL_SET_BUFFER: u32 = 60_000;
     /// Headroom for the compute-budget instructions themselves.
     pub const BUDGET_OVERHEAD: u32 = 1_000;
 
@@ -236,6 +242,28 @@ impl Client {
         signers: &[&Keypair],
         cu_limit: u32,
     ) -> Result<Signature> {
+        let blockhash = self
+            .rpc()
+            .get_latest_blockhash()
+            .await
+            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
+        let tx = self.sign(name, ixs, signers, cu_limit, blockhash)?;
+        self.rpc()
+            .send_and_confirm_transaction(&tx)
+            .await
+            .map_err(|e| SdkError::from_send(name, e))
+    }
+
+    /// Builds and signs (payer + `signers`) a transaction of `ixs` with a compute-unit limit
+    /// (and the configured priority fee), for callers that send many at once.
+    pub fn sign(
+        &self,
+        name: &str,
+        ixs: Vec<Instruction>,
+        signers: &[&Keypair],
+        cu_limit: u32,
+        blockhash: solana_message::Hash,
+    ) -> Result<Transaction> {
         let mut all = Vec::with_capacity(ixs.len() + 2);
         all.push(ComputeBudgetInstruction::set_compute_unit_limit(
             cu_limit.saturating_add(cu::BUDGET_OVERHEAD),
@@ -244,11 +272,6 @@ impl Client {
             all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
         }
         all.extend(ixs);
-        let blockhash = self
-            .rpc()
-            .get_latest_blockhash()
-            .await
-            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
         let mut keys: Vec<&Keypair> = vec![&self.inner.payer];
         keys.extend(signers.iter().copied());
         let mut tx = Transaction::new_with_payer(&all, Some(&self.inner.payer.pubkey()));
@@ -259,10 +282,7 @@ impl Client {
                 message: format!("cannot sign: {e}"),
                 logs: vec![],
             })?;
-        self.rpc()
-            .send_and_confirm_transaction(&tx)
-            .await
-            .map_err(|e| SdkError::from_send(name, e))
+        Ok(tx)
     }
 
     // ----- clients -----

@@ -12,6 +12,8 @@
 //! | [`job_spec`] | none | [`JobSpec::builder`]: validates a job against the job ABI and the market rules before anything is paid |
 //! | [`accounts`] | RPC | typed fetch/decode of markets, providers, jobs; job listing by market, client, provider, status |
 //! | [`store`] | files, HTTP, S3 | content-addressed blobs (`file://`, `http(s)://`, `s3://`), size-capped, hash-verified downloads |
+//! | [`deploy`] | RPC | deploying a program with the upgradeable BPF loader (operators) |
+//! | [`idl`] | RPC | the program's IDL in Anchor's on-chain IDL account: fetch, decode, publish |
 //! | [`client`] | RPC + websocket | [`Client`]: submit, wait, verified results, cancel/close/list, provider and market operations |
 //!
 //! Everything fails with one [`SdkError`]; a refused transaction names the program's error and
@@ -42,7 +44,9 @@
 
 pub mod accounts;
 pub mod client;
+pub mod deploy;
 pub mod error;
+pub mod idl;
 pub mod image;
 pub mod instructions;
 pub mod job_spec;

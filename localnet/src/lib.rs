@@ -10,6 +10,10 @@
 //! means: airdropping SOL, deploying the program and moving the clock forward. Tokens move with
 //! real SPL Token instructions.
 //!
+//! [`LocalNet::attach`] does the same set-up on a node somebody else runs (`surfpool start`,
+//! `solana-test-validator`), with no cheatcodes: the program must be deployed there already
+//! (`compute-market market deploy`), and wallets get SOL by transfer from a funded payer.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), compute_market_localnet::LocalNetError> {
 //! let net = compute_market_localnet::LocalNet::start(Default::default()).await?;
@@ -27,10 +31,12 @@ use compute_market_sdk::{
     Windows,
 };
 use surfpool_sdk::cheatcodes::builders::DeployProgram;
-use surfpool_sdk::Surfnet;
+pub use surfpool_sdk::Surfnet;
 
-/// Lamports every funded wallet gets (100 SOL).
+/// Lamports every funded wallet gets on the embedded node (100 SOL).
 pub const WALLET_LAMPORTS: u64 = 100_000_000_000;
+/// Lamports every funded wallet gets on an attached node, from the payer (2 SOL).
+pub const ATTACHED_WALLET_LAMPORTS: u64 = 2_000_000_000;
 /// Decimals of the local payment mint.
 pub const DECIMALS: u8 = 6;
 
@@ -40,6 +46,9 @@ pub enum LocalNetError {
     /// The program binary is missing.
     #[error("{0} is missing: build it with scripts/build-sbf.sh")]
     MissingProgram(PathBuf),
+    /// The attached node does not run the program.
+    #[error("program {0} is not deployed on {1}: deploy it with `compute-market --url {1} market deploy`")]
+    NotDeployed(Pubkey, String),
     /// Surfpool failed.
     #[error("local node: {0}")]
     Node(String),
@@ -82,9 +91,16 @@ impl Default for LocalNetOptions {
     }
 }
 
+/// The node: embedded in this process, or run by somebody else.
+enum Node {
+    Embedded(Box<Surfnet>),
+    Attached { rpc_url: String, ws_url: String },
+}
+
 /// A running local node with the program deployed and a market initialised.
 pub struct LocalNet {
-    surfnet: Surfnet,
+    node: Node,
+    payer: Keypair,
     mint_authority: Keypair,
     /// The payment mint.
     pub mint: Pubkey,
@@ -111,6 +127,18 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Starts an embedded node with nothing of ours on it (no program, no market), whose payer
+/// holds 100 SOL: a stand-in for a node somebody else runs, for tests of
+/// `compute-market market deploy` and [`LocalNet::attach`].
+pub async fn start_bare_node() -> Result<Surfnet, LocalNetError> {
+    Surfnet::builder()
+        .offline(true)
+        .airdrop_sol(WALLET_LAMPORTS)
+        .start()
+        .await
+        .map_err(node_err)
+}
+
 impl LocalNet {
     /// Starts the node, deploys the program, creates the mint, treasury and market.
     /// Needs a multi-threaded tokio runtime.
@@ -118,21 +146,52 @@ impl LocalNet {
         if !options.program_so.exists() {
             return Err(LocalNetError::MissingProgram(options.program_so));
         }
-        let surfnet = Surfnet::builder()
-            .offline(true)
-            .airdrop_sol(WALLET_LAMPORTS)
-            .start()
-            .await
-            .map_err(node_err)?;
+        let surfnet = start_bare_node().await?;
         blocking(|| {
             surfnet
                 .cheatcodes()
                 .deploy(DeployProgram::new(pda::PROGRAM_ID).so_path(&options.program_so))
         })
         .map_err(node_err)?;
+        let payer = surfnet.payer().insecure_clone();
+        Self::set_up(Node::Embedded(Box::new(surfnet)), payer, options).await
+    }
+
+    /// Sets up a mint, treasury and market on a node somebody else runs, where the program is
+    /// deployed already; `payer` pays for everything and funds the wallets handed out.
+    pub async fn attach(
+        rpc_url: &str,
+        ws_url: &str,
+        payer: Keypair,
+        options: LocalNetOptions,
+    ) -> Result<Self, LocalNetError> {
+        let node = Node::Attached {
+            rpc_url: rpc_url.to_string(),
+            ws_url: ws_url.to_string(),
+        };
+        let program = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.into())
+            .get_account_with_commitment(&pda::PROGRAM_ID, Default::default())
+            .await
+            .map_err(|e| SdkError::rpc(format!("getAccountInfo {}", pda::PROGRAM_ID), e))?
+            .value;
+        if !program.is_some_and(|p| p.executable) {
+            return Err(LocalNetError::NotDeployed(
+                pda::PROGRAM_ID,
+                rpc_url.to_string(),
+            ));
+        }
+        Self::set_up(node, payer, options).await
+    }
+
+    async fn set_up(
+        node: Node,
+        payer: Keypair,
+        options: LocalNetOptions,
+    ) -> Result<Self, LocalNetError> {
         // Mint, market and treasury addresses are filled in as they are created.
         let mut net = Self {
-            surfnet,
+            node,
+            payer,
             mint_authority: Keypair::new(),
             mint: Pubkey::default(),
             market: Pubkey::default(),
@@ -163,17 +222,29 @@ impl LocalNet {
 
     /// JSON-RPC URL.
     pub fn rpc_url(&self) -> &str {
-        self.surfnet.rpc_url()
+        match &self.node {
+            Node::Embedded(surfnet) => surfnet.rpc_url(),
+            Node::Attached { rpc_url, .. } => rpc_url,
+        }
     }
 
     /// PubSub websocket URL.
     pub fn ws_url(&self) -> &str {
-        self.surfnet.ws_url()
+        match &self.node {
+            Node::Embedded(surfnet) => surfnet.ws_url(),
+            Node::Attached { ws_url, .. } => ws_url,
+        }
     }
 
-    /// The node's pre-funded payer, which is also the market authority.
+    /// Whether the node runs in this process (cheatcodes available).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.node, Node::Embedded(_))
+    }
+
+    /// The payer (the embedded node's pre-funded one, or the one given to
+    /// [`LocalNet::attach`]), which is also the market authority.
     pub fn payer(&self) -> &Keypair {
-        self.surfnet.payer()
+        &self.payer
     }
 
     /// The `file://` base URI of the blob directory.
@@ -270,26 +341,52 @@ impl LocalNet {
         Ok(account)
     }
 
-    /// A new wallet with SOL for fees and `tokens` of the payment mint.
+    /// A new wallet with SOL for fees (100 SOL embedded, 2 SOL attached) and `tokens` of the
+    /// payment mint.
     pub async fn funded_wallet(&self, tokens: u64) -> Result<Keypair, LocalNetError> {
         let wallet = Keypair::new();
-        self.airdrop(&wallet.pubkey(), WALLET_LAMPORTS)?;
+        let lamports = match self.node {
+            Node::Embedded(_) => WALLET_LAMPORTS,
+            Node::Attached { .. } => ATTACHED_WALLET_LAMPORTS,
+        };
+        self.airdrop(&wallet.pubkey(), lamports).await?;
         self.mint_to(&wallet.pubkey(), tokens).await?;
         Ok(wallet)
     }
 
-    /// Sets `address`'s SOL balance (a cheatcode: airdrops on a real cluster are faucets).
-    pub fn airdrop(&self, address: &Pubkey, lamports: u64) -> Result<(), LocalNetError> {
-        blocking(|| self.surfnet.cheatcodes().fund_sol(address, lamports)).map_err(node_err)
+    /// Gives `address` SOL: sets its balance on the embedded node (a cheatcode), transfers
+    /// `lamports` from the payer on an attached one.
+    pub async fn airdrop(&self, address: &Pubkey, lamports: u64) -> Result<(), LocalNetError> {
+        match &self.node {
+            Node::Embedded(surfnet) => {
+                blocking(|| surfnet.cheatcodes().fund_sol(address, lamports)).map_err(node_err)
+            }
+            Node::Attached { .. } => {
+                let payer = self.authority().await?;
+                let transfer = solana_system_interface::instruction::transfer(
+                    &payer.wallet(),
+                    address,
+                    lamports,
+                );
+                payer
+                    .send("fund wallet", vec![transfer], &[], 1_000)
+                    .await?;
+                Ok(())
+            }
+        }
     }
 
-    /// Moves the node's clock to `unix_timestamp` (seconds), for deadline tests.
+    /// Moves the embedded node's clock to `unix_timestamp` (seconds), for deadline tests.
     pub async fn time_travel_to(&self, unix_timestamp: i64) -> Result<(), LocalNetError> {
+        let Node::Embedded(surfnet) = &self.node else {
+            return Err(LocalNetError::Node(
+                "time travel needs the embedded node".into(),
+            ));
+        };
         let millis = u64::try_from(unix_timestamp)
             .map_err(node_err)?
             .saturating_mul(1_000);
-        blocking(|| self.surfnet.cheatcodes().time_travel_to_timestamp(millis))
-            .map_err(node_err)?;
+        blocking(|| surfnet.cheatcodes().time_travel_to_timestamp(millis)).map_err(node_err)?;
         // Let the node produce a block at the new time.
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(())
