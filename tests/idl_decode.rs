@@ -1,5 +1,7 @@
 //! An independent decode check: every account of a finished job, read with the generic IDL
-//! decoder and only the committed IDL, agrees with the SDK's typed view.
+//! decoder and only the committed IDL, agrees with the SDK's typed view. The IDL is read back
+//! the way explorers read it: from Anchor's IDL account on the chain, found and inflated here
+//! without the SDK.
 
 #[path = "common.rs"]
 mod common;
@@ -19,12 +21,36 @@ async fn raw(client: &compute_market_sdk::Client, address: &Pubkey) -> Vec<u8> {
     client.rpc().get_account_data(address).await.unwrap()
 }
 
+/// The IDL in Anchor's IDL account: at `create_with_seed(find_program_address([]),
+/// "anchor:idl")`, holding `discriminator ‖ authority ‖ u32 length ‖ zlib(JSON)`.
+async fn on_chain_idl(client: &compute_market_sdk::Client) -> Value {
+    use std::io::Read;
+    let (base, _) = Pubkey::find_program_address(&[], &pda::PROGRAM_ID);
+    let address = Pubkey::create_with_seed(&base, "anchor:idl", &pda::PROGRAM_ID).unwrap();
+    let data = raw(client, &address).await;
+    let len = u32::from_le_bytes(data[40..44].try_into().unwrap()) as usize;
+    let mut json = String::new();
+    flate2::read::ZlibDecoder::new(&data[44..44 + len])
+        .read_to_string(&mut json)
+        .unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_generic_idl_decoder_reads_what_the_sdk_reads() {
-    let idl = idl();
-    assert_eq!(idl["address"], pda::PROGRAM_ID.to_string());
+    let committed = idl();
+    assert_eq!(committed["address"], pda::PROGRAM_ID.to_string());
     let net = LocalNet::start(Default::default()).await.unwrap();
     let client = client(&net).await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../idl/compute_market.json");
+    compute_market_sdk::idl::publish(
+        &net.authority().await.unwrap(),
+        &std::fs::read(path).unwrap(),
+    )
+    .await
+    .unwrap();
+    let idl = on_chain_idl(&client).await;
+    assert_eq!(idl, committed);
     let worker = provider(&net).await;
     let handle = client.submit(&spec(1, 1)).await.unwrap();
     worker.claim(&handle.address).await.unwrap();
