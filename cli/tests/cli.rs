@@ -432,6 +432,13 @@ fn the_demo_runs_end_to_end() {
         "{stdout}"
     );
     assert!(
+        stdout.contains(&format!(
+            "verified against the on-chain hash {}",
+            matmul_hash()
+        )),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("Completed · 3/3 replicas agreed (quorum 2)"),
         "{stdout}"
     );
@@ -451,6 +458,19 @@ fn the_demo_runs_end_to_end() {
     let image = std::fs::read(&png).unwrap();
     let decoder = png_header(&image);
     assert_eq!(decoder, (256, 256));
+}
+
+/// The exact job's result hash, from the CPU reference: what every honest GPU must produce.
+fn matmul_hash() -> String {
+    use provider_daemon::gpu::kernels;
+    let n = 64;
+    let a = kernels::test_words(n * n, 7);
+    let b = kernels::test_words(n * n, 11);
+    let output: Vec<u8> = kernels::cpu::matmul(&a, &b, n)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    hex::encode(compute_market_job::result_hash(&output))
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -532,7 +552,7 @@ fn market_init_from_a_parameters_file() {
 /// `demo --url` deploys the program and its IDL there and runs the whole marketplace on it;
 /// then the operator's `market deploy` finds both in place; only the IDL's authority may
 /// replace the IDL. (The BPF-loader deploy and IDL replacement are tested in
-/// client-sdk/tests/deploy.rs.)
+/// client-sdk/tests/deploy.rs and idl.rs.)
 #[test]
 fn the_demo_and_market_deploy_on_a_bare_node() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -614,6 +634,7 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
         format!("▶ deploying the program {} and its IDL", pda::PROGRAM_ID),
         format!("IDL published at {idl_address} (Created"),
         "output equals the CPU reference, byte for byte".to_string(),
+        format!("verified against the on-chain hash {}", matmul_hash()),
         "client                           -1050000".to_string(),
     ] {
         assert!(stdout.contains(&expected), "{expected:?} in {stdout}");
@@ -643,7 +664,7 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
     assert_eq!(on_chain_idl().authority, idl_authority);
 
     // Only the IDL's authority (the demo's payer) may replace it; others are told who can.
-    // (Replacing it is tested in client-sdk/tests/deploy.rs.)
+    // (Replacing it is tested in client-sdk/tests/idl.rs.)
     let mut bigger: serde_json::Value = serde_json::from_slice(&committed).unwrap();
     bigger["metadata"]["description"] = serde_json::Value::String("x".repeat(20_000));
     let bigger_path = dir.path().join("bigger.json");

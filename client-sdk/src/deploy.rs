@@ -147,20 +147,32 @@ pub async fn deploy_program(
         })
         .collect();
     let written = writes.len();
-    send_all(client, "write program buffer", writes, progress).await?;
-    let deploy = loader::deploy_with_max_program_len(
-        &wallet,
-        &program.pubkey(),
-        &buffer.pubkey(),
-        &wallet,
-        program_rent,
-        elf.len(),
-        true,
-    )
-    .map_err(|e| SdkError::Config(format!("building the deploy instructions: {e}")))?;
-    client
-        .send("deploy program", deploy, &[program], LOADER_CU)
-        .await?;
+    let deployed = async {
+        send_all(client, "write program buffer", writes, progress).await?;
+        let deploy = loader::deploy_with_max_program_len(
+            &wallet,
+            &program.pubkey(),
+            &buffer.pubkey(),
+            &wallet,
+            program_rent,
+            elf.len(),
+            true,
+        )
+        .map_err(|e| SdkError::Config(format!("building the deploy instructions: {e}")))?;
+        client
+            .send("deploy program", deploy, &[program], LOADER_CU)
+            .await
+    };
+    // The buffer's rent stays with the buffer until it is deployed or closed: say where it is.
+    deployed.await.map_err(|e| SdkError::Transaction {
+        instruction: "deploy program".into(),
+        message: format!(
+            "{e}; the buffer {} still holds {buffer_rent} lamports: retry, or get them back with `solana program close {}`",
+            buffer.pubkey(),
+            buffer.pubkey()
+        ),
+        logs: vec![],
+    })?;
     // A program deployed in a slot can be invoked from the next one on.
     let slot = || async {
         rpc.get_slot()
