@@ -200,6 +200,12 @@ pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
             payer,
         } => {
             println!("▶ using the node at {rpc_url}");
+            let version =
+                solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.clone())
+                    .get_version()
+                    .await
+                    .with_context(|| format!("cannot reach a Solana node at {rpc_url}"))?;
+            println!("  solana-core {}", version.solana_core);
             let payer = match payer {
                 Some(payer) => *payer,
                 None => airdropped_payer(&rpc_url).await?,

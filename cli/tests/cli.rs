@@ -623,7 +623,21 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
         ),
         "cannot read the program /nonexistent.so",
     );
+    fails(
+        &cli(
+            Some(&payer_key),
+            &["market", "deploy", "--idl", "/nonexistent.json"],
+        ),
+        "cannot read the IDL /nonexistent.json",
+    );
     assert!(rt.block_on(rpc.get_account(&pda::PROGRAM_ID)).is_err());
+    // A node that is not there is named as such.
+    let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
+        .args(["--url", "http://127.0.0.1:9", "demo"])
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    fails(&out, "cannot reach a Solana node at http://127.0.0.1:9");
 
     // The demo, paying from an airdrop to a new wallet: it deploys the program and the IDL.
     let png = dir.path().join("mandelbrot.png");
