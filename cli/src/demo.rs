@@ -69,12 +69,7 @@ async fn ensure_deployed(
     config.ws_url = Some(ws_url.to_string());
     let client = Client::connect(config, payer.insecure_clone()).await?;
     let inputs = crate::deploy::Inputs::default();
-    let elf = std::fs::read(&inputs.program_so).with_context(|| {
-        format!(
-            "cannot read the program {} (build it with scripts/build-sbf.sh)",
-            inputs.program_so.display()
-        )
-    })?;
+    let elf = crate::deploy::read_program(&inputs.program_so)?;
     use compute_market_sdk::deploy::{inspect, Deployed};
     match inspect(client.rpc(), &pda::PROGRAM_ID, &elf).await? {
         Deployed::Absent => {
@@ -84,33 +79,23 @@ async fn ensure_deployed(
                     "  {} program written with Surfpool's surfnet_writeProgram (a dev-node shortcut: `market deploy` uses the BPF loader)",
                     elapsed(start)
                 );
-            } else {
-                let last = std::sync::atomic::AtomicUsize::new(0);
-                let sent = compute_market_sdk::deploy::deploy_program(
-                    &client,
-                    &crate::deploy::read_program_keypair(&inputs.program_keypair)?,
-                    &elf,
-                    &|done, total| {
-                        // A line per tenth of the writes.
-                        let tenth = done * 10 / total.max(1);
-                        if last.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
-                            println!("  {} written {done}/{total}", elapsed(start));
-                        }
-                    },
-                )
-                .await?;
-                println!(
-                    "  {} program deployed with the BPF loader ({sent} transactions)",
-                    elapsed(start)
-                );
             }
-            let idl_json = std::fs::read(&inputs.idl)
-                .with_context(|| format!("cannot read the IDL {}", inputs.idl.display()))?;
-            let published = compute_market_sdk::idl::publish(&client, &idl_json).await?;
+            // The operator's path: the BPF loader unless the program is there now, then the IDL.
+            let last = std::sync::atomic::AtomicUsize::new(0);
+            let report = crate::deploy::run(&client, &inputs, &|done, total| {
+                // A line per tenth of the writes.
+                let tenth = done * 10 / total.max(1);
+                if last.swap(tenth, std::sync::atomic::Ordering::Relaxed) != tenth {
+                    println!("  {} written {done}/{total}", elapsed(start));
+                }
+            })
+            .await?;
             println!(
-                "  {} IDL published at {} ({published:?})",
+                "  {} program {}; IDL published at {} ({:?})",
                 elapsed(start),
-                compute_market_sdk::idl::address()
+                report.program,
+                compute_market_sdk::idl::address(),
+                report.idl
             );
         }
         Deployed::Same { .. } => {

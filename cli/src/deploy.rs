@@ -44,6 +44,16 @@ impl Default for Inputs {
     }
 }
 
+/// Reads the program binary.
+pub fn read_program(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read the program {} (build it with scripts/build-sbf.sh)",
+            path.display()
+        )
+    })
+}
+
 /// Reads a keypair file whose public key must be the program id.
 pub fn read_program_keypair(path: &Path) -> Result<Keypair> {
     let keypair = crate::config::read_keypair(path)?;
@@ -75,12 +85,7 @@ pub async fn run(
     inputs: &Inputs,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report> {
-    let elf = std::fs::read(&inputs.program_so).with_context(|| {
-        format!(
-            "cannot read the program {} (build it with scripts/build-sbf.sh)",
-            inputs.program_so.display()
-        )
-    })?;
+    let elf = read_program(&inputs.program_so)?;
     let idl_json = std::fs::read(&inputs.idl)
         .with_context(|| format!("cannot read the IDL {}", inputs.idl.display()))?;
     let (program, authority) = match deploy::inspect(client.rpc(), &pda::PROGRAM_ID, &elf).await? {
