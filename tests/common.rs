@@ -4,7 +4,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use compute_market_localnet::LocalNet;
-use compute_market_sdk::{store, Capabilities, Client, DeviceClass, Job, JobSpec, ValidatedJob};
+use compute_market_sdk::{store, Client, Job, JobSpec, ValidatedJob};
 
 pub const REWARD: u64 = 100_000;
 pub const STAKE: u64 = 1_000_000;
@@ -44,20 +44,9 @@ pub async fn provider(net: &LocalNet) -> Client {
         .client(net.funded_wallet(STAKE).await.unwrap())
         .await
         .unwrap();
-    c.register_provider(
-        STAKE,
-        Capabilities {
-            vendor_id: 0,
-            device_class: DeviceClass::Cpu,
-            memory_mib: 1024,
-            max_workgroup_invocations: 256,
-            max_storage_buffer_bytes: 128 << 20,
-            bandwidth_mbps: 1_000,
-            int_mops: 1_000,
-        },
-    )
-    .await
-    .unwrap();
+    c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
+        .await
+        .unwrap();
     c
 }
 

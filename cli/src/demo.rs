@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use compute_market_localnet::{LocalNet, LocalNetOptions};
 use compute_market_sdk::{
-    pda, Capabilities, Client, DeviceClass, Job, JobSpec, JobStatus, Keypair, Pubkey, Signer,
-    ValidatedJob,
+    pda, Client, Job, JobSpec, JobStatus, Keypair, Pubkey, Signer, ValidatedJob,
 };
 use provider_daemon::gpu::kernels;
 use provider_daemon::settings::{GpuSettings, LogFormat, Settings};
@@ -329,7 +328,8 @@ pub async fn start_provider(
 ) -> Result<Provider> {
     let wallet = net.funded_wallet(STAKE).await?;
     let c = net.client(wallet.insecure_clone()).await?;
-    c.register_provider(STAKE, capabilities()).await?;
+    c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
+        .await?;
     let key_path = dir.join(format!("{name}.json"));
     std::fs::write(
         &key_path,
@@ -377,18 +377,6 @@ impl Provider {
             Ok(Err(e)) => bail!("provider {} failed: {e}", self.name),
             Err(e) => bail!("provider {} task failed: {e}", self.name),
         }
-    }
-}
-
-fn capabilities() -> Capabilities {
-    Capabilities {
-        vendor_id: 0,
-        device_class: DeviceClass::Cpu,
-        memory_mib: 1024,
-        max_workgroup_invocations: 256,
-        max_storage_buffer_bytes: 128 << 20,
-        bandwidth_mbps: 1_000,
-        int_mops: 1_000,
     }
 }
 

@@ -27,11 +27,23 @@ use std::time::Duration;
 
 use compute_market_sdk::client::cu;
 use compute_market_sdk::{
-    instructions, pda, Client, ClientConfig, Keypair, MarketInitArgs, Pubkey, SdkError, Signer,
-    Windows,
+    instructions, pda, Capabilities, Client, ClientConfig, DeviceClass, Keypair, MarketInitArgs,
+    Pubkey, SdkError, Signer, Windows,
 };
 use surfpool_sdk::cheatcodes::builders::DeployProgram;
 pub use surfpool_sdk::Surfnet;
+
+/// What a modest software (CPU, e.g. lavapipe) provider registers with: the demo's and the
+/// tests' providers.
+pub const CPU_PROVIDER: Capabilities = Capabilities {
+    vendor_id: 0,
+    device_class: DeviceClass::Cpu,
+    memory_mib: 1024,
+    max_workgroup_invocations: 256,
+    max_storage_buffer_bytes: 128 << 20,
+    bandwidth_mbps: 1_000,
+    int_mops: 1_000,
+};
 
 /// Lamports every funded wallet gets on the embedded node (100 SOL).
 pub const WALLET_LAMPORTS: u64 = 100_000_000_000;

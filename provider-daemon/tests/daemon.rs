@@ -6,9 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use compute_market_localnet::LocalNet;
-use compute_market_sdk::{
-    pda, Capabilities, Client, DeviceClass, JobSpec, JobStatus, Keypair, Signer, ValidatedJob,
-};
+use compute_market_sdk::{pda, Client, JobSpec, JobStatus, Keypair, Signer, ValidatedJob};
 use provider_daemon::gpu::kernels;
 
 const REWARD: u64 = 100_000;
@@ -52,18 +50,7 @@ async fn provider(net: &LocalNet, dir: &Path, name: &str, extra: &str) -> Provid
     let wallet = net.funded_wallet(2 * STAKE).await.unwrap();
     let client = net.client(wallet.insecure_clone()).await.unwrap();
     client
-        .register_provider(
-            STAKE,
-            Capabilities {
-                vendor_id: 0,
-                device_class: DeviceClass::Cpu,
-                memory_mib: 1024,
-                max_workgroup_invocations: 256,
-                max_storage_buffer_bytes: 128 << 20,
-                bandwidth_mbps: 1_000,
-                int_mops: 1_000,
-            },
-        )
+        .register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
         .await
         .unwrap();
     let keypair = dir.join(format!("{name}-key.json"));
@@ -288,6 +275,13 @@ fn crash_and_resume(point: &str) {
                 (1, 0, STAKE, 0),
                 "after a crash at {point}"
             );
+        }
+        // The job may settle (others crank it) before the restarted daemon is up: give it time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !daemons[3].log().contains("resuming journaled job")
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         assert!(
             daemons[3].log().contains("resuming journaled job"),
