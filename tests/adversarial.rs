@@ -12,17 +12,12 @@ use compute_market_sdk::{pda, JobStatus};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_no_show_is_slashed_and_the_others_paid() {
     let net = LocalNet::start(Default::default()).await.unwrap();
-    let client = client(&net).await;
-    let (a, b, no_show) = (
-        provider(&net).await,
-        provider(&net).await,
-        provider(&net).await,
-    );
-    let handle = client.submit(&spec(3, 2)).await.unwrap();
-    let job = handle.job().await.unwrap();
-    for p in [&a, &b, &no_show] {
-        p.claim(&handle.address).await.unwrap();
-    }
+    let ClaimedByThree {
+        client,
+        providers: [a, b, no_show],
+        handle,
+        job,
+    } = claimed_by_three(&net).await;
     let mut revealed = vec![];
     for (i, p) in [&a, &b].into_iter().enumerate() {
         let (hash, uri) = compute(p, &job).await;
@@ -59,17 +54,12 @@ async fn a_no_show_is_slashed_and_the_others_paid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copying_a_revealed_result_is_impossible() {
     let net = LocalNet::start(Default::default()).await.unwrap();
-    let client = client(&net).await;
-    let (honest, copier, third) = (
-        provider(&net).await,
-        provider(&net).await,
-        provider(&net).await,
-    );
-    let handle = client.submit(&spec(3, 2)).await.unwrap();
-    let job = handle.job().await.unwrap();
-    for p in [&honest, &copier, &third] {
-        p.claim(&handle.address).await.unwrap();
-    }
+    let ClaimedByThree {
+        client,
+        providers: [honest, copier, third],
+        handle,
+        job,
+    } = claimed_by_three(&net).await;
     let (hash, uri) = compute(&honest, &job).await;
     let salt = [9; 32];
     honest.commit(&handle.address, &hash, &salt).await.unwrap();
@@ -157,12 +147,7 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
                 FUNDS
             );
             // Release the escrow for the next round: the provider delivers.
-            let job = handle.job().await.unwrap();
-            let (hash, uri) = compute(&worker, &job).await;
-            worker
-                .submit_result(&handle.address, hash, &uri)
-                .await
-                .unwrap();
+            deliver(&worker, &handle.address).await;
             let fee = REWARD * 500 / 10_000;
             assert_eq!(
                 client.token_balance(&token).await.unwrap(),

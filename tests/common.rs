@@ -4,19 +4,14 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use compute_market_localnet::LocalNet;
-use compute_market_sdk::{store, Client, Job, JobSpec, ValidatedJob};
+use compute_market_sdk::{store, Client, Job, JobHandle, JobSpec, ValidatedJob};
 
 pub const REWARD: u64 = 100_000;
 pub const STAKE: u64 = 1_000_000;
 pub const FUNDS: u64 = 10_000_000;
 
-pub const DOUBLE: &str = r#"
-@group(0) @binding(0) var<storage, read> input: array<u32>;
-@group(0) @binding(1) var<storage, read_write> output: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
-}"#;
+/// output[i] = 2 × input[i]; [`compute`] is its CPU reference.
+pub const DOUBLE: &str = include_str!("fixtures/double_u32.wgsl");
 
 pub fn spec(n: u8, k: u8) -> ValidatedJob {
     JobSpec::builder()
@@ -63,4 +58,44 @@ pub async fn compute(provider: &Client, job: &Job) -> ([u8; 32], String) {
         .collect();
     let uri = provider.store().unwrap().put(&output).await.unwrap();
     (compute_market_job::result_hash(&output), uri)
+}
+
+/// A three-replica, quorum-two job claimed by three new providers.
+pub struct ClaimedByThree {
+    pub client: Client,
+    pub providers: [Client; 3],
+    pub handle: JobHandle,
+    pub job: Job,
+}
+
+pub async fn claimed_by_three(net: &LocalNet) -> ClaimedByThree {
+    let client = client(net).await;
+    let providers = [
+        provider(net).await,
+        provider(net).await,
+        provider(net).await,
+    ];
+    let handle = client.submit(&spec(3, 2)).await.unwrap();
+    let job = handle.job().await.unwrap();
+    for p in &providers {
+        p.claim(&handle.address).await.unwrap();
+    }
+    ClaimedByThree {
+        client,
+        providers,
+        handle,
+        job,
+    }
+}
+
+/// An honest provider's delivery of the claimed one-replica job at `address`: computes and
+/// submits; returns (result hash, output URI).
+pub async fn deliver(
+    provider: &Client,
+    address: &compute_market_sdk::Pubkey,
+) -> ([u8; 32], String) {
+    let job = provider.job(address).await.unwrap();
+    let (hash, uri) = compute(provider, &job).await;
+    provider.submit_result(address, hash, &uri).await.unwrap();
+    (hash, uri)
 }

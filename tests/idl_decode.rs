@@ -54,12 +54,7 @@ async fn a_generic_idl_decoder_reads_what_the_sdk_reads() {
     let worker = provider(&net).await;
     let handle = client.submit(&spec(1, 1)).await.unwrap();
     worker.claim(&handle.address).await.unwrap();
-    let job = handle.job().await.unwrap();
-    let (hash, uri) = compute(&worker, &job).await;
-    worker
-        .submit_result(&handle.address, hash, &uri)
-        .await
-        .unwrap();
+    let (hash, uri) = deliver(&worker, &handle.address).await;
 
     // Job (zero-copy, bytemuck layout).
     let sdk = handle.job().await.unwrap();

@@ -7,13 +7,7 @@ use std::process::{Command, Output};
 use compute_market_localnet::LocalNet;
 use compute_market_sdk::{pda, Keypair, Pubkey, Signer};
 
-const DOUBLE: &str = r#"
-@group(0) @binding(0) var<storage, read> input: array<u32>;
-@group(0) @binding(1) var<storage, read_write> output: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
-}"#;
+const DOUBLE: &str = include_str!("../../tests/fixtures/double_u32.wgsl");
 
 struct Env {
     rt: tokio::runtime::Runtime,

@@ -57,7 +57,7 @@ pub async fn inspect(rpc: &RpcClient, program: &Pubkey, elf: &[u8]) -> Result<De
     else {
         return Ok(Deployed::Absent);
     };
-    if account.owner != loader_id() {
+    if account.owner != anchor_lang::solana_program::bpf_loader_upgradeable::ID {
         return Err(SdkError::Config(format!(
             "{program} exists but belongs to {}, not the upgradeable BPF loader",
             account.owner
@@ -90,10 +90,6 @@ pub async fn inspect(rpc: &RpcClient, program: &Pubkey, elf: &[u8]) -> Result<De
     } else {
         Deployed::Different { authority }
     })
-}
-
-fn loader_id() -> Pubkey {
-    anchor_lang::solana_program::bpf_loader_upgradeable::ID
 }
 
 /// Deploys `elf` at `program`'s address: writes it to a buffer in parallel, then deploys it

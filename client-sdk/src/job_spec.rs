@@ -364,13 +364,7 @@ impl ValidatedJob {
 mod tests {
     use super::*;
 
-    const DOUBLE: &str = r#"
-        @group(0) @binding(0) var<storage, read> input: array<u32>;
-        @group(0) @binding(1) var<storage, read_write> output: array<u32>;
-        @compute @workgroup_size(64)
-        fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-            if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
-        }"#;
+    const DOUBLE: &str = include_str!("../../tests/fixtures/double_u32.wgsl");
     const FLOAT: &str = r#"
         @group(0) @binding(1) var<storage, read_write> output: array<f32>;
         @compute @workgroup_size(64)

@@ -8,30 +8,20 @@ use std::time::Duration;
 use compute_market_localnet::LocalNet;
 use compute_market_sdk::store::{self, BlobStore};
 use compute_market_sdk::{
-    pda, Capabilities, Client, DeviceClass, Job, JobFilter, JobSpec, JobStatus, Keypair, Pubkey,
-    SdkError, ValidatedJob,
+    pda, Capabilities, Client, Job, JobFilter, JobSpec, JobStatus, Keypair, Pubkey, SdkError,
+    ValidatedJob,
 };
 
-const DOUBLE: &str = r#"
-@group(0) @binding(0) var<storage, read> input: array<u32>;
-@group(0) @binding(1) var<storage, read_write> output: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x < arrayLength(&output) { output[id.x] = input[id.x] * 2u; }
-}"#;
+const DOUBLE: &str = include_str!("../../tests/fixtures/double_u32.wgsl");
 
 const REWARD: u64 = 100_000;
 const FUNDS: u64 = 10_000_000;
 
+/// A lavapipe provider (Mesa's vendor id).
 fn caps() -> Capabilities {
     Capabilities {
         vendor_id: 0x10005,
-        device_class: DeviceClass::Cpu,
-        memory_mib: 1024,
-        max_workgroup_invocations: 256,
-        max_storage_buffer_bytes: 128 << 20,
-        bandwidth_mbps: 1_000,
-        int_mops: 1_000,
+        ..compute_market_localnet::CPU_PROVIDER
     }
 }
 

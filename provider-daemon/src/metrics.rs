@@ -426,6 +426,19 @@ mod tests {
         out
     }
 
+    /// Signals shutdown and waits (5 s at most) for `serve` to return `Ok`.
+    async fn stop_and_join(
+        stop: tokio::sync::oneshot::Sender<()>,
+        server: tokio::task::JoinHandle<io::Result<()>>,
+    ) {
+        stop.send(()).expect("stop");
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("server stops")
+            .expect("join")
+            .expect("serve result");
+    }
+
     #[tokio::test]
     async fn serves_metrics_and_404_then_stops_on_shutdown() {
         let metrics = Arc::new(touched());
@@ -466,12 +479,7 @@ mod tests {
 
         // A client that connects and says nothing does not hold up shutdown.
         let _idle = TcpStream::connect(addr).await.expect("idle connect");
-        stop.send(()).expect("stop");
-        tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .expect("server stops")
-            .expect("join")
-            .expect("serve result");
+        stop_and_join(stop, server).await;
         assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
     }
 
@@ -504,11 +512,6 @@ mod tests {
             .expect_err("address in use");
         assert!(err.to_string().contains(&addr.to_string()), "{err}");
 
-        stop.send(()).expect("stop");
-        tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .expect("server stops")
-            .expect("join")
-            .expect("serve result");
+        stop_and_join(stop, server).await;
     }
 }

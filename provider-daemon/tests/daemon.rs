@@ -38,6 +38,18 @@ struct ProviderSetup {
     config: PathBuf,
 }
 
+impl ProviderSetup {
+    /// Rewrites the settings file, replacing each `(from, to)` in turn.
+    fn edit_config(&self, edits: &[(&str, &str)]) {
+        let mut config = std::fs::read_to_string(&self.config).unwrap();
+        for (from, to) in edits {
+            assert!(config.contains(from), "{from:?} not in {config}");
+            config = config.replace(from, to);
+        }
+        std::fs::write(&self.config, config).unwrap();
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -243,8 +255,7 @@ fn crash_and_resume(point: &str) {
         .unwrap();
         assert!(!status.success(), "the fault-injected daemon crashed");
         assert!(daemons[2].log().contains("fault injection: crashing now"));
-        let config = std::fs::read_to_string(&crashy.config).unwrap();
-        std::fs::write(&crashy.config, config.replace(&fault, "")).unwrap();
+        crashy.edit_config(&[(&fault, "")]);
         daemons.push(start(&crashy, dir.path(), "crashy"));
         let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
         assert_eq!(
@@ -413,8 +424,7 @@ fn hostile_jobs_are_refused_or_contained_and_the_daemon_keeps_serving() {
         let net = LocalNet::start(Default::default()).await.unwrap();
         // A short wall-clock limit so the runaway shader is killed quickly.
         let p = provider(&net, dir.path(), "p", "").await;
-        let config = std::fs::read_to_string(&p.config).unwrap();
-        std::fs::write(&p.config, config.replace("job_timeout = \"20s\"", "job_timeout = \"3s\"")).unwrap();
+        p.edit_config(&[("job_timeout = \"20s\"", "job_timeout = \"3s\"")]);
         let daemon = start(&p, dir.path(), "p");
         let client = client(&net).await;
 
@@ -471,8 +481,7 @@ fn without_a_websocket_the_resync_still_finds_jobs() {
         let net = LocalNet::start(Default::default()).await.unwrap();
         let p = provider(&net, dir.path(), "p", "").await;
         // Point the websocket at a port nothing listens on.
-        let config = std::fs::read_to_string(&p.config).unwrap();
-        std::fs::write(&p.config, config.replace(net.ws_url(), "ws://127.0.0.1:9")).unwrap();
+        p.edit_config(&[(net.ws_url(), "ws://127.0.0.1:9")]);
         let daemon = start(&p, dir.path(), "p");
         let client = client(&net).await;
         let (job, expected) = vector_job(1, 1);
@@ -556,11 +565,10 @@ fn rpc_and_websocket_outages_are_survived() {
         let rpc = Proxy::start(net.rpc_url()).await;
         let ws = Proxy::start(net.ws_url()).await;
         let p = provider(&net, dir.path(), "p", "").await;
-        let config = std::fs::read_to_string(&p.config)
-            .unwrap()
-            .replace(net.rpc_url(), &format!("http://{}", rpc.addr))
-            .replace(net.ws_url(), &format!("ws://{}", ws.addr));
-        std::fs::write(&p.config, config).unwrap();
+        p.edit_config(&[
+            (net.rpc_url(), &format!("http://{}", rpc.addr)),
+            (net.ws_url(), &format!("ws://{}", ws.addr)),
+        ]);
         let daemon = start(&p, dir.path(), "p");
         let client = client(&net).await;
         // Let the daemon start, then cut it off and post a job it cannot see.
