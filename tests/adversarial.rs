@@ -1,6 +1,7 @@
 //! Adversarial scenarios across crates (SDK + program + local node): a no-show, a provider that
 //! tries to copy another's revealed result, a client racing a provider (cancel vs claim), and a
-//! third party cranking an expiry. Money is conserved in each.
+//! third party cranking an expiry. Money is conserved in each, and no slash ever pays the
+//! client: slashed collateral is burnt.
 
 #[path = "common.rs"]
 mod common;
@@ -35,20 +36,43 @@ async fn a_no_show_is_slashed_and_the_others_paid() {
     assert_eq!(settled.status(), JobStatus::Completed);
     let absent = no_show.provider().await.unwrap();
     assert_eq!(
-        (absent.jobs_slashed, absent.staked, absent.locked),
-        (1, STAKE - 200_000, 0)
+        (
+            absent.jobs_slashed,
+            absent.staked,
+            absent.locked,
+            absent.forfeit_due
+        ),
+        (1, STAKE - 200_000, 0, 200_000)
     );
     for p in [&a, &b] {
         let record = p.provider().await.unwrap();
-        assert_eq!((record.jobs_completed, record.total_earned), (1, REWARD));
+        assert_eq!(
+            (record.jobs_completed, record.total_earned, record.earnings),
+            (1, REWARD, REWARD)
+        );
     }
-    // The client paid two rewards + fees, got the third share back and the no-show's collateral.
+    // The client paid two rewards + fees and gets the third share back when it closes the job;
+    // the no-show's collateral goes to nobody (burnt by the next sweep).
     let fee = REWARD * 500 / 10_000;
     let token = pda::token_account(&client.wallet(), &net.mint);
     assert_eq!(
         client.token_balance(&token).await.unwrap(),
-        FUNDS - 2 * (REWARD + fee) + 200_000
+        FUNDS - 3 * (REWARD + fee)
     );
+    client.close(&handle.address).await.unwrap();
+    assert_eq!(
+        client.token_balance(&token).await.unwrap(),
+        FUNDS - 2 * (REWARD + fee)
+    );
+    let supply = |c: &compute_market_sdk::Client| {
+        let c = c.clone();
+        let mint = net.mint;
+        async move { c.rpc().get_token_supply(&mint).await.unwrap().amount }
+    };
+    let before: u64 = supply(&client).await.parse().unwrap();
+    client.sweep(&no_show.provider_address()).await.unwrap();
+    let after: u64 = supply(&client).await.parse().unwrap();
+    assert_eq!(before - after, 200_000, "the slashed collateral is burnt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -124,7 +148,6 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
             "round {round}: exactly one wins (cancel {cancel:?}, claim {claim:?})"
         );
         let vault = pda::stake_vault(&worker.provider_address());
-        let record = worker.provider().await.unwrap();
         if cancel.is_ok() {
             let err = claim.unwrap_err();
             assert!(
@@ -133,12 +156,12 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
                 "{err}"
             );
             assert!(client.job(&handle.address).await.is_err(), "job closed");
-            assert_eq!(record.locked, 0);
+            assert_eq!(worker.provider().await.unwrap().locked, 0);
             assert_eq!(client.token_balance(&token).await.unwrap(), FUNDS);
         } else {
             let err = cancel.unwrap_err();
             assert_eq!(err.program_error_name(), Some("JobNotOpen"), "{err}");
-            assert_eq!(record.locked, 200_000);
+            assert_eq!(worker.provider().await.unwrap().locked, 200_000);
             let escrow = handle.job().await.unwrap().escrow;
             // Money is where it should be: the escrow holds the payment, the client the rest.
             assert_eq!(
@@ -156,10 +179,12 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
             // Top the client back up for the next round.
             net.mint_to(&client.wallet(), REWARD + fee).await.unwrap();
         }
+        // The stake is untouched; the vault also holds what settlement credited (reward + fee).
+        let record = worker.provider().await.unwrap();
+        assert_eq!(record.staked, STAKE, "stake untouched");
         assert_eq!(
             client.token_balance(&vault).await.unwrap(),
-            STAKE,
-            "stake untouched"
+            STAKE + record.earnings + record.fees_due
         );
     }
 }
@@ -181,11 +206,14 @@ async fn anyone_can_crank_an_expiry() {
     net.time_travel_to(job.commit_deadline + 2).await.unwrap();
     stranger.expire(&handle.address).await.unwrap();
     assert_eq!(handle.job().await.unwrap().status(), JobStatus::Expired);
-    // The client got everything back plus the sleeper's collateral; the stranger got nothing.
+    // The client gets everything back when it closes the job, and not a token more: the
+    // sleeper's collateral is forfeited (burnt), never paid to the client. The stranger got
+    // nothing.
     let token = pda::token_account(&client.wallet(), &net.mint);
-    assert_eq!(client.token_balance(&token).await.unwrap(), FUNDS + 200_000);
+    client.close(&handle.address).await.unwrap();
+    assert_eq!(client.token_balance(&token).await.unwrap(), FUNDS);
     let stranger_token = pda::token_account(&stranger.wallet(), &net.mint);
     assert_eq!(client.token_balance(&stranger_token).await.unwrap(), 0);
     let s = sleeper.provider().await.unwrap();
-    assert_eq!((s.jobs_slashed, s.locked), (1, 0));
+    assert_eq!((s.jobs_slashed, s.locked, s.forfeit_due), (1, 0, 200_000));
 }

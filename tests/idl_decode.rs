@@ -87,7 +87,9 @@ async fn a_generic_idl_decoder_reads_what_the_sdk_reads() {
     assert_eq!(name, "Market");
     assert_eq!(m["payment_mint"], net.mint.to_string());
     assert_eq!(m["fee_bps"], u64::from(market.fee_bps));
-    assert_eq!(m["jobs_completed"], 1);
+    assert_eq!(m["creator"], market.creator.to_string());
+    assert_eq!(m["treasury"], market.treasury.to_string());
+    assert_eq!(m["give_back_bps"], u64::from(market.give_back_bps));
     assert_eq!(m["claim_window"], market.claim_window);
 
     // Provider (Borsh, with enums).
@@ -100,6 +102,8 @@ async fn a_generic_idl_decoder_reads_what_the_sdk_reads() {
     assert_eq!(decoded["capabilities"]["device_class"], "Cpu");
     assert_eq!(decoded["staked"], p.staked);
     assert_eq!(decoded["total_earned"], REWARD);
+    assert_eq!(decoded["earnings"], p.earnings);
+    assert_eq!(decoded["fees_due"], p.fees_due);
     assert_eq!(decoded["jobs_completed"], 1);
 
     // Not an account of this program.

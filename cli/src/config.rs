@@ -76,7 +76,7 @@ pub struct Resolved {
     /// JSON-RPC URL.
     pub rpc_url: String,
     ws_url: Option<String>,
-    keypair_path: PathBuf,
+    pub keypair_path: PathBuf,
     market: Option<Pubkey>,
     store: Option<String>,
     priority_fee: Option<u64>,

@@ -274,6 +274,7 @@ pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
     for p in providers.iter_mut() {
         p.stop().await?;
     }
+    settle_up(&net, &client, &stories, &providers, start).await?;
     let balances_after = balances(&net, &client, &providers).await?;
 
     // Summary.
@@ -481,6 +482,34 @@ async fn compute_units(client: &Client, job: &Pubkey) -> Option<u64> {
         total += cu?;
     }
     Some(total)
+}
+
+/// Everyone withdraws what settlement left for them (settlement itself only moves tokens between
+/// accounts the program owns): the client closes its jobs (refunds and rent), each provider
+/// withdraws its earnings, and the providers' fees are swept to the treasury.
+async fn settle_up(
+    net: &LocalNet,
+    client: &Client,
+    stories: &[Story],
+    providers: &[Provider],
+    start: std::time::Instant,
+) -> Result<()> {
+    for s in stories {
+        client.close(&s.address).await?;
+    }
+    for p in providers {
+        let owner = net.client(p.wallet.insecure_clone()).await?;
+        let earned = owner.provider().await?.earnings;
+        if earned > 0 {
+            owner.withdraw_earnings().await?;
+        }
+        client.sweep(&owner.provider_address()).await?;
+    }
+    println!(
+        "  {} jobs closed, earnings withdrawn, fees swept to the treasury",
+        elapsed(start)
+    );
+    Ok(())
 }
 
 async fn balances(

@@ -9,6 +9,7 @@ mod bench;
 mod config;
 mod demo;
 mod deploy;
+mod market;
 mod output;
 
 use std::path::PathBuf;
@@ -160,13 +161,23 @@ enum JobCommand {
         #[arg(long)]
         image: Option<String>,
     },
-    /// Cancel an unclaimed job: full refund.
+    /// Cancel an unclaimed job: full refund to this wallet's token account.
     Cancel {
         /// Job address.
         job: String,
     },
-    /// Close a settled job and get its rent back.
+    /// Close a settled job: withdraw its refund (what settlement did not pay out) and most of
+    /// its rent.
     Close {
+        /// Job address.
+        job: String,
+        /// Token account receiving the refund (default: this wallet's associated token account).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Give back a job this wallet's provider claimed but cannot run (before the commit
+    /// deadline; costs the job's give-back cost, less than a slash).
+    GiveBack {
         /// Job address.
         job: String,
     },
@@ -269,6 +280,14 @@ enum ProviderCommand {
     },
     /// Withdraw unbonded stake.
     Withdraw,
+    /// Withdraw the rewards settlement credited to this wallet's provider.
+    WithdrawEarnings,
+    /// Sweep a provider's dues (anyone may): fees to the market treasury, slashed collateral
+    /// burnt.
+    Sweep {
+        /// Owner wallet (default: this wallet).
+        owner: Option<String>,
+    },
     /// Stop claiming new jobs.
     Pause,
     /// Claim new jobs again.
@@ -291,8 +310,8 @@ enum MarketCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create the market of a payment mint with parameters from a file (this wallet becomes its
-    /// authority); see migrations/market.example.toml.
+    /// Create this wallet's market of a payment mint with parameters from a file (this wallet
+    /// becomes its authority; the market's address names it); see migrations/market.example.toml.
     Init {
         /// Market parameters (TOML).
         #[arg(long)]
@@ -300,10 +319,22 @@ enum MarketCommand {
         /// The payment mint (classic SPL Token).
         #[arg(long)]
         mint: String,
-        /// Fee destination token account (default: this wallet's associated token account,
-        /// created if needed).
+    },
+    /// Propose a new market authority (it takes over once it runs `accept-authority`).
+    TransferAuthority {
+        /// The proposed authority's wallet.
+        new_authority: String,
+    },
+    /// Take over the market as its proposed authority.
+    AcceptAuthority,
+    /// Withdraw collected fees from the market's treasury (authority only).
+    WithdrawFees {
+        /// Amount in base units (default: everything in the treasury).
         #[arg(long)]
-        treasury: Option<String>,
+        amount: Option<u64>,
+        /// Token account receiving them (default: this wallet's associated token account).
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Deploy the program (upgradeable BPF loader; this wallet becomes its upgrade authority)
     /// and publish its IDL in Anchor's IDL account. Safe to re-run: identical parts are kept.
@@ -321,79 +352,6 @@ enum MarketCommand {
         #[arg(long)]
         print_only: bool,
     },
-}
-
-/// Market parameters, as migrations/market.example.toml writes them.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MarketParams {
-    fee_bps: u16,
-    min_provider_stake: u64,
-    collateral_per_replica: u64,
-    unbonding_period_seconds: i64,
-    claim_window_seconds: i64,
-    commit_window_seconds: i64,
-    reveal_window_seconds: i64,
-}
-
-async fn market_init(
-    cfg: &Resolved,
-    params: &PathBuf,
-    mint: &str,
-    treasury: Option<String>,
-) -> Result<()> {
-    let text = std::fs::read_to_string(params)
-        .with_context(|| format!("cannot read market parameters {}", params.display()))?;
-    let p: MarketParams = toml::from_str(&text).map_err(|e| {
-        // toml's own Display is a multi-line snippet; one line says what to fix.
-        anyhow::anyhow!(
-            "{} is not valid market parameters: {}",
-            params.display(),
-            e.message()
-        )
-    })?;
-    let mint = parse_pubkey("--mint", mint)?;
-    let market = compute_market_sdk::pda::market(&mint);
-    let client = cfg.client_for(market).await?;
-    let treasury = match treasury {
-        Some(t) => parse_pubkey("--treasury", &t)?,
-        None => {
-            let ata = compute_market_sdk::pda::token_account(&client.wallet(), &mint);
-            let create = compute_market_sdk::instructions::create_token_account(
-                &client.wallet(),
-                &client.wallet(),
-                &mint,
-            );
-            client
-                .send(
-                    "create treasury",
-                    vec![create],
-                    &[],
-                    compute_market_sdk::client::cu::CREATE_TOKEN_ACCOUNT,
-                )
-                .await?;
-            ata
-        }
-    };
-    let args = compute_market_sdk::MarketInitArgs {
-        fee_bps: p.fee_bps,
-        min_provider_stake: p.min_provider_stake,
-        collateral_per_replica: p.collateral_per_replica,
-        unbonding_period: p.unbonding_period_seconds,
-        windows: compute_market_sdk::Windows {
-            claim: p.claim_window_seconds,
-            commit: p.commit_window_seconds,
-            reveal: p.reveal_window_seconds,
-        },
-    };
-    let sig = client.init_market(&mint, &treasury, args).await?;
-    println!("market    {market}");
-    println!("mint      {mint}");
-    println!("authority {}", client.wallet());
-    println!("treasury  {treasury}");
-    println!("tx        {}", cfg.explorer_tx(&sig));
-    println!("use it with --market {market}");
-    Ok(())
 }
 
 async fn market_deploy(cfg: &Resolved, inputs: deploy::Inputs) -> Result<()> {
@@ -476,7 +434,7 @@ fn default_log(cli: &Cli) -> &'static str {
     }
 }
 
-fn parse_pubkey(what: &str, s: &str) -> Result<Pubkey> {
+pub(crate) fn parse_pubkey(what: &str, s: &str) -> Result<Pubkey> {
     s.parse()
         .with_context(|| format!("{what} {s:?} is not a valid base58 address"))
 }
@@ -637,11 +595,18 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let cfg = Resolved::from_global(&cli.global)?;
     match &cli.command {
-        Command::Market(MarketCommand::Init {
-            params,
-            mint,
-            treasury,
-        }) => return market_init(&cfg, params, mint, treasury.clone()).await,
+        Command::Market(MarketCommand::Init { params, mint }) => {
+            return market::init(&cfg, params, mint).await
+        }
+        Command::Market(MarketCommand::TransferAuthority { new_authority }) => {
+            return market::propose_authority(&cfg, new_authority).await
+        }
+        Command::Market(MarketCommand::AcceptAuthority) => {
+            return market::accept_authority(&cfg).await
+        }
+        Command::Market(MarketCommand::WithdrawFees { amount, to }) => {
+            return market::withdraw_fees(&cfg, *amount, to.as_deref()).await
+        }
         Command::Market(MarketCommand::Deploy {
             program,
             program_keypair,
@@ -751,9 +716,20 @@ async fn run(cli: Cli) -> Result<()> {
                 let sig = client.cancel(&parse_pubkey("job", &job)?).await?;
                 println!("cancelled, escrow refunded: {}", cfg.explorer_tx(&sig));
             }
-            JobCommand::Close { job } => {
-                let sig = client.close(&parse_pubkey("job", &job)?).await?;
-                println!("closed, rent returned: {}", cfg.explorer_tx(&sig));
+            JobCommand::Close { job, to } => {
+                let address = parse_pubkey("job", &job)?;
+                let (j, m) = (client.job(&address).await?, client.market().await?);
+                let refund = client.token_balance(&j.escrow).await?;
+                let to = to.as_deref().map(|t| parse_pubkey("--to", t)).transpose()?;
+                let sig = client.close_to(&address, &j, &m, to).await?;
+                println!(
+                    "closed: refund of {refund} withdrawn, rent returned: {}",
+                    cfg.explorer_tx(&sig)
+                );
+            }
+            JobCommand::GiveBack { job } => {
+                let sig = client.give_back(&parse_pubkey("job", &job)?).await?;
+                println!("given back: {}", cfg.explorer_tx(&sig));
             }
             JobCommand::Finalize { job } => {
                 let sig = client.finalize(&parse_pubkey("job", &job)?).await?;
@@ -809,6 +785,19 @@ async fn run(cli: Cli) -> Result<()> {
                 let sig = client.withdraw().await?;
                 println!("withdrawn: {}", cfg.explorer_tx(&sig));
             }
+            ProviderCommand::WithdrawEarnings => {
+                let (amount, sig) = client.withdraw_earnings().await?;
+                println!("withdrew {amount} in earnings: {}", cfg.explorer_tx(&sig));
+            }
+            ProviderCommand::Sweep { owner } => {
+                let owner = match owner {
+                    Some(o) => parse_pubkey("owner", &o)?,
+                    None => client.wallet(),
+                };
+                let address = compute_market_sdk::pda::provider(&client.market_address(), &owner);
+                let sig = client.sweep(&address).await?;
+                println!("swept {address}: {}", cfg.explorer_tx(&sig));
+            }
             ProviderCommand::Pause | ProviderCommand::Resume => {
                 let status = if matches!(cmd, ProviderCommand::Pause) {
                     ProviderStatus::Paused
@@ -838,7 +827,13 @@ async fn run(cli: Cli) -> Result<()> {
             let m = client.market().await?;
             output::print_market(&client.market_address(), &m, json);
         }
-        Command::Market(MarketCommand::Init { .. } | MarketCommand::Deploy { .. }) => {
+        Command::Market(
+            MarketCommand::Init { .. }
+            | MarketCommand::Deploy { .. }
+            | MarketCommand::TransferAuthority { .. }
+            | MarketCommand::AcceptAuthority
+            | MarketCommand::WithdrawFees { .. },
+        ) => {
             unreachable!("handled above")
         }
     }

@@ -189,10 +189,14 @@ pub fn print_provider(address: &Pubkey, p: &Provider, json: bool) {
             "locked": p.locked,
             "unbonding": p.unbonding,
             "unbonding_ends_at": p.unbonding_ends_at,
+            "earnings": p.earnings,
+            "fees_due": p.fees_due,
+            "forfeit_due": p.forfeit_due,
             "capabilities": format!("{:?}", p.capabilities),
             "jobs_completed": p.jobs_completed,
             "jobs_failed": p.jobs_failed,
             "jobs_slashed": p.jobs_slashed,
+            "jobs_given_back": p.jobs_given_back,
             "total_earned": p.total_earned,
         });
         println!("{v:#}");
@@ -206,8 +210,12 @@ pub fn print_provider(address: &Pubkey, p: &Provider, json: bool) {
     );
     println!("caps      {:?}", p.capabilities);
     println!(
-        "record    {} completed, {} failed, {} slashed, {} earned",
-        p.jobs_completed, p.jobs_failed, p.jobs_slashed, p.total_earned
+        "earnings  {} to withdraw; {} fees and {} forfeited awaiting a sweep",
+        p.earnings, p.fees_due, p.forfeit_due
+    );
+    println!(
+        "record    {} completed, {} failed, {} slashed, {} given back, {} earned",
+        p.jobs_completed, p.jobs_failed, p.jobs_slashed, p.jobs_given_back, p.total_earned
     );
 }
 
@@ -216,10 +224,15 @@ pub fn print_market(address: &Pubkey, m: &Market, json: bool) {
     if json {
         let v = json!({
             "address": address.to_string(),
+            "creator": m.creator.to_string(),
             "authority": m.authority.to_string(),
+            "pending_authority": (m.pending_authority != Pubkey::default())
+                .then(|| m.pending_authority.to_string()),
             "payment_mint": m.payment_mint.to_string(),
+            "mint_freezable": m.mint_freezable,
             "treasury": m.treasury.to_string(),
             "fee_bps": m.fee_bps,
+            "give_back_bps": m.give_back_bps,
             "min_provider_stake": m.min_provider_stake,
             "collateral_per_replica": m.collateral_per_replica,
             "unbonding_period": m.unbonding_period,
@@ -227,11 +240,6 @@ pub fn print_market(address: &Pubkey, m: &Market, json: bool) {
             "commit_window": m.commit_window,
             "reveal_window": m.reveal_window,
             "paused": m.paused,
-            "jobs_posted": m.jobs_posted,
-            "jobs_completed": m.jobs_completed,
-            "jobs_failed": m.jobs_failed,
-            "jobs_expired": m.jobs_expired,
-            "providers": m.providers,
         });
         println!("{v:#}");
         return;
@@ -244,9 +252,18 @@ pub fn print_market(address: &Pubkey, m: &Market, json: bool) {
         "mint       {} ({} decimals)",
         m.payment_mint, m.mint_decimals
     );
+    if m.mint_freezable {
+        println!("           the mint has a freeze authority (accepted at creation)");
+    }
     println!("authority  {}", m.authority);
+    if m.pending_authority != Pubkey::default() {
+        println!("proposed   {} (not yet accepted)", m.pending_authority);
+    }
     println!("treasury   {}", m.treasury);
-    println!("fee        {} bps", m.fee_bps);
+    println!(
+        "fee        {} bps; give-back cost {} bps of the collateral",
+        m.fee_bps, m.give_back_bps
+    );
     println!(
         "providers  min stake {}, collateral {} per replica, unbonding {} s",
         m.min_provider_stake, m.collateral_per_replica, m.unbonding_period
@@ -254,9 +271,5 @@ pub fn print_market(address: &Pubkey, m: &Market, json: bool) {
     println!(
         "windows    claim {} s, commit {} s, reveal {} s",
         m.claim_window, m.commit_window, m.reveal_window
-    );
-    println!(
-        "jobs       {} posted, {} completed, {} failed, {} expired; {} providers",
-        m.jobs_posted, m.jobs_completed, m.jobs_failed, m.jobs_expired, m.providers
     );
 }

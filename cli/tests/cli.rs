@@ -507,7 +507,7 @@ fn market_init_from_a_parameters_file() {
     let out = ok(&base(&[
         "market", "init", "--params", params, "--mint", &mint_s,
     ]));
-    let market = pda::market(&mint);
+    let market = pda::market(&mint, &authority.pubkey());
     assert!(out.contains(&format!("market    {market}")), "{out}");
     let shown: serde_json::Value = serde_json::from_str(&ok(&base(&[
         "--market",

@@ -10,7 +10,7 @@ use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
 
 use crate::error::{Result, SdkError};
 use crate::pda::PROGRAM_ID;
-use crate::types::{Job, JobStatus, Market, Provider, MAX_REPLICAS};
+use crate::types::{Job, JobStatus, JobTombstone, Market, Provider, MAX_REPLICAS};
 
 /// Decodes a job account's data (zero-copy layout after the discriminator).
 pub fn decode_job(address: &Pubkey, data: &[u8]) -> Result<Job> {
@@ -19,6 +19,18 @@ pub fn decode_job(address: &Pubkey, data: &[u8]) -> Result<Job> {
         expected: "Job",
         reason,
     };
+    if data.starts_with(JobTombstone::DISCRIMINATOR) {
+        let status = match JobTombstone::try_deserialize(&mut &data[..]) {
+            Ok(t) => format!("{:?}", JobStatus::from_u8(t.status)),
+            Err(_) => "unknown".into(),
+        };
+        return Err(SdkError::NoResult {
+            job: *address,
+            status: format!(
+                "closed by its client (it ended {status}; the result is in its JobSettled event)"
+            ),
+        });
+    }
     if !data.starts_with(Job::DISCRIMINATOR) {
         return Err(err("wrong discriminator".into()));
     }

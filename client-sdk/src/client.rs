@@ -35,8 +35,8 @@ use crate::{instructions as ix, pda};
 pub mod cu {
     /// Room for 20 extra bump-search attempts of one PDA.
     pub const BUMP_SEARCH: u32 = 20 * 1_500;
-    /// `market_init` (one PDA).
-    pub const MARKET_INIT: u32 = 12_000 + BUMP_SEARCH;
+    /// `market_init` (two PDAs: market and treasury vault, and the vault's token CPIs).
+    pub const MARKET_INIT: u32 = 30_000 + 2 * BUMP_SEARCH;
     /// `market_update`.
     pub const MARKET_UPDATE: u32 = 10_000;
     /// `provider_register` (two PDAs: provider and stake vault).
@@ -47,8 +47,8 @@ pub mod cu {
     pub const PROVIDER_SMALL: u32 = 10_000;
     /// `job_post` (two PDAs: job and escrow).
     pub const JOB_POST: u32 = 40_000 + 2 * BUMP_SEARCH;
-    /// `job_cancel`.
-    pub const JOB_CANCEL: u32 = 25_000;
+    /// `job_cancel` (refund, escrow closed, tombstone).
+    pub const JOB_CANCEL: u32 = 30_000;
     /// `job_claim`.
     pub const JOB_CLAIM: u32 = 12_000;
     /// `job_commit`.
@@ -57,8 +57,14 @@ pub mod cu {
     pub const JOB_REVEAL: u32 = 10_000;
     /// `job_submit`.
     pub const JOB_SUBMIT: u32 = 45_000;
-    /// `job_close`.
-    pub const JOB_CLOSE: u32 = 5_000;
+    /// `job_give_back`.
+    pub const JOB_GIVE_BACK: u32 = 10_000;
+    /// `job_close` (refund, escrow closed, tombstone).
+    pub const JOB_CLOSE: u32 = 30_000;
+    /// `market_withdraw_fees`, `provider_withdraw_earnings`.
+    pub const WITHDRAW: u32 = 25_000;
+    /// `provider_sweep` (a transfer and a burn).
+    pub const PROVIDER_SWEEP: u32 = 35_000;
     /// Creating an associated token account (the ATA program searches its bump too).
     pub const CREATE_TOKEN_ACCOUNT: u32 = 30_000 + BUMP_SEARCH;
     /// Anchor's IDL `Create` (searches the program's `[]` PDA twice, then a system CPI).
@@ -72,7 +78,7 @@ pub mod cu {
 
     /// `job_finalize` / `job_expire` with `claimed` claimed slots.
     pub fn settle(claimed: u8) -> u32 {
-        25_000 + 15_000 * u32::from(claimed)
+        20_000 + 12_000 * u32::from(claimed)
     }
 }
 
@@ -383,28 +389,62 @@ impl Client {
         accounts::list_jobs(self.rpc(), &filter).await
     }
 
-    /// Cancels an unclaimed job of this wallet: full refund.
+    /// Cancels an unclaimed job of this wallet: full refund to this wallet's associated token
+    /// account (created if needed).
     pub async fn cancel(&self, address: &Pubkey) -> Result<Signature> {
         let job = self.job(address).await?;
         let market = self.market().await?;
+        let (create, destination) = self.own_token_account(&market);
         self.send(
             "job_cancel",
-            vec![ix::job_cancel(address, &job, &market)],
+            vec![create, ix::job_cancel(address, &job, &market, &destination)],
             &[],
-            cu::JOB_CANCEL,
+            cu::JOB_CANCEL + cu::CREATE_TOKEN_ACCOUNT,
         )
         .await
     }
 
-    /// Closes a settled job of this wallet, returning its rent.
+    /// Closes a settled job of this wallet: its refund (whatever settlement did not pay out)
+    /// goes to this wallet's associated token account (created if needed), most of the rent
+    /// back to the wallet; a tombstone keeps the address from ever holding a job again.
     pub async fn close(&self, address: &Pubkey) -> Result<Signature> {
-        self.send(
-            "job_close",
-            vec![ix::job_close(address, &self.wallet())],
-            &[],
-            cu::JOB_CLOSE,
+        let job = self.job(address).await?;
+        let market = self.market().await?;
+        self.close_to(address, &job, &market, None).await
+    }
+
+    /// [`Client::close`] with the refund sent to `destination` (any token account of the
+    /// market's mint) instead of this wallet's associated token account.
+    pub async fn close_to(
+        &self,
+        address: &Pubkey,
+        job: &Job,
+        market: &Market,
+        destination: Option<Pubkey>,
+    ) -> Result<Signature> {
+        let mut ixs = Vec::new();
+        let mut limit = cu::JOB_CLOSE;
+        let destination = match destination {
+            Some(d) => d,
+            None => {
+                let (create, own) = self.own_token_account(market);
+                ixs.push(create);
+                limit += cu::CREATE_TOKEN_ACCOUNT;
+                own
+            }
+        };
+        ixs.push(ix::job_close(address, job, market, &destination));
+        self.send("job_close", ixs, &[], limit).await
+    }
+
+    /// This wallet's associated token account of the market's mint, with the (idempotent)
+    /// instruction creating it.
+    fn own_token_account(&self, market: &Market) -> (Instruction, Pubkey) {
+        let wallet = self.wallet();
+        (
+            ix::create_token_account(&wallet, &wallet, &market.payment_mint),
+            pda::token_account(&wallet, &market.payment_mint),
         )
-        .await
     }
 
     // ----- providers (this wallet is the provider's owner) -----
@@ -471,6 +511,46 @@ impl Client {
             .await
     }
 
+    /// Withdraws every reward credited to this wallet's provider to its associated token
+    /// account (created if needed). Returns the amount and the signature.
+    pub async fn withdraw_earnings(&self) -> Result<(u64, Signature)> {
+        let market = self.market().await?;
+        let amount = self.provider().await?.earnings;
+        let (create, destination) = self.own_token_account(&market);
+        let i = ix::provider_withdraw_earnings(
+            &self.inner.market,
+            &market.payment_mint,
+            &self.wallet(),
+            &destination,
+        );
+        let limit = cu::WITHDRAW + cu::CREATE_TOKEN_ACCOUNT;
+        let sig = self
+            .send("provider_withdraw_earnings", vec![create, i], &[], limit)
+            .await?;
+        Ok((amount, sig))
+    }
+
+    /// Sweeps `provider`'s dues (anyone may): fees to the treasury, forfeits burnt.
+    pub async fn sweep(&self, provider: &Pubkey) -> Result<Signature> {
+        let market = self.market().await?;
+        let i = ix::provider_sweep(
+            &self.wallet(),
+            &self.inner.market,
+            &market.payment_mint,
+            provider,
+        );
+        self.send("provider_sweep", vec![i], &[], cu::PROVIDER_SWEEP)
+            .await
+    }
+
+    /// Gives back this wallet's claimed, uncommitted slot of `job` (before the commit
+    /// deadline), at the job's give-back cost.
+    pub async fn give_back(&self, job: &Pubkey) -> Result<Signature> {
+        let i = ix::job_give_back(&self.inner.market, &self.wallet(), job);
+        self.send("job_give_back", vec![i], &[], cu::JOB_GIVE_BACK)
+            .await
+    }
+
     /// Updates capabilities and/or status.
     pub async fn update_provider(&self, args: ProviderUpdateArgs) -> Result<Signature> {
         let i = ix::provider_update(&self.inner.market, &self.wallet(), args);
@@ -478,10 +558,23 @@ impl Client {
             .await
     }
 
-    /// Claims a replica slot of `job`.
+    /// Claims a replica slot of `job`. A job cannot be claimed in the slot it was posted:
+    /// `ClaimTooEarly` is retried for up to two seconds (a few slots).
     pub async fn claim(&self, job: &Pubkey) -> Result<Signature> {
         let i = ix::job_claim(&self.inner.market, &self.wallet(), job);
-        self.send("job_claim", vec![i], &[], cu::JOB_CLAIM).await
+        let mut tries = 0;
+        loop {
+            match self
+                .send("job_claim", vec![i.clone()], &[], cu::JOB_CLAIM)
+                .await
+            {
+                Err(e) if e.program_error_name() == Some("ClaimTooEarly") && tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Commits to `result_hash` with `salt` (keep the salt: revealing needs it).
@@ -517,8 +610,8 @@ impl Client {
         self.send("job_reveal", vec![i], &[], cu::JOB_REVEAL).await
     }
 
-    /// Submits the result of a single-replica job (pays at once). Creates this wallet's token
-    /// account first if needed.
+    /// Submits the result of a single-replica job: the reward is credited to this wallet's
+    /// provider at once (withdraw it with [`Client::withdraw_earnings`]).
     pub async fn submit_result(
         &self,
         job_address: &Pubkey,
@@ -527,7 +620,6 @@ impl Client {
     ) -> Result<Signature> {
         let job = self.job(job_address).await?;
         let market = self.market().await?;
-        let create = ix::create_token_account(&self.wallet(), &self.wallet(), &market.payment_mint);
         let submit = ix::job_submit(
             job_address,
             &job,
@@ -538,30 +630,8 @@ impl Client {
                 result_uri: result_uri.to_string(),
             },
         );
-        self.send(
-            "job_submit",
-            vec![create, submit],
-            &[],
-            cu::JOB_SUBMIT + cu::CREATE_TOKEN_ACCOUNT,
-        )
-        .await
-    }
-
-    /// Owners of the providers holding `job`'s claimed slots, in slot order.
-    async fn slot_owners(&self, job: &Job) -> Result<Vec<Pubkey>> {
-        let mut owners = Vec::new();
-        for slot in job
-            .active_slots()
-            .iter()
-            .filter(|s| s.state() != SlotState::Empty)
-        {
-            owners.push(
-                accounts::fetch_provider(self.rpc(), &slot.provider)
-                    .await?
-                    .owner,
-            );
-        }
-        Ok(owners)
+        self.send("job_submit", vec![submit], &[], cu::JOB_SUBMIT)
+            .await
     }
 
     /// Settles a replicated job after its reveals (anyone may).
@@ -583,50 +653,62 @@ impl Client {
             });
         }
         let market = self.market().await?;
-        let owners = self.slot_owners(&job).await?;
-        // Payout accounts must exist for the token program; creating them is idempotent.
-        let mut ixs: Vec<Instruction> = owners
-            .iter()
-            .map(|o| ix::create_token_account(&self.wallet(), o, &market.payment_mint))
-            .collect();
+        // Settlement touches only program-owned accounts: nothing to create first, and one
+        // transaction settles every size (BENCHMARKS.md: bytes and CU for n = 1..7).
         let (name, settle) = if finalize {
             (
                 "job_finalize",
-                ix::job_finalize(&self.wallet(), job_address, &job, &market, &owners),
+                ix::job_finalize(&self.wallet(), job_address, &job, &market),
             )
         } else {
             (
                 "job_expire",
-                ix::job_expire(&self.wallet(), job_address, &job, &market, &owners),
+                ix::job_expire(&self.wallet(), job_address, &job, &market),
             )
         };
-        ixs.push(settle);
-        let limit = cu::settle(job.claimed) + cu::CREATE_TOKEN_ACCOUNT * owners.len() as u32;
-        self.send(name, ixs, &[], limit).await
+        self.send(name, vec![settle], &[], cu::settle(job.claimed))
+            .await
     }
 
     // ----- market authority -----
 
-    /// Creates the market of `payment_mint` (this wallet becomes its authority).
+    /// Creates this wallet's market of `payment_mint` (at `pda::market(payment_mint, wallet)`;
+    /// this wallet becomes its authority).
     pub async fn init_market(
         &self,
         payment_mint: &Pubkey,
-        treasury: &Pubkey,
         args: MarketInitArgs,
     ) -> Result<Signature> {
-        let i = ix::market_init(&self.wallet(), payment_mint, treasury, args);
+        let i = ix::market_init(&self.wallet(), payment_mint, args);
         self.send("market_init", vec![i], &[], cu::MARKET_INIT)
             .await
     }
 
     /// Updates the market (authority only).
-    pub async fn update_market(
-        &self,
-        new_treasury: Option<Pubkey>,
-        args: MarketUpdateArgs,
-    ) -> Result<Signature> {
-        let i = ix::market_update(&self.wallet(), &self.inner.market, new_treasury, args);
+    pub async fn update_market(&self, args: MarketUpdateArgs) -> Result<Signature> {
+        let i = ix::market_update(&self.wallet(), &self.inner.market, args);
         self.send("market_update", vec![i], &[], cu::MARKET_UPDATE)
+            .await
+    }
+
+    /// Accepts the market's authority (this wallet must be the proposed one).
+    pub async fn accept_market_authority(&self) -> Result<Signature> {
+        let i = ix::market_accept_authority(&self.wallet(), &self.inner.market);
+        self.send("market_accept_authority", vec![i], &[], cu::MARKET_UPDATE)
+            .await
+    }
+
+    /// Withdraws `amount` of collected fees to `destination` (authority only).
+    pub async fn withdraw_fees(&self, amount: u64, destination: &Pubkey) -> Result<Signature> {
+        let market = self.market().await?;
+        let i = ix::market_withdraw_fees(
+            &self.wallet(),
+            &self.inner.market,
+            &market.payment_mint,
+            destination,
+            amount,
+        );
+        self.send("market_withdraw_fees", vec![i], &[], cu::WITHDRAW)
             .await
     }
 }
@@ -733,6 +815,7 @@ impl JobHandle {
                             status: "closed (account no longer exists)".into(),
                         })
                     }
+                    Err(closed @ SdkError::NoResult { .. }) => return Err(closed),
                     Err(e) => {
                         tracing::debug!(error = %e, "poll failed; retrying");
                         None

@@ -6,7 +6,7 @@
 //!
 //! let mint = Pubkey::new_unique();
 //! let owner = Pubkey::new_unique();
-//! let market = pda::market(&mint);
+//! let market = pda::market(&mint, &owner);
 //! let job = pda::job(&market, &Pubkey::new_unique(), 1);
 //! let ix = instructions::job_claim(&market, &owner, &job);
 //! assert_eq!(ix.program_id, pda::PROGRAM_ID);
@@ -38,39 +38,63 @@ fn system_program() -> Pubkey {
     anchor_lang::system_program::ID
 }
 
-/// `market_init`: `authority` creates the market of `payment_mint`, fees to `treasury`.
-pub fn market_init(
-    authority: &Pubkey,
-    payment_mint: &Pubkey,
-    treasury: &Pubkey,
-    args: MarketInitArgs,
-) -> Instruction {
+/// `market_init`: `authority` creates its market of `payment_mint` (at
+/// `pda::market(payment_mint, authority)`) with its treasury vault.
+pub fn market_init(authority: &Pubkey, payment_mint: &Pubkey, args: MarketInitArgs) -> Instruction {
+    let market = pda::market(payment_mint, authority);
     build(
         acc::MarketInit {
             authority: *authority,
             payment_mint: *payment_mint,
-            market: pda::market(payment_mint),
-            treasury: *treasury,
+            market,
+            treasury: pda::treasury(&market),
+            token_program: token_program(),
             system_program: system_program(),
         },
         data::MarketInit { args },
     )
 }
 
-/// `market_update` (authority only); `new_treasury` changes the fee destination.
-pub fn market_update(
-    authority: &Pubkey,
-    market: &Pubkey,
-    new_treasury: Option<Pubkey>,
-    args: MarketUpdateArgs,
-) -> Instruction {
+/// `market_update` (authority only).
+pub fn market_update(authority: &Pubkey, market: &Pubkey, args: MarketUpdateArgs) -> Instruction {
     build(
         acc::MarketUpdate {
             authority: *authority,
             market: *market,
-            new_treasury,
         },
         data::MarketUpdate { args },
+    )
+}
+
+/// `market_accept_authority`: the proposed authority takes `market`.
+pub fn market_accept_authority(new_authority: &Pubkey, market: &Pubkey) -> Instruction {
+    build(
+        acc::MarketAcceptAuthority {
+            new_authority: *new_authority,
+            market: *market,
+        },
+        data::MarketAcceptAuthority {},
+    )
+}
+
+/// `market_withdraw_fees` (authority only): `amount` from the treasury to `destination`.
+pub fn market_withdraw_fees(
+    authority: &Pubkey,
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    destination: &Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        acc::MarketWithdrawFees {
+            authority: *authority,
+            market: *market,
+            payment_mint: *payment_mint,
+            treasury: pda::treasury(market),
+            destination: *destination,
+            token_program: token_program(),
+        },
+        data::MarketWithdrawFees { amount },
     )
 }
 
@@ -148,6 +172,50 @@ pub fn provider_withdraw(market: &Pubkey, payment_mint: &Pubkey, owner: &Pubkey)
     )
 }
 
+/// `provider_withdraw_earnings`: every credited reward to `destination` (any token account of
+/// the mint).
+pub fn provider_withdraw_earnings(
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    owner: &Pubkey,
+    destination: &Pubkey,
+) -> Instruction {
+    let provider = pda::provider(market, owner);
+    build(
+        acc::ProviderWithdrawEarnings {
+            owner: *owner,
+            market: *market,
+            payment_mint: *payment_mint,
+            provider,
+            stake_vault: pda::stake_vault(&provider),
+            destination: *destination,
+            token_program: token_program(),
+        },
+        data::ProviderWithdrawEarnings {},
+    )
+}
+
+/// `provider_sweep` (anyone): `provider`'s fees to the treasury, its forfeits burnt.
+pub fn provider_sweep(
+    cranker: &Pubkey,
+    market: &Pubkey,
+    payment_mint: &Pubkey,
+    provider: &Pubkey,
+) -> Instruction {
+    build(
+        acc::ProviderSweep {
+            cranker: *cranker,
+            market: *market,
+            payment_mint: *payment_mint,
+            treasury: pda::treasury(market),
+            provider: *provider,
+            stake_vault: pda::stake_vault(provider),
+            token_program: token_program(),
+        },
+        data::ProviderSweep {},
+    )
+}
+
 /// `provider_update`: capabilities and/or status.
 pub fn provider_update(market: &Pubkey, owner: &Pubkey, args: ProviderUpdateArgs) -> Instruction {
     build(
@@ -182,8 +250,13 @@ pub fn job_post(
     )
 }
 
-/// `job_cancel` (client, nothing claimed).
-pub fn job_cancel(job_address: &Pubkey, job: &Job, market: &Market) -> Instruction {
+/// `job_cancel` (client, nothing claimed): the escrow to `destination`.
+pub fn job_cancel(
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    destination: &Pubkey,
+) -> Instruction {
     build(
         acc::JobCancel {
             client: job.client,
@@ -191,21 +264,43 @@ pub fn job_cancel(job_address: &Pubkey, job: &Job, market: &Market) -> Instructi
             payment_mint: market.payment_mint,
             job: *job_address,
             escrow: job.escrow,
-            client_token: job.client_token,
+            destination: *destination,
             token_program: token_program(),
         },
         data::JobCancel {},
     )
 }
 
-/// `job_close` (client, after settlement).
-pub fn job_close(job_address: &Pubkey, client: &Pubkey) -> Instruction {
+/// `job_close` (client, after settlement): the refund to `destination`.
+pub fn job_close(
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    destination: &Pubkey,
+) -> Instruction {
     build(
         acc::JobClose {
-            client: *client,
+            client: job.client,
+            market: job.market,
+            payment_mint: market.payment_mint,
             job: *job_address,
+            escrow: job.escrow,
+            destination: *destination,
+            token_program: token_program(),
         },
         data::JobClose {},
+    )
+}
+
+/// `job_give_back`: `owner`'s provider hands its claimed, uncommitted slot back.
+pub fn job_give_back(market: &Pubkey, owner: &Pubkey, job: &Pubkey) -> Instruction {
+    build(
+        acc::JobGiveBack {
+            owner: *owner,
+            provider: pda::provider(market, owner),
+            job: *job,
+        },
+        data::JobGiveBack {},
     )
 }
 
@@ -267,7 +362,7 @@ pub fn job_reveal(
     )
 }
 
-/// `job_submit` (one replica): reward to `owner`'s associated token account.
+/// `job_submit` (one replica): reward credited to `owner`'s provider.
 pub fn job_submit(
     job_address: &Pubkey,
     job: &Job,
@@ -283,31 +378,24 @@ pub fn job_submit(
             payment_mint: market.payment_mint,
             provider,
             stake_vault: pda::stake_vault(&provider),
-            payout: pda::token_account(owner, &market.payment_mint),
             job: *job_address,
             escrow: job.escrow,
-            treasury: market.treasury,
-            client: job.client,
-            client_token: job.client_token,
             token_program: token_program(),
         },
         data::JobSubmit { args },
     )
 }
 
-/// The accounts settlement needs for each claimed slot, in slot order: provider PDA, stake
-/// vault, and the provider owner's payout token account. `owners[i]` is the owner of slot `i`'s
-/// provider (read the provider accounts to learn them).
-pub fn settlement_accounts(job: &Job, market: &Market, owners: &[Pubkey]) -> Vec<AccountMeta> {
+/// The accounts settlement needs for each claimed slot, in slot order: provider PDA and its
+/// stake vault (both writable; both owned by the program, so nobody can close or freeze them).
+pub fn settlement_accounts(job: &Job) -> Vec<AccountMeta> {
     job.active_slots()
         .iter()
         .filter(|s| s.state() != SlotState::Empty)
-        .zip(owners)
-        .flat_map(|(slot, owner)| {
+        .flat_map(|slot| {
             [
                 AccountMeta::new(slot.provider, false),
                 AccountMeta::new(pda::stake_vault(&slot.provider), false),
-                AccountMeta::new(pda::token_account(owner, &market.payment_mint), false),
             ]
         })
         .collect()
@@ -318,7 +406,6 @@ fn settle(
     job_address: &Pubkey,
     job: &Job,
     market: &Market,
-    owners: &[Pubkey],
     args: impl InstructionData,
 ) -> Instruction {
     let mut ix = build(
@@ -328,51 +415,32 @@ fn settle(
             payment_mint: market.payment_mint,
             job: *job_address,
             escrow: job.escrow,
-            treasury: market.treasury,
-            client: job.client,
-            client_token: job.client_token,
             token_program: token_program(),
         },
         args,
     );
-    ix.accounts.extend(settlement_accounts(job, market, owners));
+    ix.accounts.extend(settlement_accounts(job));
     ix
 }
 
-/// `job_finalize` (anyone). `owners`: see [`settlement_accounts`].
+/// `job_finalize` (anyone).
 pub fn job_finalize(
     cranker: &Pubkey,
     job_address: &Pubkey,
     job: &Job,
     market: &Market,
-    owners: &[Pubkey],
 ) -> Instruction {
-    settle(
-        cranker,
-        job_address,
-        job,
-        market,
-        owners,
-        data::JobFinalize {},
-    )
+    settle(cranker, job_address, job, market, data::JobFinalize {})
 }
 
-/// `job_expire` (anyone). `owners`: see [`settlement_accounts`].
+/// `job_expire` (anyone).
 pub fn job_expire(
     cranker: &Pubkey,
     job_address: &Pubkey,
     job: &Job,
     market: &Market,
-    owners: &[Pubkey],
 ) -> Instruction {
-    settle(
-        cranker,
-        job_address,
-        job,
-        market,
-        owners,
-        data::JobExpire {},
-    )
+    settle(cranker, job_address, job, market, data::JobExpire {})
 }
 
 /// Creates `owner`'s associated token account for `mint` if it does not exist (idempotent).

@@ -30,8 +30,9 @@ use compute_market_job::{validate_job, Caps, DeterminismClass, JobDescriptor, Li
 
 use crate::error::{Result, SdkError};
 use crate::types::{
-    Determinism, JobPostArgs, MinCapabilities, OnChainJobSpec as OnChainSpec, MAX_ENTRY_POINT_LEN,
-    MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
+    check_replication, ClaimRules, Determinism, JobPostArgs, MarketError, MinCapabilities,
+    OnChainJobSpec as OnChainSpec, MAX_ALLOWLIST, MAX_ENTRY_POINT_LEN, MAX_REPLICAS, MAX_URI_LEN,
+    PARAMS_LEN,
 };
 
 /// When a job's phases end.
@@ -88,6 +89,7 @@ pub struct JobSpecBuilder {
     quorum: u8,
     deadlines: Deadlines,
     min_capabilities: MinCapabilities,
+    rules: ClaimRules,
     limits: Limits,
 }
 
@@ -105,6 +107,7 @@ impl Default for JobSpecBuilder {
             quorum: 1,
             deadlines: Deadlines::MarketDefault,
             min_capabilities: MinCapabilities::default(),
+            rules: ClaimRules::default(),
             limits: Limits::default(),
         }
     }
@@ -162,6 +165,12 @@ impl JobSpecBuilder {
         self.min_capabilities = min;
         self
     }
+    /// Who may claim (an allowlist of provider accounts and/or a minimum record); default:
+    /// any active provider meeting the market's rules.
+    pub fn claim_rules(mut self, rules: ClaimRules) -> Self {
+        self.rules = rules;
+        self
+    }
     /// Device limits to validate against (default: WebGPU's defaults, which every adapter
     /// supports; raising them lets fewer providers run the job).
     pub fn limits(mut self, limits: Limits) -> Self {
@@ -184,16 +193,26 @@ impl JobSpecBuilder {
             return Err(SdkError::InvalidJob("the reward must be positive".into()));
         }
         let (n, k) = (self.replicas, self.quorum);
-        if n == 0 || n as usize > MAX_REPLICAS {
-            return Err(SdkError::InvalidJob(format!(
-                "replicas must be 1..={MAX_REPLICAS}, got {n}"
-            )));
+        // The program's own rule, checked here too (the float part once the shader is known).
+        match check_replication(n, k, Determinism::Exact) {
+            Err(MarketError::InvalidReplicas) => {
+                return Err(SdkError::InvalidJob(format!(
+                    "replicas must be 1 or 3..={MAX_REPLICAS}, got {n} (with 2, one replica \
+                     could veto the other's payment)"
+                )))
+            }
+            Err(_) => {
+                return Err(SdkError::InvalidJob(format!(
+                    "quorum {k} of {n} is not allowed: use 1 of 1, or a strict majority (more than {} of {n})",
+                    n / 2
+                )))
+            }
+            Ok(()) => {}
         }
-        let quorum_ok = if n == 1 { k == 1 } else { k <= n && 2 * k > n };
-        if !quorum_ok {
+        if self.rules.allowlist.len() > MAX_ALLOWLIST {
             return Err(SdkError::InvalidJob(format!(
-                "quorum {k} of {n} is not allowed: use 1 of 1, or a strict majority (more than {} of {n})",
-                n / 2
+                "the allowlist names {} providers; at most {MAX_ALLOWLIST}",
+                self.rules.allowlist.len()
             )));
         }
         if self.entry_point.len() > MAX_ENTRY_POINT_LEN {
@@ -229,15 +248,13 @@ impl JobSpecBuilder {
             params: self.params,
         };
         let info = validate_job(&descriptor, &self.limits, &Caps::default())?;
-        let mut warnings = Vec::new();
+        let warnings = Vec::new();
         if info.determinism == DeterminismClass::Float && n > 1 {
-            let warning = format!(
-                "this shader uses floating point: its {n} replicas may legitimately produce \
-                 different bytes on different GPUs, so the quorum may fail; use one replica or an \
-                 integer-only shader"
-            );
-            tracing::warn!("{warning}");
-            warnings.push(warning);
+            return Err(SdkError::InvalidJob(format!(
+                "this shader uses floating point: {n} replicas may legitimately produce different \
+                 bytes on different GPUs, and an honest one would be slashed for rounding; the \
+                 market takes one replica for float jobs (or write the shader with integers only)"
+            )));
         }
         Ok(ValidatedJob {
             descriptor,
@@ -247,6 +264,7 @@ impl JobSpecBuilder {
             quorum: k,
             deadlines: self.deadlines,
             min_capabilities: self.min_capabilities,
+            rules: self.rules,
             warnings,
         })
     }
@@ -269,7 +287,9 @@ pub struct ValidatedJob {
     pub deadlines: Deadlines,
     /// Least provider capabilities.
     pub min_capabilities: MinCapabilities,
-    /// Things worth telling the user (e.g. float jobs with several replicas).
+    /// Who may claim.
+    pub rules: ClaimRules,
+    /// Things worth telling the user (advisories that do not stop the job).
     pub warnings: Vec<String>,
 }
 
@@ -356,6 +376,7 @@ impl ValidatedJob {
             claim_deadline: claim,
             commit_deadline: commit,
             reveal_deadline: reveal,
+            rules: self.rules.clone(),
         })
     }
 }
@@ -454,17 +475,17 @@ mod tests {
     }
 
     #[test]
-    fn float_jobs_with_replicas_warn() {
-        let job = JobSpec::builder()
+    fn float_jobs_take_one_replica_and_two_replicas_are_refused() {
+        let err = JobSpec::builder()
             .shader_wgsl(FLOAT)
             .output_len(256)
             .reward(1)
             .replicas(3, 2)
             .build()
-            .unwrap();
-        assert_eq!(job.determinism(), Determinism::Float);
-        assert_eq!(job.warnings.len(), 1);
-        assert!(job.warnings[0].contains("floating point"));
+            .unwrap_err();
+        assert!(err.to_string().contains("floating point"), "{err}");
+        let err = base().replicas(2, 2).build().unwrap_err();
+        assert!(err.to_string().contains("veto"), "{err}");
         let single = JobSpec::builder()
             .shader_wgsl(FLOAT)
             .output_len(256)
@@ -472,5 +493,6 @@ mod tests {
             .build()
             .unwrap();
         assert!(single.warnings.is_empty());
+        assert_eq!(single.determinism(), Determinism::Float);
     }
 }

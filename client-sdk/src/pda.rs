@@ -1,14 +1,26 @@
 //! Every program-derived address, from the program's own seed constants. Pure: no I/O.
 
 use anchor_lang::prelude::Pubkey;
-use compute_market::constants::{SEED_ESCROW, SEED_JOB, SEED_MARKET, SEED_PROVIDER, SEED_STAKE};
+use compute_market::constants::{
+    SEED_ESCROW, SEED_JOB, SEED_MARKET, SEED_PROVIDER, SEED_STAKE, SEED_TREASURY,
+};
 
 /// The program id.
 pub const PROGRAM_ID: Pubkey = compute_market::ID;
 
-/// The market of a payment mint.
-pub fn market(payment_mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(&[SEED_MARKET, payment_mint.as_ref()], &PROGRAM_ID).0
+/// The market `creator` made for a payment mint (every creator has its own: nobody can squat a
+/// mint's market).
+pub fn market(payment_mint: &Pubkey, creator: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[SEED_MARKET, payment_mint.as_ref(), creator.as_ref()],
+        &PROGRAM_ID,
+    )
+    .0
+}
+
+/// A market's treasury vault (collects protocol fees).
+pub fn treasury(market: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[SEED_TREASURY, market.as_ref()], &PROGRAM_ID).0
 }
 
 /// The provider account of `owner` in `market`.
@@ -58,10 +70,19 @@ mod tests {
     fn pdas_are_off_curve_and_distinct() {
         let mint = Pubkey::new_unique();
         let owner = Pubkey::new_unique();
-        let m = market(&mint);
+        let m = market(&mint, &owner);
         let p = provider(&m, &owner);
         let j = job(&m, &owner, 7);
-        let all = [m, p, stake_vault(&p), j, escrow(&j), job(&m, &owner, 8)];
+        let all = [
+            m,
+            treasury(&m),
+            p,
+            stake_vault(&p),
+            j,
+            escrow(&j),
+            job(&m, &owner, 8),
+            market(&mint, &p),
+        ];
         for (i, a) in all.iter().enumerate() {
             assert!(!a.is_on_curve(), "{a} is on the curve");
             for b in &all[i + 1..] {

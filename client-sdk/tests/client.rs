@@ -124,13 +124,21 @@ async fn submit_single_replica_wait_and_fetch_a_verified_result() {
     assert_eq!(settled.result_hash, hash);
     assert_eq!(seen.last(), Some(&JobStatus::Completed));
     assert_eq!(handle.result().await.unwrap(), cpu_double(&input()));
+    // Settlement credited the reward to the provider's account; its owner withdraws it.
+    let record = worker.provider().await.unwrap();
+    assert_eq!((record.earnings, record.fees_due), (REWARD, fee));
+    assert_eq!(worker.withdraw_earnings().await.unwrap().0, REWARD);
     let payout = pda::token_account(&worker.wallet(), &net.mint);
-    // Funded with 2,000,000, staked 1,000,000, then paid the reward.
+    // Funded with 2,000,000, staked 1,000,000, then withdrew the reward.
     assert_eq!(
         worker.token_balance(&payout).await.unwrap(),
         1_000_000 + REWARD
     );
+    // The fee reaches the treasury when anyone sweeps the provider.
+    assert_eq!(client.token_balance(&net.treasury).await.unwrap(), 0);
+    client.sweep(&worker.provider_address()).await.unwrap();
     assert_eq!(client.token_balance(&net.treasury).await.unwrap(), fee);
+    assert_eq!(worker.provider().await.unwrap().fees_due, 0);
 
     // A tampered copy of the output is refused, never returned.
     let path = uri.strip_prefix("file://").unwrap();
@@ -138,10 +146,30 @@ async fn submit_single_replica_wait_and_fetch_a_verified_result() {
     let err = handle.result().await.unwrap_err();
     assert!(matches!(err, SdkError::ResultMismatch { .. }), "{err}");
 
-    // Closing returns the rent; the job is gone.
+    // Closing returns most of the rent; a tombstone keeps the address, so the same job id can
+    // never be posted again (no job is ever mistaken for an older one at its address).
+    let lamports = |c: &compute_market_sdk::Client, a| {
+        let c = c.clone();
+        async move { c.rpc().get_balance(&a).await.unwrap() }
+    };
+    let rent_before = lamports(&client, handle.address).await;
     client.close(&handle.address).await.unwrap();
     let err = client.job(&handle.address).await.unwrap_err();
-    assert!(matches!(err, SdkError::AccountNotFound { .. }), "{err}");
+    assert!(
+        matches!(&err, SdkError::NoResult { status, .. } if status.contains("closed")),
+        "{err}"
+    );
+    // The tombstone keeps exactly its own rent; the rest went back to the client.
+    let tombstone_rent = client
+        .rpc()
+        .get_minimum_balance_for_rent_exemption(compute_market_sdk::JobTombstone::LEN)
+        .await
+        .unwrap();
+    assert_eq!(lamports(&client, handle.address).await, tombstone_rent);
+    assert!(
+        tombstone_rent < rent_before / 10,
+        "{tombstone_rent} of {rent_before}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

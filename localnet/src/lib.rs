@@ -90,6 +90,8 @@ impl Default for LocalNetOptions {
             program_so,
             market: MarketInitArgs {
                 fee_bps: 500,
+                give_back_bps: 1_000,
+                allow_freeze_authority: false,
                 min_provider_stake: 1_000_000,
                 collateral_per_replica: 200_000,
                 unbonding_period: 60,
@@ -118,7 +120,7 @@ pub struct LocalNet {
     pub mint: Pubkey,
     /// The market.
     pub market: Pubkey,
-    /// The treasury token account.
+    /// The market's treasury vault (fees collect here once swept from providers' vaults).
     pub treasury: Pubkey,
     /// A directory for `file://` blobs, removed when the node is dropped.
     pub blobs: tempfile::TempDir,
@@ -211,24 +213,10 @@ impl LocalNet {
             blobs: tempfile::tempdir().map_err(node_err)?,
         };
         net.mint = net.create_mint().await?;
-        net.market = pda::market(&net.mint);
         let authority = net.authority().await?;
-        net.treasury = pda::token_account(&authority.wallet(), &net.mint);
-        authority
-            .send(
-                "create treasury",
-                vec![instructions::create_token_account(
-                    &authority.wallet(),
-                    &authority.wallet(),
-                    &net.mint,
-                )],
-                &[],
-                cu::CREATE_TOKEN_ACCOUNT,
-            )
-            .await?;
-        authority
-            .init_market(&net.mint, &net.treasury, options.market)
-            .await?;
+        net.market = pda::market(&net.mint, &authority.wallet());
+        net.treasury = pda::treasury(&net.market);
+        authority.init_market(&net.mint, options.market).await?;
         Ok(net)
     }
 

@@ -241,8 +241,12 @@ fn status(settings: Settings) -> anyhow::Result<()> {
             p.unbonding_ends_at
         );
         println!(
-            "record    {} completed, {} failed, {} slashed; {} earned",
-            p.jobs_completed, p.jobs_failed, p.jobs_slashed, p.total_earned
+            "earnings  {} to withdraw (compute-market provider withdraw-earnings)",
+            p.earnings
+        );
+        println!(
+            "record    {} completed, {} failed, {} slashed, {} given back; {} earned",
+            p.jobs_completed, p.jobs_failed, p.jobs_slashed, p.jobs_given_back, p.total_earned
         );
         println!("in flight {} job(s)", pending.len());
         for r in &pending {

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub jobs_completed_total: IntCounter,
     /// Claimed jobs that failed, by `reason`.
     pub jobs_failed_total: IntCounterVec,
+    /// Claimed jobs given back (they could not be run) before their commit deadline.
+    pub jobs_given_back_total: IntCounter,
     /// Failed RPC requests (each failure, including those retried on another endpoint).
     pub rpc_errors_total: IntCounter,
     /// Websocket (PubSub) reconnections.
@@ -96,6 +98,10 @@ impl Metrics {
         Ok(Metrics {
             jobs_seen_total: counter("jobs_seen_total", "Open jobs of the market noticed.")?,
             jobs_claimed_total: counter("jobs_claimed_total", "Claim transactions sent.")?,
+            jobs_given_back_total: counter(
+                "jobs_given_back_total",
+                "Claimed jobs given back before their commit deadline.",
+            )?,
             jobs_skipped_total: counter_vec(
                 "jobs_skipped_total",
                 "Jobs seen but not claimed, by reason.",
@@ -347,9 +353,10 @@ fn response(
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 11] = [
+    const NAMES: [&str; 12] = [
         "jobs_seen_total",
         "jobs_claimed_total",
+        "jobs_given_back_total",
         "jobs_skipped_total",
         "jobs_completed_total",
         "jobs_failed_total",
@@ -365,6 +372,7 @@ mod tests {
         let m = Metrics::new().expect("metrics");
         m.jobs_seen_total.inc();
         m.jobs_claimed_total.inc();
+        m.jobs_given_back_total.inc();
         m.skipped("reward_too_low");
         m.jobs_completed_total.inc();
         m.failed("timeout");

@@ -171,16 +171,16 @@ fn one_daemon_completes_a_single_replica_job() {
             compute_market_job::result_hash(&expected)
         );
         assert_eq!(handle.result().await.unwrap(), expected);
+        // The reward is credited to the provider's account; its owner withdraws it.
+        let owner = net.client(p.wallet.insecure_clone()).await.unwrap();
+        let record = owner.provider().await.unwrap();
+        assert_eq!(
+            (record.jobs_completed, record.locked, record.earnings),
+            (1, 0, REWARD)
+        );
+        assert_eq!(owner.withdraw_earnings().await.unwrap().0, REWARD);
         let payout = pda::token_account(&p.wallet.pubkey(), &net.mint);
         assert_eq!(client.token_balance(&payout).await.unwrap(), STAKE + REWARD);
-        let record = net
-            .client(p.wallet.insecure_clone())
-            .await
-            .unwrap()
-            .provider()
-            .await
-            .unwrap();
-        assert_eq!((record.jobs_completed, record.locked), (1, 0));
     });
 }
 
@@ -397,6 +397,7 @@ async fn post_raw(
         claim_deadline: 0,
         commit_deadline: 0,
         reveal_deadline: 0,
+        rules: Default::default(),
     };
     let ix = instructions::job_post(
         &client.market_address(),
@@ -461,15 +462,27 @@ fn hostile_jobs_are_refused_or_contained_and_the_daemon_keeps_serving() {
         let log = daemon.log();
         assert!(log.contains("invalid job"), "{log}");
         assert!(log.contains(&broken.to_string()), "{log}");
-        // The runaway job was claimed, killed at its limit, and abandoned without harming the
-        // daemon (its collateral stays at risk: that is what collateral is for).
+        // The runaway job was claimed, killed at its limit, and given back before its commit
+        // deadline without harming the daemon: the provider pays the small give-back cost
+        // instead of the slash that letting it expire would cost, and never claims it again.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !daemon.log().contains("job failed to execute") {
+        while !daemon.log().contains("gave the job back") {
             assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         assert!(daemon.log().contains("wall-clock limit"), "{}", daemon.log());
-        assert_eq!(client.job(&runaway).await.unwrap().claimed, 1);
+        let given_back = client.job(&runaway).await.unwrap();
+        assert_eq!((given_back.status(), given_back.claimed), (JobStatus::Open, 0));
+        let market = client.market().await.unwrap();
+        let cost = market.collateral_per_replica * u64::from(market.give_back_bps) / 10_000;
+        assert!(cost > 0 && cost < market.collateral_per_replica);
+        let owner = net.client(p.wallet.insecure_clone()).await.unwrap();
+        let record = owner.provider().await.unwrap();
+        assert_eq!(
+            (record.jobs_given_back, record.jobs_slashed, record.locked, record.forfeit_due),
+            (1, 0, 0, cost)
+        );
+        assert_eq!(record.staked, STAKE - cost);
     });
 }
 

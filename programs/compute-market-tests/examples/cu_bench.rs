@@ -1,8 +1,9 @@
-//! Compute units of every instruction, measured on the SBF binary in LiteSVM.
+//! Compute units of every instruction, and the size and cost of settlements of every size,
+//! measured on the SBF binary in LiteSVM.
 //!
 //!     scripts/build-sbf.sh && cargo run -p compute-market-tests --example cu_bench [-- --write]
 //!
-//! Prints a Markdown table; `--write` replaces the table in BENCHMARKS.md.
+//! Prints two Markdown tables; `--write` replaces them in BENCHMARKS.md.
 
 #![allow(
     clippy::result_large_err,
@@ -10,7 +11,7 @@
 )]
 
 #[allow(dead_code, reason = "the harness serves the tests too")]
-#[path = "../tests/program/harness.rs"]
+#[path = "../tests/program/harness/mod.rs"]
 mod harness;
 
 use harness::*;
@@ -22,184 +23,245 @@ struct Row {
     cu: u64,
 }
 
-fn cu(meta: TransactionMetadata) -> u64 {
-    meta.compute_units_consumed
-}
+#[derive(Default)]
+struct Rows(Vec<Row>);
 
-fn main() {
-    let mut rows: Vec<Row> = vec![];
-    let mut row = |instruction, case, cu| {
-        rows.push(Row {
+impl Rows {
+    fn add(&mut self, instruction: &'static str, case: &'static str, meta: TransactionMetadata) {
+        self.0.push(Row {
             instruction,
             case,
-            cu,
-        })
-    };
+            cu: meta.compute_units_consumed,
+        });
+    }
+}
 
-    // Market.
-    let mut h = Harness::new();
-    let mint = h.create_mint();
-    h.mint = mint;
-    h.market = market_pda(&mint);
-    h.treasury = h.create_token_account(&h.payer.pubkey());
-    row(
-        "market_init",
-        "",
-        cu(h.market_init(&market_args()).unwrap()),
-    );
+fn market(rows: &mut Rows) {
+    let mut h = Harness::bare();
+    h.mint = h.create_mint();
+    rows.add("market_init", "", h.open_market(&market_args()).unwrap());
     let auth = h.authority.insecure_clone();
-    let pause = compute_market::MarketUpdateArgs {
+    let fee = compute_market::MarketUpdateArgs {
         fee_bps: Some(400),
         ..Default::default()
     };
-    row(
+    rows.add(
         "market_update",
         "fee change",
-        cu(h.market_update(&auth, pause, None).unwrap()),
+        h.market_update(&auth, fee).unwrap(),
     );
+    let next = h.wallet(0);
+    let propose = compute_market::MarketUpdateArgs {
+        new_authority: Some(next.pubkey()),
+        ..Default::default()
+    };
+    h.market_update(&auth, propose).unwrap();
+    rows.add(
+        "market_accept_authority",
+        "",
+        h.accept_authority(&next.key).unwrap(),
+    );
+    // Fees to withdraw: one paid job, swept.
+    let ClaimedJob {
+        provider: p, job, ..
+    } = h.claimed_single_job();
+    h.submit(&p, &job, [1; 32]).unwrap();
+    h.sweep(&p.provider).unwrap();
+    let dest = h.create_token_account(&next.pubkey());
+    let meta = h.withdraw_fees(&next.key, &dest, 1).unwrap();
+    rows.add("market_withdraw_fees", "", meta);
+}
 
-    // Provider.
+fn provider(rows: &mut Rows) -> (Harness, ProviderActor) {
     let mut h = Harness::new();
     let wallet = h.wallet(2 * MIN_STAKE);
-    let provider = provider_pda(&h.market, &wallet.pubkey());
-    let p = ProviderActor {
-        vault: stake_pda(&provider),
-        provider,
-        wallet,
-    };
-    row(
-        "provider_register",
-        "with stake",
-        cu(h.provider_register(&p, MIN_STAKE, caps()).unwrap()),
-    );
+    let p = ProviderActor::of(&h.market, wallet);
+    let meta = h.provider_register(&p, MIN_STAKE, caps()).unwrap();
+    rows.add("provider_register", "with stake", meta);
     let ix = h.stake_ix(&p, MIN_STAKE);
-    row(
+    rows.add(
         "provider_stake",
         "",
-        cu(h.send(&[ix], &[&p.wallet.key]).unwrap()),
+        h.send(&[ix], &[&p.wallet.key]).unwrap(),
     );
     let ix = h.unstake_ix(&p, 10);
-    row(
+    rows.add(
         "provider_unstake",
         "",
-        cu(h.send(&[ix], &[&p.wallet.key]).unwrap()),
+        h.send(&[ix], &[&p.wallet.key]).unwrap(),
     );
     h.warp(UNBONDING);
     let ix = h.withdraw_ix(&p);
-    row(
+    rows.add(
         "provider_withdraw",
         "",
-        cu(h.send(&[ix], &[&p.wallet.key]).unwrap()),
+        h.send(&[ix], &[&p.wallet.key]).unwrap(),
     );
-    let ix = h.provider_update_ix(
-        &p,
-        compute_market::ProviderUpdateArgs {
-            capabilities: Some(caps()),
-            status: None,
-        },
-    );
-    row(
-        "provider_update",
-        "capabilities",
-        cu(h.send(&[ix], &[&p.wallet.key]).unwrap()),
-    );
+    let update = compute_market::ProviderUpdateArgs {
+        capabilities: Some(caps()),
+        status: None,
+    };
+    let ix = h.provider_update_ix(&p, update);
+    let meta = h.send(&[ix], &[&p.wallet.key]).unwrap();
+    rows.add("provider_update", "capabilities", meta);
+    (h, p)
+}
 
-    // One replica: post + claim + submit, then close; cancel and expiry.
+/// One replica: post + claim + submit, withdrawals, close; cancel, give-back and expiry.
+/// Returns the lifecycle's total.
+fn single(rows: &mut Rows, h: &mut Harness, p: &ProviderActor) -> u64 {
     let client = h.wallet(100_000_000);
     let args = h.job_args(1, 1);
     let (ix, job) = h.post_ix(&client, &args);
-    let post1 = cu(h.send(&[ix], &[&client.key]).unwrap());
-    let claim1 = cu(h.claim(&p, &job).unwrap());
-    let submit = cu(h.submit(&p, &job, [1; 32]).unwrap());
-    row("job_post", "n = 1", post1);
-    row("job_claim", "n = 1", claim1);
-    row("job_submit", "n = 1, pays and settles", submit);
-    let ix = h.close_ix(&client.pubkey(), &job);
-    row("job_close", "", cu(h.send(&[ix], &[&client.key]).unwrap()));
+    let post = h.send(&[ix], &[&client.key]).unwrap();
+    let claim = h.claim(p, &job).unwrap();
+    let submit = h.submit(p, &job, [1; 32]).unwrap();
+    let total = [&post, &claim, &submit]
+        .iter()
+        .map(|m| m.compute_units_consumed)
+        .sum();
+    rows.add("job_post", "n = 1", post);
+    rows.add("job_claim", "n = 1", claim);
+    rows.add("job_submit", "n = 1, credits and settles", submit);
+    let dest = p.wallet.token;
+    rows.add(
+        "provider_withdraw_earnings",
+        "",
+        h.withdraw_earnings(p, &dest).unwrap(),
+    );
+    rows.add("provider_sweep", "fees only", h.sweep(&p.provider).unwrap());
+    let meta = h.close(&client, &job, &client.token).unwrap();
+    rows.add("job_close", "nothing to refund, tombstone", meta);
     let args = h.job_args(1, 1);
     let job = h.post(&client, &args).unwrap();
-    let ix = h.cancel_ix(&client, &job);
-    row("job_cancel", "", cu(h.send(&[ix], &[&client.key]).unwrap()));
+    let meta = h.cancel(&client, &job, &client.token).unwrap();
+    rows.add("job_cancel", "full refund, tombstone", meta);
     let args = h.job_args(1, 1);
     let job = h.post(&client, &args).unwrap();
-    h.claim(&p, &job).unwrap();
+    h.claim(p, &job).unwrap();
+    rows.add("job_give_back", "", h.give_back(p, &job).unwrap());
+    h.claim(p, &job).unwrap();
     let deadline = h.job(&job).commit_deadline;
     h.warp_to(deadline + 1);
-    row(
+    rows.add(
         "job_expire",
         "n = 1, claimer slashed",
-        cu(h.expire(&job).unwrap()),
+        h.expire(&job).unwrap(),
     );
+    rows.add("provider_sweep", "burn only", h.sweep(&p.provider).unwrap());
+    total
+}
 
-    // Three replicas, quorum two: post + 3 claims + 3 commits + 3 reveals + finalize.
+/// Three replicas, quorum two: post + 3 claims + 3 commits + 3 reveals + finalize, then a
+/// finalize with a liar. Returns the lifecycle's total.
+fn replicated(rows: &mut Rows) -> u64 {
     let mut h = Harness::new();
     let client = h.wallet(100_000_000);
-    let ps: Vec<_> = (0..3).map(|_| h.new_provider()).collect();
+    let ps = h.providers(3);
     let args = h.job_args(3, 2);
     let (ix, job) = h.post_ix(&client, &args);
-    let post3 = cu(h.send(&[ix], &[&client.key]).unwrap());
-    let mut total3 = post3;
-    let (mut claim, mut commit, mut reveal) = (0, 0, 0);
+    let post = h.send(&[ix], &[&client.key]).unwrap();
+    let mut total = post.compute_units_consumed;
+    rows.add("job_post", "n = 3", post);
+    let mut last = None;
     for p in &ps {
-        claim = cu(h.claim(p, &job).unwrap());
-        total3 += claim;
+        let meta = h.claim(p, &job).unwrap();
+        total += meta.compute_units_consumed;
+        last = Some(meta);
     }
+    rows.add("job_claim", "n = 3, last slot", last.take().unwrap());
     for (i, p) in ps.iter().enumerate() {
-        commit = cu(h.commit(p, &job, [9; 32], [i as u8; 32]).unwrap());
-        total3 += commit;
+        let meta = h.commit(p, &job, [9; 32], [i as u8; 32]).unwrap();
+        total += meta.compute_units_consumed;
+        last = Some(meta);
     }
+    rows.add("job_commit", "n = 3, last commit", last.take().unwrap());
     for (i, p) in ps.iter().enumerate() {
-        reveal = cu(h.reveal(p, &job, [9; 32], [i as u8; 32]).unwrap());
-        total3 += reveal;
+        let meta = h.reveal(p, &job, [9; 32], [i as u8; 32]).unwrap();
+        total += meta.compute_units_consumed;
+        last = Some(meta);
     }
-    let finalize = cu(h.finalize(&job).unwrap());
-    total3 += finalize;
-    row("job_post", "n = 3", post3);
-    row("job_claim", "n = 3, last slot", claim);
-    row("job_commit", "n = 3, last commit", commit);
-    row("job_reveal", "n = 3, last reveal", reveal);
-    row("job_finalize", "n = 3, all agree (3 paid)", finalize);
+    rows.add("job_reveal", "n = 3, last reveal", last.take().unwrap());
+    let finalize = h.finalize(&job).unwrap();
+    total += finalize.compute_units_consumed;
+    rows.add("job_finalize", "n = 3, all agree (3 paid)", finalize);
 
-    // Finalize with a liar (2 paid, 1 slashed).
-    let args = h.job_args(3, 2);
-    let job = h.post(&client, &args).unwrap();
-    for p in &ps {
-        h.claim(p, &job).unwrap();
-    }
+    // Provider 0 reveals [0; 32], providers 1 and 2 reveal [1; 32].
+    let job = h.claimed_job(&client, &ps, 3, 2);
     for (i, p) in ps.iter().enumerate() {
         h.commit(p, &job, [i.min(1) as u8; 32], [i as u8; 32])
             .unwrap();
     }
     for (i, p) in ps.iter().enumerate() {
-        let _ = h.reveal(p, &job, [i.min(1) as u8; 32], [i as u8; 32]);
+        h.reveal(p, &job, [i.min(1) as u8; 32], [i as u8; 32])
+            .unwrap();
     }
-    // Hashes: provider 0 reveals [0;32], providers 1 and 2 reveal [1;32].
-    row(
+    rows.add(
         "job_finalize",
         "n = 3, one liar slashed",
-        cu(h.finalize(&job).unwrap()),
+        h.finalize(&job).unwrap(),
     );
+    total
+}
 
-    let total1 = post1 + claim1 + submit;
+fn cu_table(rows: &Rows, total1: u64, total3: u64) -> String {
     let mut table = String::from("| instruction | case | compute units |\n|---|---|---:|\n");
-    for r in &rows {
+    for r in &rows.0 {
         table += &format!("| `{}` | {} | {} |\n", r.instruction, r.case, r.cu);
     }
     table += &format!("| **n = 1 lifecycle** | post + claim + submit | **{total1}** |\n");
     table += &format!(
         "| **n = 3 lifecycle** | post + 3 claims + 3 commits + 3 reveals + finalize | **{total3}** |\n"
     );
-    print!("{table}");
+    table
+}
+
+/// One row of the settlement table.
+fn settlement_row(case: &str, cost: SettleCost) -> String {
+    format!(
+        "| {} | {case} | {} | {} |\n",
+        cost.replicas, cost.bytes, cost.cu
+    )
+}
+
+/// Settlement size: one legacy transaction (compute-unit limit + settle instruction), every
+/// slot paid and every slot slashed, for n = 1, 3, 5, 7.
+fn settlement_table() -> String {
+    let mut table = String::from("| n | case | tx bytes | CU |\n|---:|---|---:|---:|\n");
+    for n in [1, 3, 5, 7] {
+        table += &settlement_row("all paid", Harness::new().settle_all_paid(n));
+        table += &settlement_row("all slashed", Harness::new().settle_all_slashed(n));
+    }
+    table
+}
+
+fn write_section(text: &str, name: &str, table: &str) -> String {
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) => format!("{}{begin}\n{table}{}", &text[..b], &text[e..]),
+        _ => format!("{text}\n{begin}\n{table}{end}\n"),
+    }
+}
+
+fn main() {
+    let mut rows = Rows::default();
+    market(&mut rows);
+    let (mut h, p) = provider(&mut rows);
+    let total1 = single(&mut rows, &mut h, &p);
+    let total3 = replicated(&mut rows);
+    let cu = cu_table(&rows, total1, total3);
+    let settlement = settlement_table();
+    print!("{cu}\nsettlement size: n, tx bytes, CU\n\n{settlement}");
 
     if std::env::args().any(|a| a == "--write") {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let (begin, end) = ("<!-- cu-table:begin -->", "<!-- cu-table:end -->");
-        let updated = match (text.find(begin), text.find(end)) {
-            (Some(b), Some(e)) => format!("{}{begin}\n{table}{}", &text[..b], &text[e..]),
-            _ => format!("{text}\n{begin}\n{table}{end}\n"),
-        };
-        std::fs::write(&path, updated).unwrap();
+        let text = write_section(&text, "cu-table", &cu);
+        let text = write_section(&text, "settlement-table", &settlement);
+        std::fs::write(&path, text).unwrap();
         eprintln!("updated {}", path.display());
     }
 }

@@ -1,8 +1,12 @@
 //! Seeds, limits and layout versions: the one place they are defined. The SDK derives every
 //! PDA from these constants.
 
-/// Seed of the market PDA: `[SEED_MARKET, payment_mint]`.
+/// Seed of the market PDA: `[SEED_MARKET, payment_mint, creator]`. The creator is part of the
+/// address, so nobody can squat the market of a mint: every creator has its own.
 pub const SEED_MARKET: &[u8] = b"market";
+/// Seed of a market's treasury vault (an SPL token account owned by the market PDA):
+/// `[SEED_TREASURY, market]`. Fees collect here; only the market authority withdraws them.
+pub const SEED_TREASURY: &[u8] = b"treasury";
 /// Seed of a provider PDA: `[SEED_PROVIDER, market, owner]`.
 pub const SEED_PROVIDER: &[u8] = b"provider";
 /// Seed of a provider's stake vault (an SPL token account owned by the provider PDA):
@@ -13,12 +17,21 @@ pub const SEED_JOB: &[u8] = b"job";
 /// Seed of a job's escrow vault (an SPL token account owned by the job PDA): `[SEED_ESCROW, job]`.
 pub const SEED_ESCROW: &[u8] = b"escrow";
 
-/// Layout version written into every account created by this program version.
-pub const MARKET_VERSION: u8 = 1;
+/// Layout version written into every account created by this program version; every
+/// instruction refuses an account of another version (`UnsupportedVersion`).
+pub const MARKET_VERSION: u8 = 2;
 /// Layout version of [`crate::state::Provider`].
-pub const PROVIDER_VERSION: u8 = 1;
+pub const PROVIDER_VERSION: u8 = 2;
 /// Layout version of [`crate::state::Job`].
-pub const JOB_VERSION: u8 = 1;
+pub const JOB_VERSION: u8 = 2;
+/// Layout version of [`crate::state::JobTombstone`], what a closed job's address keeps.
+pub const TOMBSTONE_VERSION: u8 = 1;
+
+/// Most providers a job's allowlist may name.
+pub const MAX_ALLOWLIST: usize = 8;
+/// Largest cost of giving a claimed job back, in basis points of its collateral (50 %): giving
+/// back always costs less than being slashed.
+pub const MAX_GIVE_BACK_BPS: u16 = 5_000;
 
 /// Most replicas a job may ask for. Bounds the job account size and the settlement's
 /// compute budget (three remaining accounts and up to two transfers per replica).

@@ -27,6 +27,10 @@ pub enum MarketError {
     WrongRemainingAccounts,
     #[msg("Account is not the job's client")]
     WrongClient,
+    #[msg("Account was written by another layout version of this program")]
+    UnsupportedVersion,
+    #[msg("Signer is not the market's pending authority")]
+    NotPendingAuthority,
 
     // --- market parameters ---
     #[msg("Protocol fee is above the allowed maximum")]
@@ -37,6 +41,16 @@ pub enum MarketError {
     InvalidUnbondingPeriod,
     #[msg("Market is paused: no new jobs or claims")]
     MarketPaused,
+    #[msg("Payment mint must be a classic SPL Token mint (Token-2022 mints are not supported)")]
+    MintProgramUnsupported,
+    #[msg("Payment mint has a freeze authority: create the market with allow_freeze_authority to accept it")]
+    FreezeAuthorityNotAccepted,
+    #[msg("Collateral per replica must be greater than zero")]
+    ZeroCollateral,
+    #[msg("Give-back cost is above the allowed maximum")]
+    GiveBackCostTooHigh,
+    #[msg("Treasury holds less than the amount asked for")]
+    InsufficientTreasury,
 
     // --- provider ---
     #[msg("Stake is below the market minimum")]
@@ -53,9 +67,11 @@ pub enum MarketError {
     ProviderPaused,
     #[msg("Provider capabilities are below the job's minimum")]
     CapabilitiesTooLow,
+    #[msg("Provider has no earnings to withdraw")]
+    NoEarnings,
 
     // --- job spec ---
-    #[msg("Replicas must be between 1 and the maximum")]
+    #[msg("Replicas must be 1, or 3 up to the maximum (with 2, one replica could veto the other)")]
     InvalidReplicas,
     #[msg("Quorum must be a strict majority of the replicas (and 1 when replicas is 1)")]
     InvalidQuorum,
@@ -75,6 +91,10 @@ pub enum MarketError {
         "Deadlines must be in the future, ordered claim < commit < reveal, and within the horizon"
     )]
     InvalidDeadlines,
+    #[msg("Float jobs take one replica: replicas cannot be compared by hash until tolerance verification exists")]
+    FloatNeedsOneReplica,
+    #[msg("Allowlist names more providers than the maximum")]
+    AllowlistTooLong,
 
     // --- job lifecycle ---
     #[msg("Job is not open for this action")]
@@ -87,6 +107,18 @@ pub enum MarketError {
     AlreadyClaimed,
     #[msg("Claim deadline has passed")]
     ClaimDeadlinePassed,
+    #[msg("A job cannot be claimed in the slot it was posted")]
+    ClaimTooEarly,
+    #[msg("The job's client cannot claim its own job")]
+    ClientCannotClaim,
+    #[msg("Provider is not on the job's allowlist")]
+    NotOnAllowlist,
+    #[msg("Provider has completed fewer jobs than the job asks for")]
+    TrackRecordTooShort,
+    #[msg("Provider's bonded stake is below the market's or the job's minimum")]
+    StakeBelowJobMinimum,
+    #[msg("Provider registered more recently than the job allows")]
+    ProviderTooNew,
     #[msg("Provider holds no slot of this job")]
     NotAReplica,
     #[msg("Replica is not in the state this instruction needs")]

@@ -14,10 +14,14 @@ pub struct MarketInitialized {
     pub authority: Pubkey,
     /// Payment mint.
     pub payment_mint: Pubkey,
-    /// Fee destination.
+    /// Whether the mint has a freeze authority the creator accepted.
+    pub mint_freezable: bool,
+    /// Treasury vault (fees collect here).
     pub treasury: Pubkey,
     /// Protocol fee, in basis points.
     pub fee_bps: u16,
+    /// Give-back cost, in basis points of the collateral.
+    pub give_back_bps: u16,
     /// Minimum provider stake.
     pub min_provider_stake: u64,
     /// Collateral locked per claimed replica.
@@ -33,12 +37,14 @@ pub struct MarketInitialized {
 pub struct MarketUpdated {
     /// Market PDA.
     pub market: Pubkey,
-    /// Who may update it from now on.
+    /// Who may update it.
     pub authority: Pubkey,
-    /// Fee destination.
-    pub treasury: Pubkey,
+    /// Proposed next authority (zero: none pending).
+    pub pending_authority: Pubkey,
     /// Protocol fee, in basis points.
     pub fee_bps: u16,
+    /// Give-back cost, in basis points of the collateral.
+    pub give_back_bps: u16,
     /// Minimum provider stake.
     pub min_provider_stake: u64,
     /// Collateral locked per claimed replica.
@@ -161,12 +167,29 @@ pub struct JobPosted {
 /// A client cancelled an unclaimed job and got its escrow back.
 #[event]
 pub struct JobCancelled {
-    /// Job PDA (closed).
+    /// Job PDA (now a tombstone).
     pub job: Pubkey,
     /// Client wallet.
     pub client: Pubkey,
     /// Amount refunded.
     pub refunded: u64,
+    /// Token account the refund went to.
+    pub destination: Pubkey,
+}
+
+/// A provider gave a claimed slot back before the commit deadline.
+#[event]
+pub struct JobGivenBack {
+    /// Job PDA.
+    pub job: Pubkey,
+    /// Provider PDA.
+    pub provider: Pubkey,
+    /// Slot index it held.
+    pub slot: u8,
+    /// Part of its collateral forfeited (burnt at the next sweep).
+    pub cost: u64,
+    /// Slots claimed after this one.
+    pub claimed: u8,
 }
 
 /// A provider claimed a replica slot and locked collateral.
@@ -225,25 +248,84 @@ pub struct JobSettled {
     pub status: JobStatus,
     /// Agreed result hash (zero unless Completed).
     pub result_hash: [u8; 32],
-    /// Rewards paid to providers, in total.
+    /// Rewards credited to providers' earnings, in total.
     pub paid_to_providers: u64,
-    /// Fees paid to the treasury.
-    pub fees_to_treasury: u64,
-    /// Escrow refunded to the client.
-    pub refunded_to_client: u64,
-    /// Collateral slashed to the client.
-    pub slashed_to_client: u64,
+    /// Fees credited (owed to the treasury by the paid providers' vaults).
+    pub fees: u64,
+    /// What stays in the escrow for the client to withdraw with `job_close`.
+    pub refund_due: u64,
+    /// Collateral slashed (forfeited and burnt; paid to nobody).
+    pub forfeited: u64,
     /// Replicas paid.
     pub paid_replicas: u8,
     /// Replicas slashed.
     pub slashed_replicas: u8,
 }
 
-/// A settled job's account was closed and its rent returned to the client.
+/// A settled job was closed: the client withdrew its refund and most of the rent.
 #[event]
 pub struct JobClosed {
-    /// Job PDA (closed).
+    /// Job PDA (now a tombstone).
     pub job: Pubkey,
     /// Client wallet.
     pub client: Pubkey,
+    /// Refund withdrawn from the escrow.
+    pub refunded: u64,
+    /// Token account the refund went to.
+    pub destination: Pubkey,
+}
+
+/// A market's authority proposed a new authority.
+#[event]
+pub struct AuthorityProposed {
+    /// Market PDA.
+    pub market: Pubkey,
+    /// Current authority.
+    pub authority: Pubkey,
+    /// Proposed authority (zero: proposal withdrawn).
+    pub pending_authority: Pubkey,
+}
+
+/// A proposed authority accepted the market.
+#[event]
+pub struct AuthorityAccepted {
+    /// Market PDA.
+    pub market: Pubkey,
+    /// Previous authority.
+    pub previous: Pubkey,
+    /// New authority.
+    pub authority: Pubkey,
+}
+
+/// The market authority withdrew fees from the treasury.
+#[event]
+pub struct FeesWithdrawn {
+    /// Market PDA.
+    pub market: Pubkey,
+    /// Amount withdrawn.
+    pub amount: u64,
+    /// Token account it went to.
+    pub destination: Pubkey,
+}
+
+/// A provider's dues were swept: fees to the treasury, forfeits burnt.
+#[event]
+pub struct ProviderSwept {
+    /// Provider PDA.
+    pub provider: Pubkey,
+    /// Fees moved to the treasury.
+    pub fees: u64,
+    /// Forfeited collateral burnt.
+    pub burnt: u64,
+}
+
+/// A provider's owner withdrew its earnings.
+#[event]
+pub struct EarningsWithdrawn {
+    /// Provider PDA.
+    pub provider: Pubkey,
+    /// Amount withdrawn.
+    pub amount: u64,
+    /// Token account it went to.
+    pub destination: Pubkey,
 }

@@ -3,14 +3,17 @@
 //! An open marketplace for GPU compute. Clients post jobs (a WGSL compute shader, its input and
 //! dispatch, see `job-abi/`) and escrow the reward; staked providers claim replica slots, run the
 //! shader, and either submit their result hash (one replica) or commit to it and later reveal it
-//! (several replicas). Settlement pays providers whose hash reaches the quorum, refunds the
-//! client everything else, and slashes the collateral of providers who missed a deadline or
-//! revealed a losing hash. Every step after posting can be cranked by anyone once its deadline
-//! passes, so no money waits on one party.
+//! (several replicas). Settlement credits providers whose hash reaches the quorum (to their stake
+//! vaults), keeps everything else in the escrow as the client's refund, and slashes (burns) the
+//! collateral of providers who missed a deadline or revealed a losing hash. Settlement touches
+//! only accounts this program owns, so no party can block it; every step after posting can be
+//! cranked by anyone once its deadline passes, so no money waits on one party. The threat model
+//! is in SECURITY.md.
 //!
 //! Layout: `constants` (seeds, limits), `state/` (accounts with their transitions and
 //! invariants), `instructions/` (one file per instruction), `settlement` (the one routine that
-//! moves a job's money at the end), `token` (the only token-program CPIs), `events`, `errors`.
+//! moves a job's money at its settlement), `closing` (the client's refund and the tombstone),
+//! `token` (the only token-program CPIs), `events`, `errors`.
 #![allow(unexpected_cfgs, reason = "anchor's macros emit cfgs of their own")]
 // The only deprecated item used is `#[program(legacy_idl)]` (see the note on `compute_market`);
 // its warning lands at crate level, where the macro's generated entrypoint lives.
@@ -24,6 +27,7 @@ use solana_compiler_builtins as _;
 
 use anchor_lang::prelude::*;
 
+pub mod closing;
 pub mod constants;
 pub mod errors;
 pub mod events;
@@ -37,6 +41,16 @@ pub(crate) use settlement::__client_accounts_job_settle;
 pub use settlement::JobSettle;
 
 declare_id!("CM6xQ5kkbRrJrFqaPp1Jc2ifoW7axk2rHrv9tDX5LzKY");
+
+#[cfg(not(feature = "no-entrypoint"))]
+solana_security_txt::security_txt! {
+    name: "Compute Market",
+    project_url: "https://github.com/compute-market/compute-market",
+    contacts: "link:https://github.com/compute-market/compute-market/security/advisories/new",
+    policy: "https://github.com/compute-market/compute-market/blob/main/SECURITY.md",
+    source_code: "https://github.com/compute-market/compute-market",
+    preferred_languages: "en"
+}
 
 // `legacy_idl` adds Anchor's IDL instructions (`anchor idl init/upgrade`, and ours in
 // `compute-market market deploy`): the IDL account at `IdlAccount::address(program_id)` is what
@@ -54,9 +68,19 @@ pub mod compute_market {
         MarketInit::handle(ctx, args)
     }
 
-    /// Changes a market's parameters or pauses it (authority only).
+    /// Changes a market's parameters, pauses it, or proposes a new authority (authority only).
     pub fn market_update(ctx: Context<MarketUpdate>, args: MarketUpdateArgs) -> Result<()> {
         MarketUpdate::handle(ctx, args)
+    }
+
+    /// The proposed authority takes the market (second step of a transfer).
+    pub fn market_accept_authority(ctx: Context<MarketAcceptAuthority>) -> Result<()> {
+        MarketAcceptAuthority::handle(ctx)
+    }
+
+    /// Withdraws collected fees from the treasury vault (authority only).
+    pub fn market_withdraw_fees(ctx: Context<MarketWithdrawFees>, amount: u64) -> Result<()> {
+        MarketWithdrawFees::handle(ctx, amount)
     }
 
     /// Registers a provider with its initial stake and capabilities.
@@ -84,6 +108,16 @@ pub mod compute_market {
         ProviderWithdraw::handle(ctx)
     }
 
+    /// Withdraws the rewards settlement credited to a provider (owner only, any destination).
+    pub fn provider_withdraw_earnings(ctx: Context<ProviderWithdrawEarnings>) -> Result<()> {
+        ProviderWithdrawEarnings::handle(ctx)
+    }
+
+    /// Sweeps a provider's dues: fees to the treasury, forfeited collateral burnt (anyone).
+    pub fn provider_sweep(ctx: Context<ProviderSweep>) -> Result<()> {
+        ProviderSweep::handle(ctx)
+    }
+
     /// Updates a provider's capabilities or pauses it.
     pub fn provider_update(ctx: Context<ProviderUpdate>, args: ProviderUpdateArgs) -> Result<()> {
         ProviderUpdate::handle(ctx, args)
@@ -95,8 +129,8 @@ pub mod compute_market {
         JobPost::handle(ctx, args)
     }
 
-    /// Cancels an unclaimed job: full refund, job and escrow closed to the client.
-    #[access_control(ctx.accounts.validate())]
+    /// Cancels an unclaimed job: full refund to a token account of the client's choosing; the
+    /// escrow closes and the job shrinks to a tombstone.
     pub fn job_cancel(ctx: Context<JobCancel>) -> Result<()> {
         JobCancel::handle(ctx)
     }
@@ -105,6 +139,12 @@ pub mod compute_market {
     #[access_control(ctx.accounts.validate())]
     pub fn job_claim(ctx: Context<JobClaim>) -> Result<()> {
         JobClaim::handle(ctx)
+    }
+
+    /// Gives a claimed, uncommitted slot back before the commit deadline, at the job's
+    /// give-back cost (less than a slash); the slot can be claimed again.
+    pub fn job_give_back(ctx: Context<JobGiveBack>) -> Result<()> {
+        JobGiveBack::handle(ctx)
     }
 
     /// Commits to a result without revealing it (replicated jobs).
@@ -117,7 +157,7 @@ pub mod compute_market {
         JobReveal::handle(ctx, args)
     }
 
-    /// Submits the result of a single-replica job, completing and paying it.
+    /// Submits the result of a single-replica job, completing it and crediting the provider.
     #[access_control(ctx.accounts.validate(&args))]
     pub fn job_submit(ctx: Context<JobSubmit>, args: JobSubmitArgs) -> Result<()> {
         JobSubmit::handle(ctx, args)
@@ -133,8 +173,8 @@ pub mod compute_market {
         JobSettle::expire(ctx)
     }
 
-    /// Closes a settled job and returns its rent to the client.
-    #[access_control(ctx.accounts.validate())]
+    /// Closes a settled job: the refund goes to a token account of the client's choosing, the
+    /// escrow closes and the job shrinks to a tombstone (rent back to the client).
     pub fn job_close(ctx: Context<JobClose>) -> Result<()> {
         JobClose::handle(ctx)
     }

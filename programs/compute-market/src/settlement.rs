@@ -1,32 +1,41 @@
 //! Settlement: the one routine that moves a job's money at the end of its life, used by
 //! `job_submit` (one replica), `job_finalize` and `job_expire`.
 //!
-//! Conservation: the escrow holds `replicas × (reward + fee)`. Each slot's share goes either to
-//! its provider (reward) and the treasury (fee), or back to the client. Slashed collateral moves
-//! from the provider's stake vault to the client. The escrow ends empty and is closed to the
-//! client, who paid its rent.
+//! Settlement only touches accounts this program owns: the job, its escrow, and each claimed
+//! slot's provider account and stake vault. No account a client, provider or operator controls
+//! (a wallet's token account, a treasury someone could close or freeze) is written, so no single
+//! party can block another's settlement, and no account shared by every job of the market is
+//! written either. Each party withdraws later, to an account of its choosing:
+//!
+//! - a paid replica's reward and fee move from the escrow to its provider's stake vault, credited
+//!   as `earnings` (withdrawn by the owner) and `fees_due` (swept to the treasury by anyone);
+//! - everything else (unclaimed, released and slashed slots' shares, and anything sent to the
+//!   escrow beyond what was escrowed) stays in the escrow as the client's refund, withdrawn by
+//!   `job_close`;
+//! - slashed collateral stays in the provider's vault as `forfeit_due` and is burnt by the next
+//!   sweep: neither the client nor another replica ever profits from a slash.
+//!
+//! Conservation: the escrow holds `replicas × (reward + fee)`; each slot's share is either
+//! credited to its provider or refunded, exactly once.
 
 use anchor_lang::prelude::*;
-use anchor_lang::AccountDeserialize;
 use anchor_spl::token::TokenAccount;
 
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::{JobSettled, ProviderSlashed};
-use crate::state::{Disposition, Job, JobStatus, Market, Outcome, Provider};
+use crate::state::{Disposition, Job, Market, Outcome, Provider};
 use crate::token::{Authority, Tokens};
 
 /// One claimed slot's accounts: the provider (deserialized by the caller, written back by the
-/// caller after settlement), its stake vault and its owner's payout token account.
+/// caller after settlement) and its stake vault.
 pub struct SlotAccounts<'a, 'info> {
     /// The provider account's data.
     pub provider: &'a mut Provider,
-    /// The provider PDA (authority of its stake vault).
+    /// The provider PDA.
     pub provider_info: AccountInfo<'info>,
-    /// The provider's stake vault.
+    /// The provider's stake vault (receives a paid replica's reward and fee).
     pub vault: AccountInfo<'info>,
-    /// The provider owner's token account receiving the reward.
-    pub payout: AccountInfo<'info>,
 }
 
 /// Everything one settlement reads and writes (one struct, passed by reference: see
@@ -34,21 +43,12 @@ pub struct SlotAccounts<'a, 'info> {
 pub struct Settlement<'a, 's, 'info> {
     /// The job (its PDA signs for the escrow).
     pub job: &'a AccountLoader<'info, Job>,
-    /// The market's data (counters).
-    pub market: &'a mut Market,
     /// Token program and mint.
     pub tokens: Tokens<'a, 'info>,
     /// The job's escrow vault.
     pub escrow: &'a AccountInfo<'info>,
-    /// The escrow's token balance (at least the escrowed total; anything extra that was sent
-    /// to it goes to the client, so a donation can never block settlement).
+    /// The escrow's token balance (at least the escrowed total; anything extra is refunded).
     pub escrow_amount: u64,
-    /// The market treasury.
-    pub treasury: &'a AccountInfo<'info>,
-    /// The client wallet (receives the escrow's rent).
-    pub client: &'a AccountInfo<'info>,
-    /// The client's refund token account.
-    pub client_token: &'a AccountInfo<'info>,
     /// Accounts of every claimed slot, in slot order (claimed slots are filled from index 0).
     pub slots: &'a mut [SlotAccounts<'s, 'info>],
     /// How the job settles.
@@ -73,8 +73,8 @@ fn add(a: u64, b: u64) -> Result<u64> {
         .ok_or_else(|| error!(MarketError::Overflow))
 }
 
-/// Settles the job: pays, refunds and slashes each slot by its disposition, sends fees to the
-/// treasury and everything else to the client, closes the escrow and records the outcome.
+/// Settles the job: credits, releases and slashes each slot by its disposition and records the
+/// outcome. Only paid replicas move tokens (escrow to stake vault); refunds stay in the escrow.
 pub fn settle(s: &mut Settlement) -> Result<()> {
     // Read what settlement needs, then release the borrow: the job PDA signs the token CPIs,
     // which must be able to borrow its account.
@@ -126,31 +126,11 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
         );
         match disposition {
             Disposition::Pay => {
-                require_keys_eq!(
-                    *slot.payout.owner,
-                    anchor_spl::token::ID,
-                    MarketError::WrongTokenOwner
-                );
-                let payout = {
-                    let data = slot.payout.try_borrow_data()?;
-                    TokenAccount::try_deserialize(&mut &data[..])?
-                };
-                require_keys_eq!(
-                    payout.owner,
-                    slot.provider.owner,
-                    MarketError::WrongTokenOwner
-                );
-                require_keys_eq!(payout.mint, s.market.payment_mint, MarketError::WrongMint);
-                s.tokens.transfer(
-                    s.escrow,
-                    &slot.payout,
-                    &escrow_authority,
-                    job.reward_per_replica,
-                )?;
+                s.tokens
+                    .transfer(s.escrow, &slot.vault, &escrow_authority, share)?;
                 let provider = &mut *slot.provider;
                 provider.unlock(collateral)?;
-                provider.jobs_completed = provider.jobs_completed.saturating_add(1);
-                provider.total_earned = add(provider.total_earned, job.reward_per_replica)?;
+                provider.credit(job.reward_per_replica, job.fee_per_replica)?;
                 totals.paid = add(totals.paid, job.reward_per_replica)?;
                 totals.fees = add(totals.fees, job.fee_per_replica)?;
                 totals.paid_replicas += 1;
@@ -161,25 +141,8 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
                 totals.refunded = add(totals.refunded, share)?;
             }
             Disposition::Slash => {
-                let owner = slot.provider.owner;
-                let provider_bump = [slot.provider.bump];
-                let provider_seeds: &[&[u8]] = &[
-                    SEED_PROVIDER,
-                    slot.provider.market.as_ref(),
-                    owner.as_ref(),
-                    &provider_bump,
-                ];
-                let provider_signer = [provider_seeds];
-                s.tokens.transfer(
-                    &slot.vault,
-                    s.client_token,
-                    &Authority {
-                        info: &slot.provider_info,
-                        seeds: &provider_signer,
-                    },
-                    collateral,
-                )?;
-                slot.provider.slash(collateral)?;
+                slot.provider.forfeit(collateral, collateral)?;
+                slot.provider.jobs_slashed = slot.provider.jobs_slashed.saturating_add(1);
                 emit!(ProviderSlashed {
                     job: job_key,
                     provider: slot.provider_info.key(),
@@ -193,22 +156,17 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
         }
     }
 
-    // Conservation: everything escrowed leaves the escrow exactly once.
+    // Conservation: everything escrowed is credited or refunded exactly once.
     require!(
         add(add(totals.paid, totals.fees)?, totals.refunded)? == job.escrow_total()?,
         MarketError::InvariantViolated
     );
-    s.tokens
-        .transfer(s.escrow, s.treasury, &escrow_authority, totals.fees)?;
-    // Anything sent to the escrow beyond what was escrowed goes back to the client too.
+    // Anything sent to the escrow beyond what was escrowed is refunded too.
     let extra = s
         .escrow_amount
         .checked_sub(job.escrow_total()?)
         .ok_or(MarketError::InvariantViolated)?;
     totals.refunded = add(totals.refunded, extra)?;
-    s.tokens
-        .transfer(s.escrow, s.client_token, &escrow_authority, totals.refunded)?;
-    s.tokens.close(s.escrow, s.client, &escrow_authority)?;
 
     let status = s.outcome.status();
     let result_hash = match s.outcome {
@@ -221,12 +179,6 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
         stored.settled_at = s.now;
         stored.result_hash = result_hash;
     }
-    let counter = match status {
-        JobStatus::Completed => &mut s.market.jobs_completed,
-        JobStatus::Failed => &mut s.market.jobs_failed,
-        _ => &mut s.market.jobs_expired,
-    };
-    *counter = counter.saturating_add(1);
     emit!(JobSettled {
         market: job.market,
         job: job_key,
@@ -234,9 +186,9 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
         status,
         result_hash,
         paid_to_providers: totals.paid,
-        fees_to_treasury: totals.fees,
-        refunded_to_client: totals.refunded,
-        slashed_to_client: totals.slashed,
+        fees: totals.fees,
+        refund_due: totals.refunded,
+        forfeited: totals.slashed,
         paid_replicas: totals.paid_replicas,
         slashed_replicas: totals.slashed_replicas,
     });
@@ -244,36 +196,26 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
 }
 
 /// Accounts of `job_finalize` and `job_expire` (anyone may send either). The remaining accounts
-/// hold three accounts per claimed slot, in slot order: provider PDA (writable), its stake vault
-/// (writable) and its owner's payout token account (writable).
+/// hold two accounts per claimed slot, in slot order: provider PDA (writable) and its stake vault
+/// (writable). The market and the mint are read-only: settlements of different jobs never
+/// contend for a write lock.
 #[derive(Accounts)]
 pub struct JobSettle<'info> {
     /// Whoever cranks the settlement; pays only the transaction fee.
     pub cranker: Signer<'info>,
-    #[account(mut)]
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Box<Account<'info, Market>>,
     #[account(address = market.payment_mint @ MarketError::WrongMint)]
     pub payment_mint: Box<Account<'info, anchor_spl::token::Mint>>,
     #[account(
         mut,
+        constraint = job.load()?.version == JOB_VERSION @ MarketError::UnsupportedVersion,
         has_one = market @ MarketError::WrongMarket,
         has_one = escrow @ MarketError::WrongVault,
-        has_one = client @ MarketError::WrongClient,
-        has_one = client_token @ MarketError::WrongTokenOwner,
     )]
     pub job: AccountLoader<'info, Job>,
     #[account(mut)]
     pub escrow: Box<Account<'info, TokenAccount>>,
-    #[account(mut, address = market.treasury @ MarketError::WrongTreasury)]
-    pub treasury: Box<Account<'info, TokenAccount>>,
-    /// CHECK: the job's client (checked by `has_one = client` on `job`); receives the escrow's
-    /// rent.
-    #[account(mut)]
-    pub client: UncheckedAccount<'info>,
-    /// CHECK: the job's refund token account (checked by `has_one = client_token` on `job`);
-    /// the token program checks it is a token account of the mint.
-    #[account(mut)]
-    pub client_token: UncheckedAccount<'info>,
     pub token_program: Program<'info, anchor_spl::token::Token>,
 }
 
@@ -288,36 +230,35 @@ pub fn settle_from_remaining<'info>(
     let accs = ctx.accounts;
     let claimed = accs.job.load()?.claimed as usize;
     require!(
-        remaining.len() == 3 * claimed,
+        remaining.len() == 2 * claimed,
         MarketError::WrongRemainingAccounts
     );
-    let (triples, _) = remaining.as_chunks::<3>();
-    let mut providers = triples
+    let (pairs, _) = remaining.as_chunks::<2>();
+    let mut providers = pairs
         .iter()
-        .map(|[provider, _, _]| Account::<'info, Provider>::try_from(provider))
+        .map(|[provider, _]| Account::<'info, Provider>::try_from(provider))
         .collect::<Result<Vec<_>>>()?;
     for provider in &providers {
         require!(
             provider.to_account_info().is_writable,
             MarketError::WrongRemainingAccounts
         );
+        provider.check_version()?;
     }
     let mut slots = providers
         .iter_mut()
-        .zip(triples)
-        .map(|(provider, [_, vault, payout])| {
+        .zip(pairs)
+        .map(|(provider, [_, vault])| {
             let provider_info = provider.to_account_info();
             SlotAccounts {
                 provider,
                 provider_info,
                 vault: vault.clone(),
-                payout: payout.clone(),
             }
         })
         .collect::<Vec<_>>();
     settle(&mut Settlement {
         job: &accs.job,
-        market: &mut accs.market,
         tokens: Tokens {
             program: &accs.token_program.to_account_info(),
             mint: &accs.payment_mint.to_account_info(),
@@ -325,9 +266,6 @@ pub fn settle_from_remaining<'info>(
         },
         escrow: &accs.escrow.to_account_info(),
         escrow_amount: accs.escrow.amount,
-        treasury: &accs.treasury.to_account_info(),
-        client: &accs.client.to_account_info(),
-        client_token: &accs.client_token.to_account_info(),
         slots: &mut slots,
         outcome,
         now,

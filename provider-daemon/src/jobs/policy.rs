@@ -27,6 +27,9 @@ pub enum Skip {
     InsufficientStake,
     /// Our published capabilities are below the job's minimum.
     CapabilitiesTooLow,
+    /// The job's own claim rules exclude us (allowlist, record, stake, age), or it is our
+    /// owner's own job.
+    NotEligible,
     /// Input or output larger than this provider accepts.
     TooLarge,
     /// The shader or dispatch fails validation against our device (detail in the message).
@@ -49,6 +52,7 @@ impl Skip {
             Skip::RewardTooLow => "reward_too_low",
             Skip::InsufficientStake => "insufficient_stake",
             Skip::CapabilitiesTooLow => "capabilities_too_low",
+            Skip::NotEligible => "not_eligible",
             Skip::TooLarge => "too_large",
             Skip::Invalid(_) => "invalid_job",
             Skip::Unfetchable(_) => "unfetchable",
@@ -112,8 +116,13 @@ pub fn screen(
     if job.reward_per_replica < limits.min_reward {
         return Err(Skip::RewardTooLow);
     }
-    if provider.free_stake().unwrap_or(0) < job.collateral_per_replica {
+    if provider.free_stake().unwrap_or(0) < job.collateral_per_replica
+        || provider.bonded_stake() < market.min_provider_stake
+    {
         return Err(Skip::InsufficientStake);
+    }
+    if !eligible(job, provider_address, provider, now) {
+        return Err(Skip::NotEligible);
     }
     if !provider.capabilities.meets(&job.spec.min_capabilities) {
         return Err(Skip::CapabilitiesTooLow);
@@ -126,6 +135,16 @@ pub fn screen(
     Ok(())
 }
 
+/// The job's claim rules (the program checks the same): not our owner's own job, on its
+/// allowlist if it has one, and our record, stake and age at least what it asks.
+fn eligible(job: &Job, provider_address: &Pubkey, provider: &Provider, now: i64) -> bool {
+    provider.owner != job.client
+        && (job.allowlist().is_empty() || job.allowlist().contains(provider_address))
+        && provider.jobs_completed >= u64::from(job.min_completed_jobs)
+        && provider.bonded_stake() >= job.min_stake
+        && now.saturating_sub(provider.registered_at) >= job.min_provider_age
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,14 +152,17 @@ mod tests {
 
     fn provider() -> Provider {
         Provider {
-            version: 1,
+            version: 2,
             bump: 0,
             stake_vault_bump: 0,
             status: ProviderStatus::Active,
             market: Pubkey::default(),
-            owner: Pubkey::default(),
+            owner: Pubkey::new_unique(),
             stake_vault: Pubkey::default(),
             staked: 1_000,
+            earnings: 0,
+            fees_due: 0,
+            forfeit_due: 0,
             locked: 0,
             unbonding: 0,
             unbonding_ends_at: 0,
@@ -156,6 +178,7 @@ mod tests {
             jobs_completed: 0,
             jobs_failed: 0,
             jobs_slashed: 0,
+            jobs_given_back: 0,
             total_earned: 0,
             registered_at: 0,
             reserved: [0; 64],
@@ -164,25 +187,25 @@ mod tests {
 
     fn market() -> Market {
         Market {
-            version: 1,
+            version: 2,
             bump: 0,
+            treasury_bump: 0,
             paused: false,
+            mint_freezable: false,
+            creator: Pubkey::default(),
             authority: Pubkey::default(),
+            pending_authority: Pubkey::default(),
             payment_mint: Pubkey::default(),
             mint_decimals: 6,
             treasury: Pubkey::default(),
             fee_bps: 0,
+            give_back_bps: 0,
             min_provider_stake: 0,
             collateral_per_replica: 100,
             unbonding_period: 0,
             claim_window: 60,
             commit_window: 60,
             reveal_window: 60,
-            jobs_posted: 0,
-            jobs_completed: 0,
-            jobs_failed: 0,
-            jobs_expired: 0,
-            providers: 0,
             reserved: [0; 64],
         }
     }
@@ -248,6 +271,28 @@ mod tests {
         let mut huge = j;
         huge.spec.output_len = 2 << 20;
         assert_eq!(check(&huge, &p, &m, &l, 0), Err(Skip::TooLarge));
+        let mut listed = j;
+        listed.allowlist_len = 1;
+        listed.allowlist[0] = Pubkey::new_unique();
+        assert_eq!(check(&listed, &p, &m, &l, 0), Err(Skip::NotEligible));
+        listed.allowlist[0] = me;
+        assert_eq!(check(&listed, &p, &m, &l, 0), Ok(()));
+        let mut own = j;
+        own.client = p.owner;
+        assert_eq!(check(&own, &p, &m, &l, 0), Err(Skip::NotEligible));
+        let mut veteran = j;
+        veteran.min_completed_jobs = 1;
+        assert_eq!(check(&veteran, &p, &m, &l, 0), Err(Skip::NotEligible));
+        let mut rich = j;
+        rich.min_stake = 1_001;
+        assert_eq!(check(&rich, &p, &m, &l, 0), Err(Skip::NotEligible));
+        let mut old = j;
+        old.min_provider_age = 10;
+        assert_eq!(check(&old, &p, &m, &l, 9), Err(Skip::NotEligible));
+        assert_eq!(check(&old, &p, &m, &l, 10), Ok(()));
+        let mut minimum = market();
+        minimum.min_provider_stake = 1_001;
+        assert_eq!(check(&j, &p, &minimum, &l, 0), Err(Skip::InsufficientStake));
         let mut mine = j;
         mine.slots[0].provider = me;
         mine.slots[0].state = compute_market_sdk::SlotState::Claimed as u8;

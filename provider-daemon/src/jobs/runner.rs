@@ -296,6 +296,22 @@ pub async fn drive(
     }
 }
 
+/// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
+/// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
+async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
+    match ctx.client.give_back(&address).await {
+        Ok(sig) => {
+            ctx.metrics.jobs_given_back_total.inc();
+            tracing::warn!(%address, %sig, "gave the job back");
+            format!("execution failed: {why}; given back ({sig})")
+        }
+        Err(e) => {
+            tracing::error!(%address, error = %e, "giving the job back failed");
+            format!("execution failed: {why}; give-back failed: {e}")
+        }
+    }
+}
+
 /// One step from the chain's view of our slot. `Ok(Some((phase, note)))` ends the job.
 async fn step(
     ctx: &RunnerContext,
@@ -328,7 +344,9 @@ async fn step(
                 ctx.advance(address, Phase::Claimed, signature(sig)).await?;
                 Ok(None)
             }
-            Err(e) if is_program_error(&e, &["AlreadyClaimed"]) => Ok(None),
+            // Our own earlier claim landed, or the job was posted in the slot we are in (no
+            // claim lands in the posting slot): look again on the next pass.
+            Err(e) if is_program_error(&e, &["AlreadyClaimed", "ClaimTooEarly"]) => Ok(None),
             Err(e) if e.program_error_name().is_some() => {
                 Ok(Some((Phase::Abandoned, format!("claim refused: {e}"))))
             }
@@ -359,8 +377,9 @@ async fn step(
                     }
                     Err(message) => {
                         // The job cannot be run (it failed validation on the device, hung, or
-                        // crashed its worker): nothing honest to commit. The claim's collateral is
-                        // at risk; the daemon keeps serving other jobs.
+                        // crashed its worker): nothing honest to commit. Give the slot back
+                        // before the commit deadline: it costs the job's give-back cost, far
+                        // less than the slash that letting it expire would.
                         ctx.metrics
                             .jobs_failed_total
                             .with_label_values(&["execution"])
@@ -368,7 +387,7 @@ async fn step(
                         tracing::error!(%address, error = %message, "job failed to execute");
                         return Ok(Some((
                             Phase::Abandoned,
-                            format!("execution failed: {message}"),
+                            give_back(ctx, address, message).await,
                         )));
                     }
                 },

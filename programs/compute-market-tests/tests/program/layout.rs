@@ -5,12 +5,44 @@ use crate::harness::*;
 use anchor_lang::Space;
 use compute_market::state::*;
 
+/// Shipped sizes of version 2.
+const MARKET_LEN: usize = 290;
+const PROVIDER_LEN: usize = 305;
+const JOB_LEN: usize = 2_704;
+const TOMBSTONE_LEN: usize = 42;
+
 #[test]
-fn account_sizes_are_fixed_for_version_1() {
+fn account_sizes_are_fixed_for_version_2() {
     // A change here is a layout change: bump the version and write a migration.
-    assert_eq!(8 + Market::INIT_SPACE, 262);
-    assert_eq!(8 + Provider::INIT_SPACE, 273);
-    assert_eq!(Job::LEN, 2_440);
+    use compute_market::constants::*;
+    assert_eq!(
+        (
+            MARKET_VERSION,
+            PROVIDER_VERSION,
+            JOB_VERSION,
+            TOMBSTONE_VERSION
+        ),
+        (2, 2, 2, 1)
+    );
+    assert_eq!(8 + Market::INIT_SPACE, MARKET_LEN);
+    assert_eq!(8 + Provider::INIT_SPACE, PROVIDER_LEN);
+    assert_eq!(Job::LEN, JOB_LEN);
+    assert_eq!(8 + JobTombstone::INIT_SPACE, TOMBSTONE_LEN);
+}
+
+#[test]
+fn created_accounts_have_the_shipped_sizes_and_versions() {
+    let mut h = Harness::new();
+    let ClaimedJob {
+        provider: p, job, ..
+    } = h.claimed_single_job();
+    let len = |h: &Harness, key: &Pubkey| h.svm.get_account(key).unwrap().data.len();
+    assert_eq!(len(&h, &h.market), MARKET_LEN);
+    assert_eq!(len(&h, &p.provider), PROVIDER_LEN);
+    assert_eq!(len(&h, &job), JOB_LEN);
+    assert_eq!(h.market_account().version, 2);
+    assert_eq!(h.provider(&p.provider).version, 2);
+    assert_eq!(h.job(&job).version, 2);
 }
 
 #[test]

@@ -8,9 +8,17 @@
 
 mod harness;
 
+mod big_jobs;
+mod hot_accounts;
+mod hygiene;
 mod layout;
 mod market;
+mod market_policy;
+mod poison;
 mod provider;
+mod quorum;
 mod rejections;
 mod replicated;
+mod sealevel;
+mod settlement_lockout;
 mod single;

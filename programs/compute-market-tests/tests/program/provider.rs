@@ -22,7 +22,15 @@ fn register_moves_the_stake_into_the_vault() {
     assert_eq!(prov.status, ProviderStatus::Active);
     assert_eq!(h.balance(&p.vault), MIN_STAKE + 5);
     assert_eq!(h.balance(&p.wallet.token), 0);
-    assert_eq!(h.market_account().providers, 1);
+    assert_eq!(
+        (
+            prov.earnings,
+            prov.fees_due,
+            prov.forfeit_due,
+            prov.jobs_given_back
+        ),
+        (0, 0, 0, 0)
+    );
     h.assert_conserved();
 }
 
@@ -30,12 +38,7 @@ fn register_moves_the_stake_into_the_vault() {
 fn register_below_the_minimum_stake_is_refused() {
     let mut h = Harness::new();
     let wallet = h.wallet(MIN_STAKE);
-    let provider = provider_pda(&h.market, &wallet.pubkey());
-    let actor = ProviderActor {
-        vault: stake_pda(&provider),
-        provider,
-        wallet,
-    };
+    let actor = ProviderActor::of(&h.market, wallet);
     assert_market_err(
         h.provider_register(&actor, MIN_STAKE - 1, caps()),
         MarketError::StakeBelowMinimum,
@@ -98,10 +101,10 @@ fn locked_collateral_cannot_be_unstaked() {
         (prov.locked, prov.unbonding),
         (COLLATERAL, MIN_STAKE - COLLATERAL)
     );
-    // Unbonding stake is not free either: the next claim needs fresh stake.
+    // Unbonding stake is not bonded either: the next claim needs fresh stake.
     let args = h.job_args(1, 1);
     let job2 = h.post(&client, &args).unwrap();
-    assert_market_err(h.claim(&p, &job2), MarketError::InsufficientFreeStake);
+    assert_market_err(h.claim(&p, &job2), MarketError::StakeBelowJobMinimum);
     h.assert_conserved();
 }
 

@@ -4,7 +4,6 @@ use crate::harness::*;
 use compute_market::errors::MarketError;
 use compute_market::state::*;
 use compute_market::JobRevealArgs;
-use solana_signer::Signer;
 
 fn post_err(
     h: &mut Harness,
@@ -181,16 +180,21 @@ fn wrong_vault_and_wrong_client_are_refused() {
     let job_a = h.post(&client, &args).unwrap();
     let args = h.job_args(1, 1);
     let job_b = h.post(&client, &args).unwrap();
-    let mut ix = h.cancel_ix(&client, &job_a);
+    let mut ix = h.cancel_ix(&job_a, &client.token);
     ix.accounts[4].pubkey = escrow_pda(&job_b);
     assert_market_err(h.send(&[ix], &[&client.key]), MarketError::WrongVault);
     let stranger = h.wallet(0);
-    let mut ix = h.cancel_ix(&client, &job_a);
+    let mut ix = h.cancel_ix(&job_a, &stranger.token);
     ix.accounts[0].pubkey = stranger.pubkey();
     assert_market_err(h.send(&[ix], &[&stranger.key]), MarketError::NotJobClient);
-    let mut ix = h.close_ix(&client.pubkey(), &job_a);
+    let mut ix = h.close_ix(&job_a, &stranger.token);
     ix.accounts[0].pubkey = stranger.pubkey();
     assert_market_err(h.send(&[ix], &[&stranger.key]), MarketError::NotJobClient);
+    // A refund destination of another mint.
+    let other_mint = h.create_mint();
+    let foreign = h.create_token_account_of(&other_mint, &client.pubkey());
+    let ix = h.cancel_ix(&job_a, &foreign);
+    assert_market_err(h.send(&[ix], &[&client.key]), MarketError::WrongMint);
     h.assert_conserved();
 }
 
@@ -198,34 +202,13 @@ fn wrong_vault_and_wrong_client_are_refused() {
 fn a_job_of_another_market_cannot_be_claimed() {
     let mut h = Harness::new();
     let p = h.new_provider();
-    // A second market on a second mint, with its own job.
-    let first = (h.mint, h.market, h.treasury);
-    let mint2 = h.create_mint();
-    h.mint = mint2;
-    h.market = market_pda(&mint2);
-    h.treasury = h.create_token_account(&h.payer.pubkey());
-    h.market_init(&market_args()).unwrap();
-    let client2 = h.wallet(0);
-    let token2 = client2.token;
-    let ix = spl_token_interface::instruction::mint_to(
-        &token_program(),
-        &mint2,
-        &token2,
-        &h.mint_authority.pubkey(),
-        &[],
-        1_000_000,
-    )
-    .unwrap();
-    let auth = h.mint_authority.insecure_clone();
-    h.send(&[ix], &[&auth]).unwrap();
-    let args = h.job_args(1, 1);
-    let foreign_job = h.post(&client2, &args).unwrap();
-    (h.mint, h.market, h.treasury) = first;
+    let (market2, foreign_job) = h.foreign_market_job();
     // p belongs to market 1; the job to market 2.
     assert_market_err(h.claim(&p, &foreign_job), MarketError::WrongMarket);
     let mut ix = h.claim_ix(&p, &foreign_job);
-    ix.accounts[1].pubkey = market_pda(&mint2);
+    ix.accounts[1].pubkey = market2;
     assert_market_err(h.send(&[ix], &[&p.wallet.key]), MarketError::WrongMarket);
+    h.assert_conserved();
 }
 
 #[test]
@@ -386,41 +369,30 @@ fn settlement_accounts_are_checked() {
         provider: p,
         job,
     } = h.claimed_single_job();
-    // Payout to a token account the provider does not own.
+    let other = h.new_provider();
+    // Crediting another provider's stake vault, or paying from another job's escrow.
     let mut ix = h.submit_ix(&p, &job, [5; 32]);
-    ix.accounts[5].pubkey = client.token;
-    assert_market_err(
-        h.send(&[ix], &[&p.wallet.key]),
-        MarketError::WrongTokenOwner,
-    );
-    // Wrong treasury, wrong client, wrong refund account.
+    ix.accounts[4].pubkey = other.vault;
+    assert_market_err(h.send(&[ix], &[&p.wallet.key]), MarketError::WrongVault);
+    let args = h.job_args(1, 1);
+    let job_b = h.post(&client, &args).unwrap();
     let mut ix = h.submit_ix(&p, &job, [5; 32]);
-    ix.accounts[8].pubkey = client.token;
-    assert_market_err(h.send(&[ix], &[&p.wallet.key]), MarketError::WrongTreasury);
-    let mut ix = h.submit_ix(&p, &job, [5; 32]);
-    ix.accounts[9].pubkey = p.wallet.pubkey();
-    assert_market_err(h.send(&[ix], &[&p.wallet.key]), MarketError::WrongClient);
-    let mut ix = h.submit_ix(&p, &job, [5; 32]);
-    ix.accounts[10].pubkey = p.wallet.token;
-    assert_market_err(
-        h.send(&[ix], &[&p.wallet.key]),
-        MarketError::WrongTokenOwner,
-    );
+    ix.accounts[6].pubkey = escrow_pda(&job_b);
+    assert_market_err(h.send(&[ix], &[&p.wallet.key]), MarketError::WrongVault);
 
     let deadline = h.job(&job).commit_deadline;
     h.warp_to(deadline + 1);
     // Expiry without the claimed slot's accounts, or with another provider's accounts.
     let cranker = h.payer.pubkey();
     let mut ix = h.expire_ix(&job, &cranker);
-    ix.accounts.truncate(ix.accounts.len() - 3);
+    ix.accounts.truncate(ix.accounts.len() - 2);
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongRemainingAccounts);
-    let other = h.new_provider();
     let mut ix = h.expire_ix(&job, &cranker);
     let n = ix.accounts.len();
-    ix.accounts[n - 3].pubkey = other.provider;
+    ix.accounts[n - 2].pubkey = other.provider;
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongProvider);
     let mut ix = h.expire_ix(&job, &cranker);
-    ix.accounts[n - 2].pubkey = other.vault;
+    ix.accounts[n - 1].pubkey = other.vault;
     assert_market_err(h.send(&[ix], &[]), MarketError::WrongVault);
     h.expire(&job).unwrap();
     h.assert_conserved();

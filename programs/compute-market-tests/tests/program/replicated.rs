@@ -60,11 +60,25 @@ impl Scene {
     fn finalize(&mut self) -> JobSettled {
         event(&self.try_finalize().unwrap())
     }
+    /// Earnings credited to provider `i` (in its stake vault until it withdraws them).
     fn earned(&self, i: usize) -> u64 {
-        self.h.balance(&self.ps[i].wallet.token)
+        self.h.provider(&self.ps[i].provider).earnings
     }
-    fn client_balance(&self) -> u64 {
+    /// The client's balance once it closed the job (its refund back in its wallet).
+    fn client_balance_after_close(&mut self) -> u64 {
+        let meta = self
+            .h
+            .close(&self.client, &self.job, &self.client.token)
+            .unwrap();
+        assert!(has_event::<JobClosed>(&meta));
         self.h.balance(&self.client.token)
+    }
+    /// Sweeps every provider: fees to the treasury, forfeits burnt.
+    fn sweep_all(&mut self) {
+        for i in 0..self.ps.len() {
+            let provider = self.ps[i].provider;
+            self.h.sweep(&provider).unwrap();
+        }
     }
 }
 
@@ -78,16 +92,28 @@ fn three_agreeing_providers_are_all_paid() {
     assert_eq!(ev.result_hash, GOOD);
     assert_eq!((ev.paid_replicas, ev.slashed_replicas), (3, 0));
     assert_eq!(ev.paid_to_providers, 3 * REWARD);
-    assert_eq!(ev.fees_to_treasury, 3 * fee());
+    assert_eq!((ev.fees, ev.refund_due, ev.forfeited), (3 * fee(), 0, 0));
     for i in 0..3 {
         assert_eq!(s.earned(i), REWARD);
         let p = s.h.provider(&s.ps[i].provider);
         assert_eq!((p.locked, p.staked, p.jobs_completed), (0, MIN_STAKE, 1));
+        assert_eq!(p.fees_due, fee());
+        assert_eq!(s.h.balance(&s.ps[i].vault), MIN_STAKE + REWARD + fee());
     }
-    assert_eq!(s.h.balance(&s.h.treasury.clone()), 3 * fee());
-    assert_eq!(s.client_balance(), CLIENT_FUNDS - 3 * (REWARD + fee()));
     let j = s.h.job(&s.job);
     assert_eq!((j.status(), j.result_hash), (JobStatus::Completed, GOOD));
+    s.h.assert_conserved();
+    for i in 0..3 {
+        let (p, dest) = (&s.ps[i], s.ps[i].wallet.token);
+        s.h.withdraw_earnings(p, &dest).unwrap();
+        assert_eq!(s.h.balance(&dest), REWARD);
+    }
+    s.sweep_all();
+    assert_eq!(s.h.balance(&s.h.treasury), 3 * fee());
+    assert_eq!(
+        s.client_balance_after_close(),
+        CLIENT_FUNDS - 3 * (REWARD + fee())
+    );
     s.h.assert_conserved();
 }
 
@@ -99,18 +125,23 @@ fn a_lying_provider_is_slashed_and_the_others_paid() {
     let ev = s.finalize();
     assert_eq!((ev.status, ev.result_hash), (JobStatus::Completed, GOOD));
     assert_eq!((ev.paid_replicas, ev.slashed_replicas), (2, 1));
-    assert_eq!(ev.slashed_to_client, COLLATERAL);
+    assert_eq!((ev.forfeited, ev.refund_due), (COLLATERAL, REWARD + fee()));
     assert_eq!((s.earned(0), s.earned(1), s.earned(2)), (REWARD, 0, REWARD));
     let liar = s.h.provider(&s.ps[1].provider);
     assert_eq!(
         (liar.staked, liar.locked, liar.jobs_slashed),
         (MIN_STAKE - COLLATERAL, 0, 1)
     );
-    // The client pays for two replicas and receives the liar's collateral.
+    assert_eq!(liar.forfeit_due, COLLATERAL);
+    // The client pays for two replicas; the liar's collateral is burnt, paid to nobody.
     assert_eq!(
-        s.client_balance(),
-        CLIENT_FUNDS - 2 * (REWARD + fee()) + COLLATERAL
+        s.client_balance_after_close(),
+        CLIENT_FUNDS - 2 * (REWARD + fee())
     );
+    let supply = s.h.supply();
+    s.sweep_all();
+    assert_eq!(s.h.supply(), supply - COLLATERAL);
+    assert_eq!(s.h.balance(&s.ps[1].vault), MIN_STAKE - COLLATERAL);
     s.h.assert_conserved();
 }
 
@@ -156,8 +187,8 @@ fn a_provider_that_never_reveals_is_slashed_after_the_reveal_deadline() {
         (JobStatus::Completed, 2, 1)
     );
     assert_eq!(
-        s.client_balance(),
-        CLIENT_FUNDS - 2 * (REWARD + fee()) + COLLATERAL
+        s.client_balance_after_close(),
+        CLIENT_FUNDS - 2 * (REWARD + fee())
     );
     s.h.assert_conserved();
 }
@@ -171,13 +202,12 @@ fn no_quorum_fails_refunds_the_client_and_slashes_nobody_who_revealed() {
     let ev = s.finalize();
     assert_eq!((ev.status, ev.result_hash), (JobStatus::Failed, [0; 32]));
     assert_eq!((ev.paid_replicas, ev.slashed_replicas), (0, 0));
-    assert_eq!(ev.refunded_to_client, 3 * (REWARD + fee()));
-    assert_eq!(s.client_balance(), CLIENT_FUNDS);
+    assert_eq!(ev.refund_due, 3 * (REWARD + fee()));
+    assert_eq!(s.client_balance_after_close(), CLIENT_FUNDS);
     for i in 0..3 {
         let p = s.h.provider(&s.ps[i].provider);
         assert_eq!((p.staked, p.locked, p.jobs_failed), (MIN_STAKE, 0, 1));
     }
-    assert_eq!(s.h.market_account().jobs_failed, 1);
     s.h.assert_conserved();
 }
 
@@ -190,7 +220,8 @@ fn no_quorum_slashes_only_the_non_revealer() {
     s.h.warp_to(deadline + 1);
     let ev = s.finalize();
     assert_eq!((ev.status, ev.slashed_replicas), (JobStatus::Failed, 1));
-    assert_eq!(s.client_balance(), CLIENT_FUNDS + COLLATERAL);
+    assert_eq!(ev.forfeited, COLLATERAL);
+    assert_eq!(s.client_balance_after_close(), CLIENT_FUNDS);
     assert_eq!(
         s.h.provider(&s.ps[2].provider).staked,
         MIN_STAKE - COLLATERAL
@@ -225,10 +256,11 @@ fn claims_close_at_the_deadline_with_a_quorum_of_claimers() {
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.paid_replicas), (JobStatus::Completed, 2));
     assert_eq!(
-        ev.refunded_to_client,
+        ev.refund_due,
         REWARD + fee(),
         "the unclaimed slot is refunded"
     );
+    h.close(&client, &job, &client.token).unwrap();
     assert_eq!(
         h.balance(&client.token),
         CLIENT_FUNDS - 2 * (REWARD + fee())
@@ -251,6 +283,7 @@ fn too_few_claims_expire_without_slashing() {
     let meta = h.expire(&job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.slashed_replicas), (JobStatus::Expired, 0));
+    h.close(&client, &job, &client.token).unwrap();
     assert_eq!(h.balance(&client.token), CLIENT_FUNDS);
     let prov = h.provider(&p.provider);
     assert_eq!(
@@ -270,7 +303,8 @@ fn too_few_commits_expire_and_slash_the_silent_claimers() {
     let meta = s.h.expire(&s.job).unwrap();
     let ev: JobSettled = event(&meta);
     assert_eq!((ev.status, ev.slashed_replicas), (JobStatus::Expired, 2));
-    assert_eq!(s.client_balance(), CLIENT_FUNDS + 2 * COLLATERAL);
+    assert_eq!(ev.forfeited, 2 * COLLATERAL);
+    assert_eq!(s.client_balance_after_close(), CLIENT_FUNDS);
     assert_eq!(s.h.provider(&s.ps[0].provider).staked, MIN_STAKE);
     assert_eq!(
         s.h.provider(&s.ps[1].provider).staked,
@@ -286,7 +320,15 @@ fn finalize_twice_is_refused() {
     s.reveal_all(&[GOOD, GOOD, GOOD]);
     s.finalize();
     let ix = s.h.finalize_ix(&s.job, &s.h.payer.pubkey());
-    // The escrow is closed, so Anchor refuses the account before the handler runs.
-    assert_custom_err(s.h.send(&[ix], &[]), 3012, "AccountNotInitialized");
+    assert_market_err(
+        s.h.send(std::slice::from_ref(&ix), &[]),
+        MarketError::JobAlreadySettled,
+    );
+    // Once closed, the job is a tombstone: no settlement instruction accepts it.
+    s.client_balance_after_close();
+    assert_anchor_err(
+        s.h.send(&[ix], &[]),
+        anchor_lang::error::ErrorCode::AccountDiscriminatorMismatch,
+    );
     s.h.assert_conserved();
 }

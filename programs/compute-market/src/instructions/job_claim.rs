@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobClaimed;
 use crate::state::{Job, JobStatus, Market, Provider, ProviderStatus, SlotState};
@@ -7,14 +8,20 @@ use crate::state::{Job, JobStatus, Market, Provider, ProviderStatus, SlotState};
 #[derive(Accounts)]
 pub struct JobClaim<'info> {
     pub owner: Signer<'info>,
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Account<'info, Market>,
     #[account(
         mut,
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
         has_one = owner @ MarketError::NotProviderOwner,
         has_one = market @ MarketError::WrongMarket,
     )]
     pub provider: Account<'info, Provider>,
-    #[account(mut, has_one = market @ MarketError::WrongMarket)]
+    #[account(
+        mut,
+        constraint = job.load()?.version == JOB_VERSION @ MarketError::UnsupportedVersion,
+        has_one = market @ MarketError::WrongMarket,
+    )]
     pub job: AccountLoader<'info, Job>,
 }
 
@@ -23,16 +30,39 @@ impl JobClaim<'_> {
         let (job, provider) = (self.job.load()?, &self.provider);
         require!(!self.market.paused, MarketError::MarketPaused);
         require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
-        let now = Clock::get()?.unix_timestamp;
-        require!(now <= job.claim_deadline, MarketError::ClaimDeadlinePassed);
+        let clock = Clock::get()?;
+        require!(
+            clock.unix_timestamp <= job.claim_deadline,
+            MarketError::ClaimDeadlinePassed
+        );
+        // Nobody claims in the posting transaction (or slot): a client cannot post and fill
+        // its own quorum atomically, before any other provider has seen the job.
+        require!(clock.slot > job.posted_slot, MarketError::ClaimTooEarly);
         require!(job.claimed < job.replicas, MarketError::NoFreeSlot);
         require!(
             job.slot_of(&provider.key()).is_none(),
             MarketError::AlreadyClaimed
         );
+        require_keys_neq!(provider.owner, job.client, MarketError::ClientCannotClaim);
         require!(
             provider.status == ProviderStatus::Active,
             MarketError::ProviderPaused
+        );
+        require!(
+            job.allowlist().is_empty() || job.allowlist().contains(&provider.key()),
+            MarketError::NotOnAllowlist
+        );
+        require!(
+            provider.jobs_completed >= job.min_completed_jobs as u64,
+            MarketError::TrackRecordTooShort
+        );
+        require!(
+            provider.bonded_stake() >= self.market.min_provider_stake.max(job.min_stake),
+            MarketError::StakeBelowJobMinimum
+        );
+        require!(
+            clock.unix_timestamp.saturating_sub(provider.registered_at) >= job.min_provider_age,
+            MarketError::ProviderTooNew
         );
         require!(
             provider.capabilities.meets(&job.spec.min_capabilities),

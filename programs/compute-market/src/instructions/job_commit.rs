@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ResultCommitted;
 use crate::state::{Job, Provider, SlotState};
@@ -7,9 +8,15 @@ use crate::state::{Job, Provider, SlotState};
 #[derive(Accounts)]
 pub struct JobCommit<'info> {
     pub owner: Signer<'info>,
-    #[account(has_one = owner @ MarketError::NotProviderOwner)]
+    #[account(
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
+        has_one = owner @ MarketError::NotProviderOwner,
+    )]
     pub provider: Account<'info, Provider>,
-    #[account(mut)]
+    #[account(
+        mut,
+        constraint = job.load()?.version == JOB_VERSION @ MarketError::UnsupportedVersion,
+    )]
     pub job: AccountLoader<'info, Job>,
 }
 

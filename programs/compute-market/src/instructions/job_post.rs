@@ -4,8 +4,23 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
-use crate::state::{store_text, Job, JobSpec, JobStatus, Market};
+use crate::state::{check_replication, store_text, Job, JobSpec, JobStatus, Market};
 use crate::token::{Authority, Tokens};
+
+/// Who may claim a job's replicas, beyond the market's rules. The default lets any active
+/// provider with enough stake and capabilities claim.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimRules {
+    /// Provider PDAs allowed to claim (at most [`MAX_ALLOWLIST`]; empty: anyone).
+    pub allowlist: Vec<Pubkey>,
+    /// Least paid replicas a claimer must have on record.
+    pub min_completed_jobs: u32,
+    /// Least bonded stake a claimer must hold, in base units (the market's minimum applies
+    /// too).
+    pub min_stake: u64,
+    /// Least age of a claimer's registration at claim time, in seconds.
+    pub min_provider_age: i64,
+}
 
 /// A new job. Deadlines are Unix times; 0 takes the market's default window.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -22,7 +37,7 @@ pub struct JobPostArgs {
     pub input_uri: String,
     /// Paid to each agreeing replica, in base units.
     pub reward_per_replica: u64,
-    /// Replicas (`n`, 1..=[`MAX_REPLICAS`]).
+    /// Replicas (`n`: 1, or 3..=[`MAX_REPLICAS`]; see `check_replication`).
     pub replicas: u8,
     /// Agreeing results needed (`k`): 1 when `n` is 1, a strict majority otherwise.
     pub quorum: u8,
@@ -32,6 +47,8 @@ pub struct JobPostArgs {
     pub commit_deadline: i64,
     /// Last moment to reveal (0: commit deadline + market reveal window; ignored when `n` is 1).
     pub reveal_deadline: i64,
+    /// Who may claim.
+    pub rules: ClaimRules,
 }
 
 #[derive(Accounts)]
@@ -40,7 +57,8 @@ pub struct JobPost<'info> {
     /// Pays the escrow and the rent.
     #[account(mut)]
     pub client: Signer<'info>,
-    #[account(mut)]
+    /// Read-only: posting never takes a market-wide write lock.
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Account<'info, Market>,
     #[account(address = market.payment_mint @ MarketError::WrongMint)]
     pub payment_mint: Account<'info, Mint>,
@@ -67,7 +85,8 @@ pub struct JobPost<'info> {
         token::authority = job,
     )]
     pub escrow: Account<'info, TokenAccount>,
-    /// The client's token account the payment comes from.
+    /// The client's token account the payment comes from (not recorded: refunds are withdrawn
+    /// to an account of the client's choosing when it closes the job).
     #[account(
         mut,
         constraint = client_token.mint == payment_mint.key() @ MarketError::WrongMint,
@@ -109,16 +128,11 @@ pub fn resolve_deadlines(args: &JobPostArgs, market: &Market, now: i64) -> Resul
 impl JobPost<'_> {
     pub fn validate(&self, args: &JobPostArgs) -> Result<()> {
         require!(!self.market.paused, MarketError::MarketPaused);
+        check_replication(args.replicas, args.quorum, args.spec.determinism())?;
         require!(
-            (1..=MAX_REPLICAS as u8).contains(&args.replicas),
-            MarketError::InvalidReplicas
+            args.rules.allowlist.len() <= MAX_ALLOWLIST,
+            MarketError::AllowlistTooLong
         );
-        let quorum_ok = if args.replicas == 1 {
-            args.quorum == 1
-        } else {
-            args.quorum <= args.replicas && 2 * args.quorum as u16 > args.replicas as u16
-        };
-        require!(quorum_ok, MarketError::InvalidQuorum);
         require!(args.reward_per_replica > 0, MarketError::ZeroReward);
         require!(
             !args.entry_point.is_empty() && args.entry_point.len() <= MAX_ENTRY_POINT_LEN,
@@ -152,6 +166,8 @@ impl JobPost<'_> {
         let [claim_deadline, commit_deadline, reveal_deadline] =
             resolve_deadlines(&args, &accs.market, now)?;
         let fee_per_replica = accs.market.fee_for(args.reward_per_replica)?;
+        let give_back_cost = accs.market.give_back_cost()?;
+        let posted_slot = Clock::get()?.slot;
         let escrowed = {
             // Fields are written in place: the 2.5 KB job never sits on the 4 KiB SBF stack.
             let mut job = accs.job.load_init()?;
@@ -163,7 +179,6 @@ impl JobPost<'_> {
             job.client = accs.client.key();
             job.job_id = args.job_id;
             job.escrow = accs.escrow.key();
-            job.client_token = accs.client_token.key();
             job.spec = args.spec;
             job.reward_per_replica = args.reward_per_replica;
             job.fee_per_replica = fee_per_replica;
@@ -171,6 +186,15 @@ impl JobPost<'_> {
             job.replicas = args.replicas;
             job.quorum = args.quorum;
             job.posted_at = now;
+            job.posted_slot = posted_slot;
+            job.give_back_cost = give_back_cost;
+            job.min_stake = args.rules.min_stake;
+            job.min_provider_age = args.rules.min_provider_age;
+            job.min_completed_jobs = args.rules.min_completed_jobs;
+            job.allowlist_len = args.rules.allowlist.len() as u8;
+            for (stored, key) in job.allowlist.iter_mut().zip(&args.rules.allowlist) {
+                *stored = *key;
+            }
             job.claim_deadline = claim_deadline;
             job.commit_deadline = commit_deadline;
             job.reveal_deadline = reveal_deadline;
@@ -196,7 +220,6 @@ impl JobPost<'_> {
             },
             escrowed,
         )?;
-        accs.market.jobs_posted = accs.market.jobs_posted.saturating_add(1);
         emit!(JobPosted {
             market: accs.market.key(),
             job: accs.job.key(),

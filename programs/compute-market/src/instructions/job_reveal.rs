@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::MAX_URI_LEN;
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ResultRevealed;
 use crate::state::{commitment_hash, store_text, Job, Provider, SlotState};
@@ -19,9 +19,15 @@ pub struct JobRevealArgs {
 #[derive(Accounts)]
 pub struct JobReveal<'info> {
     pub owner: Signer<'info>,
-    #[account(has_one = owner @ MarketError::NotProviderOwner)]
+    #[account(
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
+        has_one = owner @ MarketError::NotProviderOwner,
+    )]
     pub provider: Account<'info, Provider>,
-    #[account(mut)]
+    #[account(
+        mut,
+        constraint = job.load()?.version == JOB_VERSION @ MarketError::UnsupportedVersion,
+    )]
     pub job: AccountLoader<'info, Job>,
 }
 

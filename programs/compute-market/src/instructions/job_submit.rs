@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::constants::MAX_URI_LEN;
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ResultRevealed;
 use crate::settlement::{settle, Settlement, SlotAccounts};
@@ -20,41 +20,33 @@ pub struct JobSubmitArgs {
 #[derive(Accounts)]
 pub struct JobSubmit<'info> {
     pub owner: Signer<'info>,
-    #[account(mut)]
+    /// Read-only: settlement never writes a market-wide account.
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Box<Account<'info, Market>>,
     #[account(address = market.payment_mint @ MarketError::WrongMint)]
     pub payment_mint: Box<Account<'info, Mint>>,
     #[account(
         mut,
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
         has_one = owner @ MarketError::NotProviderOwner,
         has_one = stake_vault @ MarketError::WrongVault,
     )]
     pub provider: Box<Account<'info, Provider>>,
-    /// CHECK: the provider's stake vault (checked by `has_one = stake_vault`); untouched when
-    /// the job completes.
-    pub stake_vault: UncheckedAccount<'info>,
-    /// CHECK: the owner's token account receiving the reward; settlement checks its owner and
-    /// mint.
+    /// The provider's stake vault: receives the reward and the fee (credited as earnings and
+    /// fees due).
+    /// CHECK: checked by `has_one = stake_vault`; the token program checks it is a token
+    /// account of the mint.
     #[account(mut)]
-    pub payout: UncheckedAccount<'info>,
+    pub stake_vault: UncheckedAccount<'info>,
     #[account(
         mut,
+        constraint = job.load()?.version == JOB_VERSION @ MarketError::UnsupportedVersion,
         has_one = market @ MarketError::WrongMarket,
         has_one = escrow @ MarketError::WrongVault,
-        has_one = client @ MarketError::WrongClient,
-        has_one = client_token @ MarketError::WrongTokenOwner,
     )]
     pub job: AccountLoader<'info, Job>,
     #[account(mut)]
     pub escrow: Box<Account<'info, TokenAccount>>,
-    #[account(mut, address = market.treasury @ MarketError::WrongTreasury)]
-    pub treasury: Box<Account<'info, TokenAccount>>,
-    /// CHECK: the job's client (checked by `has_one = client`); receives the escrow's rent.
-    #[account(mut)]
-    pub client: UncheckedAccount<'info>,
-    /// CHECK: the job's refund token account (checked by `has_one = client_token`).
-    #[account(mut)]
-    pub client_token: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -111,11 +103,9 @@ impl JobSubmit<'_> {
             provider: &mut accs.provider,
             provider_info,
             vault: accs.stake_vault.to_account_info(),
-            payout: accs.payout.to_account_info(),
         }];
         settle(&mut Settlement {
             job: &accs.job,
-            market: &mut accs.market,
             tokens: Tokens {
                 program: &accs.token_program.to_account_info(),
                 mint: &accs.payment_mint.to_account_info(),
@@ -123,9 +113,6 @@ impl JobSubmit<'_> {
             },
             escrow: &accs.escrow.to_account_info(),
             escrow_amount: accs.escrow.amount,
-            treasury: &accs.treasury.to_account_info(),
-            client: &accs.client.to_account_info(),
-            client_token: &accs.client_token.to_account_info(),
             slots: &mut slots,
             outcome: Outcome::Completed(args.result_hash),
             now,

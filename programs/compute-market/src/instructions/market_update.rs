@@ -1,19 +1,21 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::TokenAccount;
 
+use crate::constants::MARKET_VERSION;
 use crate::errors::MarketError;
-use crate::events::MarketUpdated;
+use crate::events::{AuthorityProposed, MarketUpdated};
 use crate::state::{Market, Windows};
 
-/// Changes to a market; `None` keeps the current value. A new treasury is passed as the
-/// optional `new_treasury` account.
+/// Changes to a market; `None` keeps the current value.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct MarketUpdateArgs {
-    /// Hand the market to another authority.
+    /// Propose another authority; it takes over once it signs `market_accept_authority`
+    /// (two steps, so a typo cannot lose the market). The zero key withdraws a proposal.
     pub new_authority: Option<Pubkey>,
-    /// Protocol fee, in basis points.
+    /// Protocol fee, in basis points (applies to jobs posted afterwards).
     pub fee_bps: Option<u16>,
-    /// Minimum provider stake, in base units.
+    /// Give-back cost, in basis points of the collateral (applies to jobs posted afterwards).
+    pub give_back_bps: Option<u16>,
+    /// Minimum bonded stake to register and to claim, in base units.
     pub min_provider_stake: Option<u64>,
     /// Collateral per claimed replica (applies to jobs posted afterwards), in base units.
     pub collateral_per_replica: Option<u64>,
@@ -28,24 +30,30 @@ pub struct MarketUpdateArgs {
 #[derive(Accounts)]
 pub struct MarketUpdate<'info> {
     pub authority: Signer<'info>,
-    #[account(mut, has_one = authority @ MarketError::NotMarketAuthority)]
+    #[account(
+        mut,
+        constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion,
+        has_one = authority @ MarketError::NotMarketAuthority,
+    )]
     pub market: Account<'info, Market>,
-    /// New fee destination, when changing it.
-    #[account(constraint = new_treasury.mint == market.payment_mint @ MarketError::WrongMint)]
-    pub new_treasury: Option<Account<'info, TokenAccount>>,
 }
 
 impl MarketUpdate<'_> {
     pub fn handle(ctx: Context<MarketUpdate>, args: MarketUpdateArgs) -> Result<()> {
         let market = &mut ctx.accounts.market;
         if let Some(authority) = args.new_authority {
-            market.authority = authority;
-        }
-        if let Some(treasury) = &ctx.accounts.new_treasury {
-            market.treasury = treasury.key();
+            market.pending_authority = authority;
+            emit!(AuthorityProposed {
+                market: market.key(),
+                authority: market.authority,
+                pending_authority: authority,
+            });
         }
         if let Some(fee_bps) = args.fee_bps {
             market.fee_bps = fee_bps;
+        }
+        if let Some(bps) = args.give_back_bps {
+            market.give_back_bps = bps;
         }
         if let Some(stake) = args.min_provider_stake {
             market.min_provider_stake = stake;
@@ -73,8 +81,9 @@ impl MarketUpdate<'_> {
         emit!(MarketUpdated {
             market: market.key(),
             authority: market.authority,
-            treasury: market.treasury,
+            pending_authority: market.pending_authority,
             fee_bps: market.fee_bps,
+            give_back_bps: market.give_back_bps,
             min_provider_stake: market.min_provider_stake,
             collateral_per_replica: market.collateral_per_replica,
             unbonding_period: market.unbonding_period,

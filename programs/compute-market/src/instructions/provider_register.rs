@@ -22,7 +22,7 @@ pub struct ProviderRegister<'info> {
     /// Owner wallet; pays rent and the stake.
     #[account(mut)]
     pub owner: Signer<'info>,
-    #[account(mut)]
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Account<'info, Market>,
     #[account(address = market.payment_mint @ MarketError::WrongMint)]
     pub payment_mint: Account<'info, Mint>,
@@ -93,6 +93,9 @@ impl ProviderRegister<'_> {
             owner: accs.owner.key(),
             stake_vault: accs.stake_vault.key(),
             staked: args.stake,
+            earnings: 0,
+            fees_due: 0,
+            forfeit_due: 0,
             locked: 0,
             unbonding: 0,
             unbonding_ends_at: 0,
@@ -100,11 +103,11 @@ impl ProviderRegister<'_> {
             jobs_completed: 0,
             jobs_failed: 0,
             jobs_slashed: 0,
+            jobs_given_back: 0,
             total_earned: 0,
             registered_at: now,
             reserved: [0; 64],
         });
-        accs.market.providers = accs.market.providers.saturating_add(1);
         emit!(ProviderRegistered {
             market: accs.market.key(),
             provider: accs.provider.key(),

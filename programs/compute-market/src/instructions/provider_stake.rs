@@ -10,6 +10,7 @@ use crate::token::{Authority, Tokens};
 #[derive(Accounts)]
 pub struct ProviderStake<'info> {
     pub owner: Signer<'info>,
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Account<'info, Market>,
     #[account(address = market.payment_mint @ MarketError::WrongMint)]
     pub payment_mint: Account<'info, Mint>,
@@ -17,6 +18,7 @@ pub struct ProviderStake<'info> {
         mut,
         seeds = [SEED_PROVIDER, market.key().as_ref(), owner.key().as_ref()],
         bump = provider.bump,
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
         has_one = owner @ MarketError::NotProviderOwner,
         has_one = market @ MarketError::WrongMarket,
         has_one = stake_vault @ MarketError::WrongVault,

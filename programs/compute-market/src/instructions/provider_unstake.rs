@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderUnstaked;
 use crate::state::{Market, Provider};
@@ -7,9 +8,11 @@ use crate::state::{Market, Provider};
 #[derive(Accounts)]
 pub struct ProviderUnstake<'info> {
     pub owner: Signer<'info>,
+    #[account(constraint = market.version == MARKET_VERSION @ MarketError::UnsupportedVersion)]
     pub market: Account<'info, Market>,
     #[account(
         mut,
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
         has_one = owner @ MarketError::NotProviderOwner,
         has_one = market @ MarketError::WrongMarket,
     )]

@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderUpdated;
 use crate::state::{Capabilities, Provider, ProviderStatus};
@@ -16,7 +17,11 @@ pub struct ProviderUpdateArgs {
 #[derive(Accounts)]
 pub struct ProviderUpdate<'info> {
     pub owner: Signer<'info>,
-    #[account(mut, has_one = owner @ MarketError::NotProviderOwner)]
+    #[account(
+        mut,
+        constraint = provider.version == PROVIDER_VERSION @ MarketError::UnsupportedVersion,
+        has_one = owner @ MarketError::NotProviderOwner,
+    )]
     pub provider: Account<'info, Provider>,
 }
 

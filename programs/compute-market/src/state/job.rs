@@ -1,5 +1,6 @@
 use anchor_lang::prelude::borsh::{BorshDeserialize, BorshSerialize};
 use anchor_lang::prelude::*;
+use bytemuck::Zeroable;
 
 use crate::constants::*;
 use crate::errors::MarketError;
@@ -11,7 +12,8 @@ pub enum Determinism {
     /// replicas can be compared by hash.
     Exact,
     /// Uses floating point: results may differ between adapters, so replica hashes may disagree
-    /// even when every provider is honest. Use one replica, or accept failed quorums.
+    /// even when every provider is honest. Such jobs take one replica (`job_post` refuses more)
+    /// until tolerance verification exists, so an honest GPU is never slashed for rounding.
     Float,
 }
 
@@ -201,13 +203,11 @@ pub struct Job {
     pub padding: [u8; 4],
     /// Market the job was posted to.
     pub market: Pubkey,
-    /// Who posted and paid for the job; receives refunds, slashed collateral and rent.
+    /// Who posted and paid for the job; withdraws its refund and the rent with `job_close`.
     pub client: Pubkey,
-    /// Escrow token account (owned by this PDA) holding the payment until settlement.
+    /// Escrow token account (owned by this PDA) holding the payment until settlement, and the
+    /// client's refund after it, until the client closes the job.
     pub escrow: Pubkey,
-    /// The client's token account the payment came from; refunds and slashed collateral go
-    /// back to it.
-    pub client_token: Pubkey,
     /// Client-chosen id, unique per client and market.
     pub job_id: u64,
     /// Paid to each provider whose result agrees with the quorum, in base units.
@@ -226,6 +226,22 @@ pub struct Job {
     pub reveal_deadline: i64,
     /// Unix time of settlement (Completed, Failed or Expired), 0 before.
     pub settled_at: i64,
+    /// Slot of posting: no claim lands in this slot (nobody claims in the posting transaction).
+    pub posted_slot: u64,
+    /// What giving a claimed slot back costs its provider (market value at posting), burnt.
+    pub give_back_cost: u64,
+    /// Least bonded stake a claimer must hold (besides the market's minimum), in base units.
+    pub min_stake: u64,
+    /// Least age of a claimer's registration, in seconds.
+    pub min_provider_age: i64,
+    /// Least paid replicas a claimer must have on record.
+    pub min_completed_jobs: u32,
+    /// Providers named in `allowlist` (0: anyone may claim).
+    pub allowlist_len: u8,
+    /// Alignment padding (zero).
+    pub padding2: [u8; 3],
+    /// Provider PDAs allowed to claim, when `allowlist_len > 0`.
+    pub allowlist: [Pubkey; MAX_ALLOWLIST],
     /// The agreed result hash once Completed, zero otherwise.
     pub result_hash: [u8; 32],
     /// What to compute.
@@ -311,6 +327,31 @@ impl Job {
     /// Slots in use.
     pub fn active_slots(&self) -> &[ReplicaSlot] {
         &self.slots[..(self.replicas as usize).min(MAX_REPLICAS)]
+    }
+
+    /// Providers allowed to claim (empty: anyone).
+    pub fn allowlist(&self) -> &[Pubkey] {
+        &self.allowlist[..(self.allowlist_len as usize).min(MAX_ALLOWLIST)]
+    }
+
+    /// Empties claimed slot `index` (a give-back): the last claimed slot moves into it, so
+    /// claimed slots stay at indices `0..claimed`, and the job is open for claims again.
+    pub fn release_slot(&mut self, index: usize) -> Result<()> {
+        let last = (self.claimed as usize)
+            .checked_sub(1)
+            .ok_or(MarketError::InvariantViolated)?;
+        require!(index <= last, MarketError::InvariantViolated);
+        self.slots[index] = self.slots[last];
+        self.slots[last] = ReplicaSlot::zeroed();
+        self.claimed -= 1;
+        self.status = JobStatus::Open as u8;
+        Ok(())
+    }
+
+    /// Refuses a job of another layout version.
+    pub fn check_version(&self) -> Result<()> {
+        require!(self.version == JOB_VERSION, MarketError::UnsupportedVersion);
+        Ok(())
     }
 
     /// Index of the slot held by `provider`, if any.
@@ -458,12 +499,58 @@ impl Outcome {
 pub enum Disposition {
     /// Slot never claimed: its reward and fee go back to the client.
     Unclaimed,
-    /// Provider paid its reward (fee to the treasury); collateral unlocked.
+    /// Provider credited its reward (and the fee, owed to the treasury); collateral unlocked.
     Pay,
-    /// Provider not at fault but not paid: reward and fee back to the client; collateral unlocked.
+    /// Provider not at fault but not paid: reward and fee refunded to the client; collateral
+    /// unlocked.
     Release,
-    /// Provider at fault: reward and fee back to the client; collateral slashed to the client.
+    /// Provider at fault: reward and fee refunded to the client; collateral forfeited (burnt by
+    /// the next sweep; never paid to the client or another replica).
     Slash,
+}
+
+/// The replication rule of `job_post`, shared with the SDK: one replica, or three or more with a
+/// strict-majority quorum (two would let one replica veto the other for free); several replicas
+/// only for `Exact` jobs (float results may differ between honest GPUs).
+pub fn check_replication(
+    replicas: u8,
+    quorum: u8,
+    determinism: Determinism,
+) -> core::result::Result<(), MarketError> {
+    if replicas != 1 && !(3..=MAX_REPLICAS as u8).contains(&replicas) {
+        return Err(MarketError::InvalidReplicas);
+    }
+    let quorum_ok = if replicas == 1 {
+        quorum == 1
+    } else {
+        quorum <= replicas && 2 * quorum as u16 > replicas as u16
+    };
+    if !quorum_ok {
+        return Err(MarketError::InvalidQuorum);
+    }
+    if replicas > 1 && determinism != Determinism::Exact {
+        return Err(MarketError::FloatNeedsOneReplica);
+    }
+    Ok(())
+}
+
+/// What a closed job's address keeps: a small account of its own type, so the address can never
+/// hold a job again (`job_post` with the same `job_id` fails) and nobody mistakes a new job for an
+/// old one. Everything else of the job's rent goes back to the client.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct JobTombstone {
+    /// Layout version ([`TOMBSTONE_VERSION`]).
+    pub version: u8,
+    /// How the job ended ([`JobStatus`] as `u8`; `Open` when it was cancelled unclaimed).
+    pub status: u8,
+    /// The agreed result hash when the job Completed, zero otherwise.
+    pub result_hash: [u8; 32],
+}
+
+impl JobTombstone {
+    /// Account size, discriminator included (42 bytes).
+    pub const LEN: usize = 8 + JobTombstone::INIT_SPACE;
 }
 
 /// The commitment a provider posts before revealing: SHA-256 over a domain tag, the job, the

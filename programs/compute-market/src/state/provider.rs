@@ -71,12 +71,21 @@ pub struct Provider {
     pub status: ProviderStatus,
     /// Market this provider serves.
     pub market: Pubkey,
-    /// Wallet that controls the provider and receives its rewards and withdrawals.
+    /// Wallet that controls the provider and withdraws its earnings and stake.
     pub owner: Pubkey,
-    /// Token account (owned by this PDA) holding the stake; its balance always equals `staked`.
+    /// Token account (owned by this PDA) holding the stake and everything settlement credited
+    /// to the provider; its balance is `staked + earnings + fees_due + forfeit_due` (more only
+    /// if somebody sent tokens to it directly).
     pub stake_vault: Pubkey,
-    /// Total stake in the vault, in base units.
+    /// Stake, in base units.
     pub staked: u64,
+    /// Rewards credited by settlement and not yet withdrawn (`provider_withdraw_earnings`).
+    pub earnings: u64,
+    /// Protocol fees of paid replicas, held here until anyone sweeps them to the market's
+    /// treasury (`provider_sweep`).
+    pub fees_due: u64,
+    /// Slashed collateral and give-back costs, held here until anyone sweeps (burns) them.
+    pub forfeit_due: u64,
     /// Part of `staked` locked as collateral by claimed replicas.
     pub locked: u64,
     /// Part of `staked` waiting for the unbonding period to end.
@@ -91,6 +100,8 @@ pub struct Provider {
     pub jobs_failed: u64,
     /// Replicas slashed (missed a deadline or revealed a losing result).
     pub jobs_slashed: u64,
+    /// Claims given back before the commit deadline.
+    pub jobs_given_back: u64,
     /// Rewards received, in base units.
     pub total_earned: u64,
     /// Unix time of registration.
@@ -135,14 +146,56 @@ impl Provider {
         Ok(())
     }
 
-    /// Removes `amount` of locked collateral from the stake (it leaves the vault).
-    pub fn slash(&mut self, amount: u64) -> Result<()> {
-        self.unlock(amount)?;
+    /// Unlocks `collateral` and moves `forfeit` of it out of the stake into `forfeit_due`, to be
+    /// burnt by the next sweep. Used for slashes (`forfeit == collateral`) and give-backs.
+    pub fn forfeit(&mut self, collateral: u64, forfeit: u64) -> Result<()> {
+        self.unlock(collateral)?;
         self.staked = self
             .staked
-            .checked_sub(amount)
+            .checked_sub(forfeit)
             .ok_or(MarketError::InvariantViolated)?;
-        self.jobs_slashed = self.jobs_slashed.saturating_add(1);
+        self.forfeit_due = self
+            .forfeit_due
+            .checked_add(forfeit)
+            .ok_or(MarketError::Overflow)?;
         self.invariant()
+    }
+
+    /// Credits a paid replica: `reward` to the provider's earnings, `fee` owed to the treasury.
+    pub fn credit(&mut self, reward: u64, fee: u64) -> Result<()> {
+        self.earnings = self
+            .earnings
+            .checked_add(reward)
+            .ok_or(MarketError::Overflow)?;
+        self.fees_due = self
+            .fees_due
+            .checked_add(fee)
+            .ok_or(MarketError::Overflow)?;
+        self.total_earned = self.total_earned.saturating_add(reward);
+        self.jobs_completed = self.jobs_completed.saturating_add(1);
+        Ok(())
+    }
+
+    /// Stake that counts towards minimums: staked minus unbonding.
+    pub fn bonded_stake(&self) -> u64 {
+        self.staked.saturating_sub(self.unbonding)
+    }
+
+    /// What the stake vault must hold at least.
+    pub fn vault_total(&self) -> Result<u64> {
+        self.staked
+            .checked_add(self.earnings)
+            .and_then(|v| v.checked_add(self.fees_due))
+            .and_then(|v| v.checked_add(self.forfeit_due))
+            .ok_or_else(|| error!(MarketError::Overflow))
+    }
+
+    /// Refuses a provider of another layout version.
+    pub fn check_version(&self) -> Result<()> {
+        require!(
+            self.version == crate::constants::PROVIDER_VERSION,
+            MarketError::UnsupportedVersion
+        );
+        Ok(())
     }
 }
