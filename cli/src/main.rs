@@ -231,6 +231,16 @@ struct SubmitArgs {
     /// Reveal window in seconds.
     #[arg(long)]
     reveal_window: Option<u64>,
+    /// Draw the replicas stake-weighted among the providers that apply during the claim window,
+    /// instead of first come, first served.
+    #[arg(long)]
+    drawn: bool,
+    /// Only these providers (owner wallets, comma-separated, at most 8) may claim or apply.
+    #[arg(long, value_delimiter = ',')]
+    allow: Vec<String>,
+    /// Only providers with at least this many paid replicas on record may claim or apply.
+    #[arg(long, default_value_t = 0)]
+    min_completed_jobs: u32,
     /// Post and return without waiting.
     #[arg(long)]
     no_wait: bool,
@@ -519,6 +529,27 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
     if let Some(params) = &args.params {
         builder = builder.params(parse_params(params)?);
     }
+    let allowlist = args
+        .allow
+        .iter()
+        .map(|owner| {
+            let owner = parse_pubkey("--allow", owner)?;
+            Ok(compute_market_sdk::pda::provider(
+                &client.market_address(),
+                &owner,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    builder = builder.claim_rules(compute_market_sdk::ClaimRules {
+        allowlist,
+        min_completed_jobs: args.min_completed_jobs,
+        selection: if args.drawn {
+            compute_market_sdk::ClaimMode::Drawn
+        } else {
+            compute_market_sdk::ClaimMode::FirstCome
+        },
+        ..Default::default()
+    });
     if args.claim_window.is_some() || args.commit_window.is_some() || args.reveal_window.is_some() {
         let market = client.market().await?;
         let secs = |v: Option<u64>, default: i64| {

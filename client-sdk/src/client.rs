@@ -59,6 +59,13 @@ pub mod cu {
     pub const JOB_SUBMIT: u32 = 45_000;
     /// `job_give_back`.
     pub const JOB_GIVE_BACK: u32 = 10_000;
+    /// `job_apply`.
+    pub const JOB_APPLY: u32 = 15_000;
+    /// `job_draw` with `applicants` applicants (one provider account each, plus the SlotHashes
+    /// scan).
+    pub fn draw(applicants: u8) -> u32 {
+        40_000 + 8_000 * u32::from(applicants)
+    }
     /// `job_close` (refund, escrow closed, tombstone).
     pub const JOB_CLOSE: u32 = 30_000;
     /// `market_withdraw_fees`, `provider_withdraw_earnings`.
@@ -543,6 +550,34 @@ impl Client {
             .await
     }
 
+    /// Applies to a drawn job with this wallet's provider, locking `stake` (at least the job's
+    /// collateral; `None`: exactly the collateral) as its weight in the draw and adding a random
+    /// contribution to the job's entropy. The same eligibility rules as a claim apply.
+    pub async fn apply(&self, job_address: &Pubkey, stake: Option<u64>) -> Result<Signature> {
+        let job = self.job(job_address).await?;
+        let stake = stake.unwrap_or(job.collateral_per_replica);
+        let i = ix::job_apply(&self.wallet(), job_address, &job, rand::random(), stake);
+        self.send("job_apply", vec![i], &[], cu::JOB_APPLY).await
+    }
+
+    /// Draws a drawn job's replicas (anyone may, once its claim window closed and the seed
+    /// slot was produced). Retries `DrawTooEarly` for up to five seconds.
+    pub async fn draw(&self, job_address: &Pubkey) -> Result<Signature> {
+        let mut tries = 0;
+        loop {
+            let job = self.job(job_address).await?;
+            let i = ix::job_draw(&self.wallet(), job_address, &job);
+            let limit = cu::draw(job.applicants_len);
+            match self.send("job_draw", vec![i], &[], limit).await {
+                Err(e) if e.program_error_name() == Some("DrawTooEarly") && tries < 12 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Gives back this wallet's claimed, uncommitted slot of `job` (before the commit
     /// deadline), at the job's give-back cost.
     pub async fn give_back(&self, job: &Pubkey) -> Result<Signature> {
@@ -639,8 +674,13 @@ impl Client {
         self.settle(job_address, true).await
     }
 
-    /// Expires a job stuck past a deadline (anyone may).
+    /// Expires a job stuck past a deadline (anyone may). A drawn job whose applicants were
+    /// never drawn is drawn first (a late draw releases them all).
     pub async fn expire(&self, job_address: &Pubkey) -> Result<Signature> {
+        let job = self.job(job_address).await?;
+        if job.is_drawn() && job.drawn == 0 && job.applicants_len > 0 {
+            self.draw(job_address).await?;
+        }
         self.settle(job_address, false).await
     }
 

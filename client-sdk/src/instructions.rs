@@ -292,6 +292,66 @@ pub fn job_close(
     )
 }
 
+/// `job_apply`: `owner`'s provider applies to the drawn job `job_address`, locking `stake`
+/// (at least the collateral: its weight in the draw) and adding `contribution` (random bytes)
+/// to the job's entropy. When every place is taken, the applicant that locked the least is
+/// displaced (see [`displaced_applicant`]).
+pub fn job_apply(
+    owner: &Pubkey,
+    job_address: &Pubkey,
+    job: &Job,
+    contribution: [u8; 32],
+    stake: u64,
+) -> Instruction {
+    build(
+        acc::JobApply {
+            owner: *owner,
+            market: job.market,
+            provider: pda::provider(&job.market, owner),
+            job: *job_address,
+            displaced: displaced_applicant(job),
+        },
+        data::JobApply {
+            contribution,
+            stake,
+        },
+    )
+}
+
+/// The applicant a new application displaces: the one that locked the least, once every place
+/// of the drawn job is taken.
+pub fn displaced_applicant(job: &Job) -> Option<Pubkey> {
+    let applicants = job.applicants();
+    if applicants.len() < compute_market::constants::MAX_APPLICANTS {
+        return None;
+    }
+    applicants
+        .iter()
+        .min_by_key(|a| a.stake)
+        .map(|a| a.provider)
+}
+
+/// `job_draw` (anyone): draws a drawn job's replicas among its applicants (their provider
+/// accounts follow as writable remaining accounts, in application order).
+pub fn job_draw(cranker: &Pubkey, job_address: &Pubkey, job: &Job) -> Instruction {
+    use anchor_lang::solana_program::sysvar::SysvarId;
+    let mut ix = build(
+        acc::JobDraw {
+            cranker: *cranker,
+            market: job.market,
+            job: *job_address,
+            slot_hashes: anchor_lang::prelude::SlotHashes::id(),
+        },
+        data::JobDraw {},
+    );
+    ix.accounts.extend(
+        job.applicants()
+            .iter()
+            .map(|a| AccountMeta::new(a.provider, false)),
+    );
+    ix
+}
+
 /// `job_give_back`: `owner`'s provider hands its claimed, uncommitted slot back.
 pub fn job_give_back(market: &Pubkey, owner: &Pubkey, job: &Pubkey) -> Instruction {
     build(

@@ -1,8 +1,8 @@
 //! The program's own types, re-exported so SDK users never fight version skew.
 
 pub use compute_market::constants::{
-    MAX_ALLOWLIST, MAX_ENTRY_POINT_LEN, MAX_GIVE_BACK_BPS, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
-    MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
+    MAX_ALLOWLIST, MAX_APPLICANTS, MAX_ENTRY_POINT_LEN, MAX_GIVE_BACK_BPS, MAX_INPUT_LEN,
+    MAX_OUTPUT_LEN, MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
 };
 pub use compute_market::errors::MarketError;
 pub use compute_market::events::*;
@@ -10,8 +10,9 @@ pub use compute_market::events::*;
 /// [`crate::JobSpec::builder`], which validates them and produces this.
 pub use compute_market::state::JobSpec as OnChainJobSpec;
 pub use compute_market::state::{
-    check_replication, Capabilities, Determinism, DeviceClass, Job, JobStatus, JobTombstone,
-    Market, MinCapabilities, Provider, ProviderStatus, ReplicaSlot, SlotState, Windows,
+    check_replication, Applicant, Capabilities, ClaimMode, Determinism, DeviceClass, Job,
+    JobStatus, JobTombstone, Market, MinCapabilities, Provider, ProviderStatus, ReplicaSlot,
+    SlotState, Windows,
 };
 pub use compute_market::{
     ClaimRules, JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs, MarketUpdateArgs,

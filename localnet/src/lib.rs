@@ -77,6 +77,9 @@ pub struct LocalNetOptions {
     pub program_so: PathBuf,
     /// The market's parameters.
     pub market: MarketInitArgs,
+    /// Produce a block every this many milliseconds, like a cluster (slot and clock advance
+    /// while idle). `None`: Surfpool's default, a block when a transaction arrives.
+    pub slot_time_ms: Option<u64>,
 }
 
 impl Default for LocalNetOptions {
@@ -101,6 +104,7 @@ impl Default for LocalNetOptions {
                     reveal: 120,
                 },
             },
+            slot_time_ms: None,
         }
     }
 }
@@ -145,12 +149,21 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 /// holds 100 SOL: a stand-in for a node somebody else runs, for tests of
 /// `compute-market market deploy` and [`LocalNet::attach`].
 pub async fn start_bare_node() -> Result<Surfnet, LocalNetError> {
-    Surfnet::builder()
+    start_node(None).await
+}
+
+/// [`start_bare_node`], producing a block every `slot_time_ms` when given.
+async fn start_node(slot_time_ms: Option<u64>) -> Result<Surfnet, LocalNetError> {
+    let builder = Surfnet::builder()
         .offline(true)
-        .airdrop_sol(WALLET_LAMPORTS)
-        .start()
-        .await
-        .map_err(node_err)
+        .airdrop_sol(WALLET_LAMPORTS);
+    let builder = match slot_time_ms {
+        Some(ms) => builder
+            .block_production_mode(surfpool_sdk::BlockProductionMode::Clock)
+            .slot_time_ms(ms),
+        None => builder,
+    };
+    builder.start().await.map_err(node_err)
 }
 
 impl LocalNet {
@@ -160,7 +173,7 @@ impl LocalNet {
         if !options.program_so.exists() {
             return Err(LocalNetError::MissingProgram(options.program_so));
         }
-        let surfnet = start_bare_node().await?;
+        let surfnet = start_node(options.slot_time_ms).await?;
         blocking(|| {
             surfnet
                 .cheatcodes()

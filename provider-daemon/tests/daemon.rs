@@ -225,6 +225,152 @@ fn three_daemons_verify_each_other_and_the_liar_is_slashed() {
     });
 }
 
+/// A seven-replica job, the largest there is: one slot held by a daemon, six by providers
+/// driven through the SDK. The daemon settles it once every replica revealed: one transaction,
+/// seven providers paid.
+#[test]
+fn a_daemon_settles_a_seven_replica_job() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let setup = provider(&net, dir.path(), "d", "").await;
+        let daemon = start(&setup, dir.path(), "d");
+        let client = client(&net).await;
+        let mut others = Vec::new();
+        for _ in 0..6 {
+            let wallet = net.funded_wallet(STAKE).await.unwrap();
+            let c = net.client(wallet).await.unwrap();
+            c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
+                .await
+                .unwrap();
+            others.push(c);
+        }
+        let (job, expected) = vector_job(7, 4);
+        let handle = client.submit(&job).await.unwrap();
+        for c in &others {
+            c.claim(&handle.address).await.unwrap();
+        }
+        let hash = compute_market_job::result_hash(&expected);
+        let mut uris = Vec::new();
+        for (i, c) in others.iter().enumerate() {
+            uris.push(c.store().unwrap().put(&expected).await.unwrap());
+            c.commit(&handle.address, &hash, &[i as u8 + 1; 32])
+                .await
+                .unwrap();
+        }
+        // Reveals open once the daemon committed too.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while handle.job().await.unwrap().committed < 7 {
+            assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for (i, (c, uri)) in others.iter().zip(&uris).enumerate() {
+            c.reveal(&handle.address, hash, [i as u8 + 1; 32], uri)
+                .await
+                .unwrap();
+        }
+        let settled = wait_settled(&handle, &[&daemon]).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(settled.result_hash, hash);
+        // The job is settled as soon as the finalize lands; the daemon logs it once its own
+        // confirmation arrives.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !daemon.log().contains("finalized") {
+            assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for c in &others {
+            assert_eq!(c.provider().await.unwrap().earnings, REWARD);
+        }
+        let record = net
+            .client(setup.wallet.insecure_clone())
+            .await
+            .unwrap()
+            .provider()
+            .await
+            .unwrap();
+        assert_eq!((record.jobs_completed, record.earnings), (1, REWARD));
+    });
+}
+
+/// Three daemons meet a drawn job: each applies during the claim window, one of them cranks the
+/// stake-weighted draw once the window closes and the seed slot is produced (slots on a clock,
+/// like a cluster), and the three drawn replicas run it to completion.
+#[test]
+fn three_daemons_apply_to_a_drawn_job_draw_it_and_complete_it() {
+    use compute_market_sdk::{ClaimMode, ClaimRules, Deadlines};
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let options = compute_market_localnet::LocalNetOptions {
+            slot_time_ms: Some(100),
+            ..Default::default()
+        };
+        let net = LocalNet::start(options).await.unwrap();
+        let names = ["a", "b", "c"];
+        let mut setups = Vec::new();
+        for name in names {
+            setups.push(provider(&net, dir.path(), name, "").await);
+        }
+        let daemons: Vec<Daemon> = setups
+            .iter()
+            .zip(names)
+            .map(|(p, name)| start(p, dir.path(), name))
+            .collect();
+        let client = client(&net).await;
+        let input: Vec<u32> = (0..256).collect();
+        let d = kernels::vector_transform_job(&input, 3, 7);
+        let expected: Vec<u8> = kernels::cpu::vector_transform(&input, 3, 7)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let job = JobSpec::from_descriptor(&d)
+            .reward(REWARD)
+            .replicas(3, 2)
+            .claim_rules(ClaimRules {
+                selection: ClaimMode::Drawn,
+                ..Default::default()
+            })
+            .deadlines(Deadlines::Windows {
+                claim: Duration::from_secs(5),
+                commit: Duration::from_secs(60),
+                reveal: Duration::from_secs(60),
+            })
+            .build()
+            .unwrap();
+        let handle = client.submit(&job).await.unwrap();
+        let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
+        assert_eq!(settled.status(), JobStatus::Completed);
+        assert_eq!(
+            (settled.applicants_len, settled.drawn, settled.claimed),
+            (3, 1, 3)
+        );
+        assert_eq!(handle.result().await.unwrap(), expected);
+        for (daemon, setup) in daemons.iter().zip(&setups) {
+            assert!(
+                daemon.log().contains("applied to a drawn job"),
+                "{}",
+                daemon.log()
+            );
+            let record = net
+                .client(setup.wallet.insecure_clone())
+                .await
+                .unwrap()
+                .provider()
+                .await
+                .unwrap();
+            assert_eq!((record.jobs_completed, record.locked), (1, 0));
+        }
+        assert!(
+            daemons
+                .iter()
+                .any(|d| d.log().contains("drew the job's replicas")),
+            "somebody cranked the draw"
+        );
+    });
+}
+
 /// A daemon crashes (abort, as SIGKILL would) right after sending the transaction of `point`,
 /// before journaling its confirmation; restarted without the fault, it resumes from its journal
 /// and the chain, and the job completes with nobody slashed and no double claim.

@@ -204,6 +204,20 @@ fn replicated(rows: &mut Rows) -> u64 {
     total
 }
 
+/// A drawn job with the most applicants: the last application and the draw.
+fn drawn(rows: &mut Rows) {
+    let mut h = Harness::new();
+    let (_, job) = h.post_drawn(3, 2);
+    let ps = h.providers(compute_market::constants::MAX_APPLICANTS);
+    let mut last = None;
+    for (i, p) in ps.iter().enumerate() {
+        last = Some(h.apply(p, &job, i as u8).unwrap());
+    }
+    rows.add("job_apply", "16th applicant", last.unwrap());
+    h.reach_draw(&job, [7; 32]);
+    rows.add("job_draw", "3 of 16 applicants", h.draw(&job).unwrap());
+}
+
 fn cu_table(rows: &Rows, total1: u64, total3: u64) -> String {
     let mut table = String::from("| instruction | case | compute units |\n|---|---|---:|\n");
     for r in &rows.0 {
@@ -252,6 +266,7 @@ fn main() {
     let (mut h, p) = provider(&mut rows);
     let total1 = single(&mut rows, &mut h, &p);
     let total3 = replicated(&mut rows);
+    drawn(&mut rows);
     let cu = cu_table(&rows, total1, total3);
     let settlement = settlement_table();
     print!("{cu}\nsettlement size: n, tx bytes, CU\n\n{settlement}");

@@ -7,7 +7,7 @@ use anchor_lang::prelude::*;
 
 use crate::constants::*;
 use crate::errors::MarketError;
-use crate::state::{Job, JobTombstone};
+use crate::state::{Job, JobStatus, JobTombstone};
 use crate::token::{Authority, Tokens};
 
 /// Everything one closing reads and writes.
@@ -26,10 +26,32 @@ pub struct Closing<'a, 'info> {
     pub tokens: Tokens<'a, 'info>,
 }
 
+/// The fields of a job that closing reads (the whole job is too big for the SBF stack).
+pub struct ClosingJob {
+    /// Market it was posted to.
+    pub market: Pubkey,
+    /// Its client.
+    pub client: Pubkey,
+    /// Its escrow vault.
+    pub escrow: Pubkey,
+    /// Its id (PDA seed).
+    pub job_id: u64,
+    /// Its PDA bump.
+    pub bump: u8,
+    /// Its status.
+    pub status: JobStatus,
+    /// Slots claimed.
+    pub claimed: u8,
+    /// Applicants (drawn jobs).
+    pub applicants_len: u8,
+    /// Its result hash.
+    pub result_hash: [u8; 32],
+}
+
 /// Loads the job behind a closing's unchecked job account: owned by this program, a `Job` of
 /// the current version. (A typed `AccountLoader` would write the `Job` discriminator back over
 /// the tombstone on exit.)
-pub fn load_job(info: &AccountInfo) -> Result<Box<Job>> {
+pub fn load_job(info: &AccountInfo) -> Result<ClosingJob> {
     require_keys_eq!(
         *info.owner,
         crate::ID,
@@ -40,13 +62,24 @@ pub fn load_job(info: &AccountInfo) -> Result<Box<Job>> {
         data.len() >= Job::LEN && data[..8] == *Job::DISCRIMINATOR,
         ErrorCode::AccountDiscriminatorMismatch
     );
-    let job = Box::new(bytemuck::pod_read_unaligned::<Job>(&data[8..Job::LEN]));
+    let job: &Job = bytemuck::try_from_bytes(&data[8..Job::LEN])
+        .map_err(|_| error!(ErrorCode::AccountDidNotDeserialize))?;
     job.check_version()?;
-    Ok(job)
+    Ok(ClosingJob {
+        market: job.market,
+        client: job.client,
+        escrow: job.escrow,
+        job_id: job.job_id,
+        bump: job.bump,
+        status: job.status(),
+        claimed: job.claimed,
+        applicants_len: job.applicants_len,
+        result_hash: job.result_hash,
+    })
 }
 
 /// Pays the refund out, closes the escrow and leaves the tombstone. Returns the refund.
-pub fn close(c: &Closing, job: &Job) -> Result<u64> {
+pub fn close(c: &Closing, job: &ClosingJob) -> Result<u64> {
     let job_id = job.job_id.to_le_bytes();
     let bump = [job.bump];
     let seeds: &[&[u8]] = &[
@@ -81,7 +114,7 @@ pub fn close(c: &Closing, job: &Job) -> Result<u64> {
     c.job.resize(len)?;
     let tombstone = JobTombstone {
         version: TOMBSTONE_VERSION,
-        status: job.status,
+        status: job.status as u8,
         result_hash: job.result_hash,
     };
     let mut data = c.job.try_borrow_mut_data()?;

@@ -27,6 +27,24 @@ pub const JOB_VERSION: u8 = 2;
 /// Layout version of [`crate::state::JobTombstone`], what a closed job's address keeps.
 pub const TOMBSTONE_VERSION: u8 = 1;
 
+/// Most applicants a drawn job records; when full, a new applicant must bring more bonded stake
+/// than the smallest one, who is displaced.
+pub const MAX_APPLICANTS: usize = 16;
+/// Shortest commit window (seconds between claim and commit deadline) of a drawn job: its
+/// replicas are only known once the claim window closed.
+pub const MIN_DRAWN_COMMIT_WINDOW: i64 = 60;
+/// Native (wrapped SOL) mint: refused as a payment mint.
+pub const NATIVE_MINT: anchor_lang::prelude::Pubkey =
+    anchor_lang::pubkey!("So11111111111111111111111111111111111111112");
+
+/// Slots between the last application and the slot whose hash seeds a drawn job's draw: nobody
+/// who applies can know that hash.
+pub const DRAW_DELAY_SLOTS: u64 = 4;
+/// Domain separator of an applicant's contribution to a drawn job's entropy.
+pub const APPLY_DOMAIN: &[u8] = b"compute-market/apply/v1";
+/// Domain separator of a drawn job's draw seed.
+pub const DRAW_DOMAIN: &[u8] = b"compute-market/draw/v1";
+
 /// Most providers a job's allowlist may name.
 pub const MAX_ALLOWLIST: usize = 8;
 /// Largest cost of giving a claimed job back, in basis points of its collateral (50 %): giving

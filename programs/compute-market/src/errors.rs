@@ -49,6 +49,12 @@ pub enum MarketError {
     ZeroCollateral,
     #[msg("Give-back cost is above the allowed maximum")]
     GiveBackCostTooHigh,
+    #[msg(
+        "Give-back cost must be greater than zero (give_back_bps of the collateral, rounded down)"
+    )]
+    ZeroGiveBackCost,
+    #[msg("Wrapped SOL cannot be a payment mint (SPL Token cannot burn native tokens)")]
+    NativeMintUnsupported,
     #[msg("Treasury holds less than the amount asked for")]
     InsufficientTreasury,
 
@@ -99,7 +105,7 @@ pub enum MarketError {
     // --- job lifecycle ---
     #[msg("Job is not open for this action")]
     JobNotOpen,
-    #[msg("Job already has a claimed replica")]
+    #[msg("Job already has a claimed replica or, if drawn, an applicant")]
     JobAlreadyClaimed,
     #[msg("All replica slots are taken")]
     NoFreeSlot,
@@ -119,6 +125,26 @@ pub enum MarketError {
     StakeBelowJobMinimum,
     #[msg("Provider registered more recently than the job allows")]
     ProviderTooNew,
+    #[msg("This job draws its replicas: apply with job_apply during the claim window")]
+    JobIsDrawn,
+    #[msg("This job's replicas are claimed first come, first served, not drawn")]
+    JobNotDrawn,
+    #[msg("Provider already applied to this job")]
+    AlreadyApplied,
+    #[msg("Every applicant place is taken by a provider that locked at least as much")]
+    ApplicantsFull,
+    #[msg("An application must lock at least the job's collateral")]
+    WeightBelowCollateral,
+    #[msg("The draw needs the claim window closed and its seed slot produced")]
+    DrawTooEarly,
+    #[msg("The job's replicas were drawn already")]
+    AlreadyDrawn,
+    #[msg("Remaining accounts must be the job's applicants, in order, writable")]
+    WrongApplicants,
+    #[msg("The applicant to displace must be passed: the one that locked the least")]
+    WrongDisplacedApplicant,
+    #[msg("Account is not the SlotHashes sysvar")]
+    WrongSysvar,
     #[msg("Provider holds no slot of this job")]
     NotAReplica,
     #[msg("Replica is not in the state this instruction needs")]

@@ -177,6 +177,42 @@ pub struct JobCancelled {
     pub destination: Pubkey,
 }
 
+/// A provider applied to a drawn job.
+#[event]
+pub struct JobApplied {
+    /// Job PDA.
+    pub job: Pubkey,
+    /// Provider PDA.
+    pub provider: Pubkey,
+    /// Its bonded stake when applying.
+    pub stake: u64,
+    /// Applicants recorded after this one.
+    pub applicants: u8,
+    /// The applicant it displaced (the list was full and it had the least stake), if any.
+    pub displaced: Option<Pubkey>,
+}
+
+/// A drawn job's replicas were drawn.
+#[event]
+pub struct JobDrawn {
+    /// Job PDA.
+    pub job: Pubkey,
+    /// The slot whose hash seeded the draw.
+    pub seed_slot: u64,
+    /// The winners, in slot order.
+    pub winners: Vec<Pubkey>,
+}
+
+/// A drawn job's seed slot left the SlotHashes window before anyone drew: a new, future seed
+/// slot was set.
+#[event]
+pub struct DrawResealed {
+    /// Job PDA.
+    pub job: Pubkey,
+    /// The new seed slot.
+    pub draw_slot: u64,
+}
+
 /// A provider gave a claimed slot back before the commit deadline.
 #[event]
 pub struct JobGivenBack {

@@ -141,6 +141,18 @@ pub mod compute_market {
         JobClaim::handle(ctx)
     }
 
+    /// Applies to a drawn job during its claim window, locking `stake` (at least the
+    /// collateral) as its weight in the draw and adding `contribution` to its entropy.
+    pub fn job_apply(ctx: Context<JobApply>, contribution: [u8; 32], stake: u64) -> Result<()> {
+        JobApply::handle(ctx, contribution, stake)
+    }
+
+    /// Draws a drawn job's replicas after its claim window (anyone may call). The remaining
+    /// accounts are the applicants' provider accounts, in order, writable.
+    pub fn job_draw<'info>(ctx: Context<'info, JobDraw<'info>>) -> Result<()> {
+        JobDraw::draw(ctx)
+    }
+
     /// Gives a claimed, uncommitted slot back before the commit deadline, at the job's
     /// give-back cost (less than a slash); the slot can be claimed again.
     pub fn job_give_back(ctx: Context<JobGiveBack>) -> Result<()> {

@@ -57,6 +57,19 @@ pub struct Settlement<'a, 's, 'info> {
     pub now: i64,
 }
 
+/// The few fields of the job settlement reads.
+struct SettledJob {
+    market: Pubkey,
+    client: Pubkey,
+    job_id: u64,
+    bump: u8,
+    replicas: u8,
+    reward_per_replica: u64,
+    fee_per_replica: u64,
+    collateral_per_replica: u64,
+    escrow_total: u64,
+}
+
 /// Totals of one settlement, for the event.
 #[derive(Default, Debug, Clone, Copy)]
 struct Totals {
@@ -77,14 +90,34 @@ fn add(a: u64, b: u64) -> Result<u64> {
 /// outcome. Only paid replicas move tokens (escrow to stake vault); refunds stay in the escrow.
 pub fn settle(s: &mut Settlement) -> Result<()> {
     // Read what settlement needs, then release the borrow: the job PDA signs the token CPIs,
-    // which must be able to borrow its account.
-    let job = *s.job.load()?;
-    require!(!job.status().is_settled(), MarketError::JobAlreadySettled);
-    require!(
-        s.slots.len() == job.claimed as usize,
-        MarketError::WrongRemainingAccounts
-    );
-    let dispositions = job.dispositions(s.outcome);
+    // which must be able to borrow its account. (The job itself is too big to copy onto the
+    // 4 KiB SBF stack frame.)
+    let (job, dispositions, slot_providers) = {
+        let stored = s.job.load()?;
+        require!(
+            !stored.status().is_settled(),
+            MarketError::JobAlreadySettled
+        );
+        require!(
+            s.slots.len() == stored.claimed as usize,
+            MarketError::WrongRemainingAccounts
+        );
+        (
+            SettledJob {
+                market: stored.market,
+                client: stored.client,
+                job_id: stored.job_id,
+                bump: stored.bump,
+                replicas: stored.replicas,
+                reward_per_replica: stored.reward_per_replica,
+                fee_per_replica: stored.fee_per_replica,
+                collateral_per_replica: stored.collateral_per_replica,
+                escrow_total: stored.escrow_total()?,
+            },
+            stored.dispositions(s.outcome),
+            core::array::from_fn::<Pubkey, MAX_REPLICAS, _>(|i| stored.slots[i].provider),
+        )
+    };
     let job_info = s.job.to_account_info();
     let job_key = job_info.key();
     let job_id = job.job_id.to_le_bytes();
@@ -116,7 +149,7 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
             .ok_or(MarketError::WrongRemainingAccounts)?;
         require_keys_eq!(
             slot.provider_info.key(),
-            job.slots[i].provider,
+            slot_providers[i],
             MarketError::WrongProvider
         );
         require_keys_eq!(
@@ -158,13 +191,13 @@ pub fn settle(s: &mut Settlement) -> Result<()> {
 
     // Conservation: everything escrowed is credited or refunded exactly once.
     require!(
-        add(add(totals.paid, totals.fees)?, totals.refunded)? == job.escrow_total()?,
+        add(add(totals.paid, totals.fees)?, totals.refunded)? == job.escrow_total,
         MarketError::InvariantViolated
     );
     // Anything sent to the escrow beyond what was escrowed is refunded too.
     let extra = s
         .escrow_amount
-        .checked_sub(job.escrow_total()?)
+        .checked_sub(job.escrow_total)
         .ok_or(MarketError::InvariantViolated)?;
     totals.refunded = add(totals.refunded, extra)?;
 

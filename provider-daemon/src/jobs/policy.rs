@@ -2,7 +2,9 @@
 //! goes to the logs and to the `jobs_skipped_total{reason}` metric: "why is nobody taking my
 //! job?" must have an answer.
 
-use compute_market_sdk::{Job, JobStatus, Market, Provider, ProviderStatus, Pubkey};
+use compute_market_sdk::{
+    Job, JobStatus, Market, Provider, ProviderStatus, Pubkey, MAX_APPLICANTS,
+};
 
 /// Why a job was not claimed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,10 +103,29 @@ pub fn screen(
     if job.claimed >= job.replicas {
         return Err(Skip::Full);
     }
+    if job.is_drawn()
+        && job
+            .applicants()
+            .iter()
+            .any(|a| a.provider == *provider_address)
+    {
+        return Err(Skip::AlreadyClaimed);
+    }
+    // We apply with exactly the collateral: a full list has no place for that.
+    if job.is_drawn() && job.applicants().len() >= MAX_APPLICANTS {
+        return Err(Skip::Full);
+    }
     if now > job.claim_deadline {
         return Err(Skip::ClaimDeadlinePassed);
     }
-    if job.commit_deadline - now < limits.seconds_needed {
+    // A drawn job's replicas are known only at the draw, which leaves them at least half the
+    // commit window (a later draw draws nobody).
+    let time_to_compute = if job.is_drawn() {
+        (job.commit_deadline - job.claim_deadline) / 2
+    } else {
+        job.commit_deadline - now
+    };
+    if time_to_compute < limits.seconds_needed {
         return Err(Skip::DeadlineUnreachable);
     }
     if market.paused {

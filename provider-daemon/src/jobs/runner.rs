@@ -296,6 +296,48 @@ pub async fn drive(
     }
 }
 
+/// A drawn job we are not (yet) a replica of: apply during the claim window, crank the draw
+/// after it (any applicant may), and let go once it was drawn without us.
+async fn apply_or_draw(
+    ctx: &RunnerContext,
+    address: Pubkey,
+    job: &Job,
+    now: i64,
+) -> Result<Option<(Phase, String)>, RunError> {
+    if job.drawn != 0 || job.status() != JobStatus::Open {
+        return Ok(Some((Phase::Abandoned, "not drawn".into())));
+    }
+    let me = ctx.provider_address();
+    let applied = job.applicants().iter().any(|a| a.provider == me);
+    if !applied {
+        if now > job.claim_deadline {
+            return Ok(Some((
+                Phase::Abandoned,
+                "the claim window closed before we applied".into(),
+            )));
+        }
+        return match ctx.client.apply(&address, None).await {
+            Ok(sig) => {
+                tracing::info!(%address, %sig, "applied to a drawn job");
+                Ok(None)
+            }
+            Err(e) if is_program_error(&e, &["AlreadyApplied"]) => Ok(None),
+            Err(e) if e.program_error_name().is_some() => Ok(Some((
+                Phase::Abandoned,
+                format!("application refused: {e}"),
+            ))),
+            Err(e) => Err(e.into()),
+        };
+    }
+    if now > job.claim_deadline {
+        match ctx.client.draw(&address).await {
+            Ok(sig) => tracing::info!(%address, %sig, "drew the job's replicas"),
+            Err(e) => tracing::debug!(%address, error = %e, "draw not possible yet"),
+        }
+    }
+    Ok(None)
+}
+
 /// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
 /// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
 async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
@@ -324,6 +366,9 @@ async fn step(
     let me = ctx.provider_address();
     let Some(index) = job.slot_of(&me) else {
         // Not (yet) a replica on-chain.
+        if job.is_drawn() && record.phase == Phase::Claiming {
+            return apply_or_draw(ctx, address, job, now).await;
+        }
         if record.phase != Phase::Claiming {
             return Ok(Some((Phase::Abandoned, "our slot is not on-chain".into())));
         }

@@ -172,3 +172,30 @@ fn the_minimum_stake_holds_at_claim_after_unstaking() {
     h.claim(&p, &job).unwrap();
     h.assert_conserved();
 }
+
+#[test]
+fn tokens_sent_to_a_stake_vault_are_withdrawable_by_its_owner() {
+    // Otherwise a donation could fill a vault until crediting it overflows and its jobs cannot
+    // settle.
+    let mut h = Harness::new();
+    let p = h.new_provider();
+    let donor = h.wallet(5_000);
+    h.send(
+        &[transfer_ix(&donor.token, &p.vault, &donor.pubkey(), 5_000)],
+        &[&donor.key],
+    )
+    .unwrap();
+    let destination = h.create_token_account(&p.wallet.pubkey());
+    let meta = h.withdraw_earnings(&p, &destination).unwrap();
+    let withdrawn: compute_market::events::EarningsWithdrawn = event(&meta);
+    assert_eq!(withdrawn.amount, 5_000);
+    assert_eq!(h.balance(&destination), 5_000);
+    assert_eq!(h.balance(&p.vault), MIN_STAKE);
+    h.assert_conserved();
+}
+
+/// An SPL Token transfer of `amount` from `from` (owned by `owner`) to `to`.
+fn transfer_ix(from: &Pubkey, to: &Pubkey, owner: &Pubkey, amount: u64) -> Instruction {
+    spl_token_interface::instruction::transfer(&token_program(), from, to, owner, &[], amount)
+        .unwrap()
+}

@@ -8,7 +8,7 @@ use compute_market::state::*;
 /// Shipped sizes of version 2.
 const MARKET_LEN: usize = 290;
 const PROVIDER_LEN: usize = 305;
-const JOB_LEN: usize = 2_704;
+const JOB_LEN: usize = 3_384;
 const TOMBSTONE_LEN: usize = 42;
 
 #[test]

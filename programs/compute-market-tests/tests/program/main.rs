@@ -9,6 +9,7 @@
 mod harness;
 
 mod big_jobs;
+mod drawn;
 mod hot_accounts;
 mod hygiene;
 mod layout;
@@ -20,5 +21,6 @@ mod quorum;
 mod rejections;
 mod replicated;
 mod sealevel;
+mod sequences;
 mod settlement_lockout;
 mod single;

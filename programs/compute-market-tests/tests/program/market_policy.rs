@@ -187,6 +187,68 @@ fn giving_back_costs_at_most_half_the_collateral() {
 }
 
 #[test]
+fn giving_back_is_never_free() {
+    let mut h = Harness::new();
+    let auth = h.authority.insecure_clone();
+    let free = MarketUpdateArgs {
+        give_back_bps: Some(0),
+        ..Default::default()
+    };
+    assert_market_err(h.market_update(&auth, free), MarketError::ZeroGiveBackCost);
+    // A cost that rounds down to nothing is refused too.
+    let rounds_to_zero = MarketUpdateArgs {
+        give_back_bps: Some(1),
+        collateral_per_replica: Some(9_999),
+        ..Default::default()
+    };
+    assert_market_err(
+        h.market_update(&auth, rounds_to_zero),
+        MarketError::ZeroGiveBackCost,
+    );
+    fresh_mint(&mut h);
+    let args = compute_market::MarketInitArgs {
+        give_back_bps: 0,
+        ..market_args()
+    };
+    assert_market_err(h.open_market(&args), MarketError::ZeroGiveBackCost);
+}
+
+#[test]
+fn wrapped_sol_is_refused_as_a_payment_mint() {
+    // SPL Token cannot burn native tokens: a wrapped-SOL market could never sweep forfeits.
+    let mut h = Harness::bare();
+    let classic = h.create_mint();
+    let account = h.svm.get_account(&classic).unwrap();
+    h.mint = compute_market::constants::NATIVE_MINT;
+    h.svm.set_account(h.mint, account).unwrap();
+    assert_market_err(
+        h.open_market(&market_args()),
+        MarketError::NativeMintUnsupported,
+    );
+}
+
+#[test]
+fn a_later_minimum_stake_does_not_change_who_may_serve_a_posted_job() {
+    let mut h = Harness::new();
+    let client = h.wallet(1_000_000);
+    let p = h.new_provider();
+    let q = h.new_provider();
+    let args = h.job_args(1, 1);
+    let job = h.post(&client, &args).unwrap();
+    let auth = h.authority.insecure_clone();
+    let raise = MarketUpdateArgs {
+        min_provider_stake: Some(10 * MIN_STAKE),
+        ..Default::default()
+    };
+    h.market_update(&auth, raise).unwrap();
+    h.claim(&p, &job).unwrap();
+    // A job posted afterwards takes the new minimum.
+    let args = h.job_args(1, 1);
+    let later = h.post(&client, &args).unwrap();
+    assert_market_err(h.claim(&q, &later), MarketError::StakeBelowJobMinimum);
+}
+
+#[test]
 fn only_the_authority_withdraws_fees_and_never_more_than_the_treasury_holds() {
     let mut h = Harness::new();
     let ClaimedJob {

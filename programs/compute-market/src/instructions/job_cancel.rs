@@ -1,12 +1,12 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::closing::{close, load_job, Closing};
+use crate::closing::{close, load_job, Closing, ClosingJob};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobCancelled;
 use crate::instructions::job_close::check_job;
-use crate::state::{Job, JobStatus, Market};
+use crate::state::{JobStatus, Market};
 use crate::token::Tokens;
 
 #[derive(Accounts)]
@@ -31,7 +31,7 @@ pub struct JobCancel<'info> {
 }
 
 impl JobCancel<'_> {
-    pub fn validate(&self) -> Result<Box<Job>> {
+    pub fn validate(&self) -> Result<ClosingJob> {
         let job = load_job(&self.job)?;
         check_job(
             &job,
@@ -39,8 +39,11 @@ impl JobCancel<'_> {
             &self.market.key(),
             &self.escrow.key(),
         )?;
-        require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
-        require!(job.claimed == 0, MarketError::JobAlreadyClaimed);
+        require!(job.status == JobStatus::Open, MarketError::JobNotOpen);
+        require!(
+            job.claimed == 0 && job.applicants_len == 0,
+            MarketError::JobAlreadyClaimed
+        );
         Ok(job)
     }
 }

@@ -25,9 +25,60 @@ pub struct JobClaim<'info> {
     pub job: AccountLoader<'info, Job>,
 }
 
+/// The rules a provider must meet to claim a first-come job or apply to a drawn one: the market
+/// is open, the job open and within its claim window, the provider active, not the job's own
+/// client, on its allowlist, with the record, bonded stake (the job's minimum, which includes the
+/// market's at posting), age and capabilities it asks, and enough free stake for the collateral.
+pub fn check_eligible(
+    job: &Job,
+    market: &Market,
+    provider: &Provider,
+    provider_key: &Pubkey,
+    now: i64,
+) -> Result<()> {
+    require!(!market.paused, MarketError::MarketPaused);
+    require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
+    require!(now <= job.claim_deadline, MarketError::ClaimDeadlinePassed);
+    require!(
+        job.slot_of(provider_key).is_none(),
+        MarketError::AlreadyClaimed
+    );
+    require_keys_neq!(provider.owner, job.client, MarketError::ClientCannotClaim);
+    require!(
+        provider.status == ProviderStatus::Active,
+        MarketError::ProviderPaused
+    );
+    require!(
+        job.allowlist().is_empty() || job.allowlist().contains(provider_key),
+        MarketError::NotOnAllowlist
+    );
+    require!(
+        provider.jobs_completed >= job.min_completed_jobs as u64,
+        MarketError::TrackRecordTooShort
+    );
+    require!(
+        provider.bonded_stake() >= job.min_stake,
+        MarketError::StakeBelowJobMinimum
+    );
+    require!(
+        now.saturating_sub(provider.registered_at) >= job.min_provider_age,
+        MarketError::ProviderTooNew
+    );
+    require!(
+        provider.capabilities.meets(&job.spec.min_capabilities),
+        MarketError::CapabilitiesTooLow
+    );
+    require!(
+        provider.free_stake()? >= job.collateral_per_replica,
+        MarketError::InsufficientFreeStake
+    );
+    Ok(())
+}
+
 impl JobClaim<'_> {
     pub fn validate(&self) -> Result<()> {
-        let (job, provider) = (self.job.load()?, &self.provider);
+        let job = self.job.load()?;
+        require!(!job.is_drawn(), MarketError::JobIsDrawn);
         require!(!self.market.paused, MarketError::MarketPaused);
         require!(job.status() == JobStatus::Open, MarketError::JobNotOpen);
         let clock = Clock::get()?;
@@ -39,40 +90,13 @@ impl JobClaim<'_> {
         // its own quorum atomically, before any other provider has seen the job.
         require!(clock.slot > job.posted_slot, MarketError::ClaimTooEarly);
         require!(job.claimed < job.replicas, MarketError::NoFreeSlot);
-        require!(
-            job.slot_of(&provider.key()).is_none(),
-            MarketError::AlreadyClaimed
-        );
-        require_keys_neq!(provider.owner, job.client, MarketError::ClientCannotClaim);
-        require!(
-            provider.status == ProviderStatus::Active,
-            MarketError::ProviderPaused
-        );
-        require!(
-            job.allowlist().is_empty() || job.allowlist().contains(&provider.key()),
-            MarketError::NotOnAllowlist
-        );
-        require!(
-            provider.jobs_completed >= job.min_completed_jobs as u64,
-            MarketError::TrackRecordTooShort
-        );
-        require!(
-            provider.bonded_stake() >= self.market.min_provider_stake.max(job.min_stake),
-            MarketError::StakeBelowJobMinimum
-        );
-        require!(
-            clock.unix_timestamp.saturating_sub(provider.registered_at) >= job.min_provider_age,
-            MarketError::ProviderTooNew
-        );
-        require!(
-            provider.capabilities.meets(&job.spec.min_capabilities),
-            MarketError::CapabilitiesTooLow
-        );
-        require!(
-            provider.free_stake()? >= job.collateral_per_replica,
-            MarketError::InsufficientFreeStake
-        );
-        Ok(())
+        check_eligible(
+            &job,
+            &self.market,
+            &self.provider,
+            &self.provider.key(),
+            clock.unix_timestamp,
+        )
     }
 }
 

@@ -1,11 +1,11 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::closing::{close, load_job, Closing};
+use crate::closing::{close, load_job, Closing, ClosingJob};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobClosed;
-use crate::state::{Job, Market};
+use crate::state::Market;
 use crate::token::Tokens;
 
 #[derive(Accounts)]
@@ -30,7 +30,12 @@ pub struct JobClose<'info> {
 }
 
 /// Checks the job of a closing instruction belongs to this client, market and escrow.
-pub fn check_job(job: &Job, client: &Pubkey, market: &Pubkey, escrow: &Pubkey) -> Result<()> {
+pub fn check_job(
+    job: &ClosingJob,
+    client: &Pubkey,
+    market: &Pubkey,
+    escrow: &Pubkey,
+) -> Result<()> {
     require_keys_eq!(job.client, *client, MarketError::NotJobClient);
     require_keys_eq!(job.market, *market, MarketError::WrongMarket);
     require_keys_eq!(job.escrow, *escrow, MarketError::WrongVault);
@@ -38,7 +43,7 @@ pub fn check_job(job: &Job, client: &Pubkey, market: &Pubkey, escrow: &Pubkey) -
 }
 
 impl JobClose<'_> {
-    pub fn validate(&self) -> Result<Box<Job>> {
+    pub fn validate(&self) -> Result<ClosingJob> {
         let job = load_job(&self.job)?;
         check_job(
             &job,
@@ -46,7 +51,7 @@ impl JobClose<'_> {
             &self.market.key(),
             &self.escrow.key(),
         )?;
-        require!(job.status().is_settled(), MarketError::JobNotSettled);
+        require!(job.status.is_settled(), MarketError::JobNotSettled);
         Ok(job)
     }
 }

@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
-use crate::state::{check_replication, store_text, Job, JobSpec, JobStatus, Market};
+use crate::state::{check_replication, store_text, ClaimMode, Job, JobSpec, JobStatus, Market};
 use crate::token::{Authority, Tokens};
 
 /// Who may claim a job's replicas, beyond the market's rules. The default lets any active
@@ -20,6 +20,8 @@ pub struct ClaimRules {
     pub min_stake: u64,
     /// Least age of a claimer's registration at claim time, in seconds.
     pub min_provider_age: i64,
+    /// First come, first served, or drawn stake-weighted among applicants.
+    pub selection: ClaimMode,
 }
 
 /// A new job. Deadlines are Unix times; 0 takes the market's default window.
@@ -165,11 +167,17 @@ impl JobPost<'_> {
         let now = Clock::get()?.unix_timestamp;
         let [claim_deadline, commit_deadline, reveal_deadline] =
             resolve_deadlines(&args, &accs.market, now)?;
+        // A drawn job's replicas are known only after its claim window: they need time.
+        require!(
+            args.rules.selection == ClaimMode::FirstCome
+                || commit_deadline.saturating_sub(claim_deadline) >= MIN_DRAWN_COMMIT_WINDOW,
+            MarketError::InvalidDeadlines
+        );
         let fee_per_replica = accs.market.fee_for(args.reward_per_replica)?;
         let give_back_cost = accs.market.give_back_cost()?;
         let posted_slot = Clock::get()?.slot;
         let escrowed = {
-            // Fields are written in place: the 2.5 KB job never sits on the 4 KiB SBF stack.
+            // Fields are written in place: the 3.4 KB job never sits on the 4 KiB SBF stack.
             let mut job = accs.job.load_init()?;
             job.version = JOB_VERSION;
             job.bump = ctx.bumps.job;
@@ -188,10 +196,13 @@ impl JobPost<'_> {
             job.posted_at = now;
             job.posted_slot = posted_slot;
             job.give_back_cost = give_back_cost;
-            job.min_stake = args.rules.min_stake;
+            // The market's minimum at posting is part of the job: a later market update does
+            // not change who may serve a job already posted.
+            job.min_stake = args.rules.min_stake.max(accs.market.min_provider_stake);
             job.min_provider_age = args.rules.min_provider_age;
             job.min_completed_jobs = args.rules.min_completed_jobs;
             job.allowlist_len = args.rules.allowlist.len() as u8;
+            job.selection = args.rules.selection as u8;
             for (stored, key) in job.allowlist.iter_mut().zip(&args.rules.allowlist) {
                 *stored = *key;
             }

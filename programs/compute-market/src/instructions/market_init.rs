@@ -65,6 +65,7 @@ impl MarketInit<'_> {
             anchor_spl::token::ID,
             MarketError::MintProgramUnsupported
         );
+        require_keys_neq!(info.key(), NATIVE_MINT, MarketError::NativeMintUnsupported);
         let mint = Mint::try_deserialize(&mut &info.try_borrow_data()?[..])
             .map_err(|_| error!(MarketError::WrongMint))?;
         require!(

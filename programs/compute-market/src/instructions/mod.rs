@@ -1,10 +1,12 @@
 //! One file per instruction, entity first: its args, its `Accounts`, `validate()` for what
 //! constraints cannot say, and its handler.
 
+pub mod job_apply;
 pub mod job_cancel;
 pub mod job_claim;
 pub mod job_close;
 pub mod job_commit;
+pub mod job_draw;
 pub mod job_expire;
 pub mod job_finalize;
 pub mod job_give_back;
@@ -23,10 +25,12 @@ pub mod provider_update;
 pub mod provider_withdraw;
 pub mod provider_withdraw_earnings;
 
+pub use job_apply::*;
 pub use job_cancel::*;
 pub use job_claim::*;
 pub use job_close::*;
 pub use job_commit::*;
+pub use job_draw::*;
 pub use job_give_back::*;
 pub use job_post::*;
 pub use job_reveal::*;

@@ -31,11 +31,21 @@ pub struct ProviderWithdrawEarnings<'info> {
 }
 
 impl ProviderWithdrawEarnings<'_> {
-    /// Sends every reward settlement credited to the provider to `destination`. No unbonding:
-    /// earnings were never stake.
+    /// Sends every reward settlement credited to the provider to `destination`, with anything
+    /// sent to the stake vault from outside (beyond stake, earnings and dues: a donation could
+    /// otherwise fill the vault until credits to it overflow). No unbonding: earnings were never
+    /// stake.
     pub fn handle(ctx: Context<ProviderWithdrawEarnings>) -> Result<()> {
         let accs = ctx.accounts;
-        let amount = accs.provider.earnings;
+        let surplus = accs
+            .stake_vault
+            .amount
+            .saturating_sub(accs.provider.vault_total()?);
+        let amount = accs
+            .provider
+            .earnings
+            .checked_add(surplus)
+            .ok_or(MarketError::Overflow)?;
         require!(amount > 0, MarketError::NoEarnings);
         let (market_key, owner_key) = (accs.market.key(), accs.owner.key());
         let seeds: &[&[u8]] = &[

@@ -39,6 +39,31 @@ impl JobStatus {
     }
 }
 
+/// How a job's replicas are chosen.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
+pub enum ClaimMode {
+    /// First come, first served (`job_claim`), from the slot after posting.
+    #[default]
+    FirstCome,
+    /// Providers apply during the claim window (`job_apply`); after it, `job_draw` draws the
+    /// replicas stake-weighted from a seed no single party controls.
+    Drawn,
+}
+
+/// An applicant of a drawn job (zero-copy: 40 bytes).
+#[zero_copy]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Applicant {
+    /// Provider PDA.
+    pub provider: Pubkey,
+    /// Stake it locked for this job when it applied (at least the collateral): its weight in
+    /// the draw, fixed before the draw's seed can be known. Unlocked at the draw, except the
+    /// collateral of a winner.
+    pub stake: u64,
+}
+
 /// Progress of one replica slot.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
 pub enum SlotState {
@@ -238,10 +263,20 @@ pub struct Job {
     pub min_completed_jobs: u32,
     /// Providers named in `allowlist` (0: anyone may claim).
     pub allowlist_len: u8,
-    /// Alignment padding (zero).
-    pub padding2: [u8; 3],
+    /// How replicas are chosen ([`ClaimMode`] as `u8`).
+    pub selection: u8,
+    /// Applicants recorded (drawn jobs).
+    pub applicants_len: u8,
+    /// 1 once a drawn job's replicas were drawn.
+    pub drawn: u8,
     /// Provider PDAs allowed to claim, when `allowlist_len > 0`.
     pub allowlist: [Pubkey; MAX_ALLOWLIST],
+    /// Applicants of a drawn job, in application order.
+    pub applicants: [Applicant; MAX_APPLICANTS],
+    /// Running hash of the applicants' contributions (drawn jobs).
+    pub entropy: [u8; 32],
+    /// Slot whose hash seeds the draw: [`DRAW_DELAY_SLOTS`] after the last application.
+    pub draw_slot: u64,
     /// The agreed result hash once Completed, zero otherwise.
     pub result_hash: [u8; 32],
     /// What to compute.
@@ -329,6 +364,23 @@ impl Job {
         &self.slots[..(self.replicas as usize).min(MAX_REPLICAS)]
     }
 
+    /// Whether replicas are drawn rather than claimed.
+    pub fn is_drawn(&self) -> bool {
+        self.selection == ClaimMode::Drawn as u8
+    }
+
+    /// Whether a draw at `now` comes too late to give winners time to compute: past the first
+    /// half of the commit window. A late draw releases every applicant and draws nobody.
+    pub fn draw_is_late(&self, now: i64) -> bool {
+        let window = self.commit_deadline.saturating_sub(self.claim_deadline);
+        now > self.claim_deadline.saturating_add(window / 2)
+    }
+
+    /// Applicants recorded so far (drawn jobs).
+    pub fn applicants(&self) -> &[Applicant] {
+        &self.applicants[..(self.applicants_len as usize).min(MAX_APPLICANTS)]
+    }
+
     /// Providers allowed to claim (empty: anyone).
     pub fn allowlist(&self) -> &[Pubkey] {
         &self.allowlist[..(self.allowlist_len as usize).min(MAX_ALLOWLIST)]
@@ -395,6 +447,12 @@ impl Job {
     /// commitments (submissions) by the commit deadline.
     pub fn expiry(&self, now: i64) -> Option<Expiry> {
         if self.status().is_settled() {
+            return None;
+        }
+        // A drawn job with applicants is drawn before anything else (their stake is locked
+        // until then; a late draw releases them all).
+        let awaiting_draw = self.is_drawn() && self.drawn == 0 && self.applicants_len > 0;
+        if awaiting_draw {
             return None;
         }
         if now > self.claim_deadline && self.claimed < self.quorum {

@@ -102,6 +102,7 @@ impl Market {
             MarketError::GiveBackCostTooHigh
         );
         require!(self.collateral_per_replica > 0, MarketError::ZeroCollateral);
+        require!(self.give_back_cost()? > 0, MarketError::ZeroGiveBackCost);
         require!(
             (0..=MAX_UNBONDING_PERIOD).contains(&self.unbonding_period),
             MarketError::InvalidUnbondingPeriod
