@@ -212,12 +212,16 @@ impl Resolved {
 }
 
 /// `compute-market localnet`: runs the embedded node until Ctrl-C.
-pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
+pub async fn run_localnet(g: &Global, fund: u64, slot_time_ms: u64) -> Result<()> {
     // Listen for Ctrl-C from the start, so an early one stops the node cleanly too.
     #[cfg(unix)]
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .context("installing the Ctrl-C handler")?;
-    let net = LocalNet::start(LocalNetOptions::default()).await?;
+    let net = LocalNet::start(LocalNetOptions {
+        slot_time_ms: (slot_time_ms > 0).then_some(slot_time_ms),
+        ..Default::default()
+    })
+    .await?;
     let state = LocalnetState {
         rpc_url: net.rpc_url().to_string(),
         ws_url: net.ws_url().to_string(),
@@ -225,7 +229,10 @@ pub async fn run_localnet(g: &Global, fund: u64) -> Result<()> {
         mint: net.mint.to_string(),
         store: net.blob_store_uri(),
     };
-    println!("local node running (Ctrl-C to stop)");
+    match slot_time_ms {
+        0 => println!("local node running, a block per transaction (Ctrl-C to stop)"),
+        ms => println!("local node running, a block every {ms} ms (Ctrl-C to stop)"),
+    }
     println!("  RPC     {}", state.rpc_url);
     println!("  WS      {}", state.ws_url);
     println!("  market  {}", state.market);

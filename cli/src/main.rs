@@ -112,6 +112,10 @@ enum Command {
         /// Give this wallet SOL and this many payment tokens (base units).
         #[arg(long, default_value_t = 1_000_000_000)]
         fund: u64,
+        /// Milliseconds per slot: the node makes a block on this clock, like a cluster, so
+        /// chain time follows the wall clock. 0: a block only when a transaction arrives.
+        #[arg(long, default_value_t = compute_market_localnet::DEFAULT_SLOT_TIME_MS)]
+        slot_time: u64,
     },
 }
 
@@ -597,7 +601,9 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Localnet { fund } => return config::run_localnet(&cli.global, fund).await,
+        Command::Localnet { fund, slot_time } => {
+            return config::run_localnet(&cli.global, fund, slot_time).await
+        }
         Command::Demo { out, allow_cpu } => {
             // `--url` runs it on that node; without it, on an embedded one.
             let target = match &cli.global.url {

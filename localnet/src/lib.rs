@@ -69,6 +69,10 @@ pub enum LocalNetError {
     Sdk(#[from] SdkError),
 }
 
+/// Milliseconds per slot of the embedded node by default: a block every 400 ms, like a cluster,
+/// so chain time follows the wall clock even when no transaction arrives.
+pub const DEFAULT_SLOT_TIME_MS: u64 = 400;
+
 /// How to start the node.
 #[derive(Clone, Debug)]
 pub struct LocalNetOptions {
@@ -78,7 +82,8 @@ pub struct LocalNetOptions {
     /// The market's parameters.
     pub market: MarketInitArgs,
     /// Produce a block every this many milliseconds, like a cluster (slot and clock advance
-    /// while idle). `None`: Surfpool's default, a block when a transaction arrives.
+    /// while idle; default [`DEFAULT_SLOT_TIME_MS`]). `None`: Surfpool's own default, a block
+    /// only when a transaction arrives (chain time then stands still between transactions).
     pub slot_time_ms: Option<u64>,
 }
 
@@ -104,7 +109,7 @@ impl Default for LocalNetOptions {
                     reveal: 120,
                 },
             },
-            slot_time_ms: None,
+            slot_time_ms: Some(DEFAULT_SLOT_TIME_MS),
         }
     }
 }
