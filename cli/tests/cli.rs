@@ -440,6 +440,7 @@ fn the_demo_runs_end_to_end() {
         stdout.contains("Completed · 1/1 replicas agreed (quorum 1)"),
         "{stdout}"
     );
+    assert_compute_units_reported(&stdout);
     // Who was paid what: the client paid 3 + 1 rewards plus 5 % fees; the treasury got the fees.
     assert!(
         stdout.contains("client                           -1050000"),
@@ -647,6 +648,7 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
     ] {
         assert!(stdout.contains(&expected), "{expected:?} in {stdout}");
     }
+    assert_compute_units_reported(&stdout);
     assert_eq!(png_header(&std::fs::read(&png).unwrap()), (256, 256));
     let program = rt.block_on(rpc.get_account(&pda::PROGRAM_ID)).unwrap();
     assert!(program.executable);
@@ -765,4 +767,18 @@ fn localnet_serves_other_invocations_until_interrupted() {
         output()
     );
     assert!(stdout.contains("stopped"), "{}", output());
+}
+
+/// The demo's summary gives each job's compute units, read back from the node's transaction
+/// history at `confirmed` commitment: a positive figure, never "0 CU".
+#[track_caller]
+fn assert_compute_units_reported(stdout: &str) {
+    let figures: Vec<u64> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("compute"))
+        .filter_map(|l| l.trim().strip_suffix(" CU across its transactions"))
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(figures.len(), 2, "{stdout}");
+    assert!(figures.iter().all(|cu| *cu > 10_000), "{figures:?}");
 }
