@@ -175,6 +175,17 @@ impl SdkError {
                 logs,
             };
         }
+        // A transaction that passed preflight but failed on-chain (e.g. a claim race lost in
+        // the block) comes back without logs: name the program's error from its code.
+        if let Some((code, name, message)) = program_error_by_code(&runtime_error) {
+            return Self::Program {
+                instruction: instruction.to_string(),
+                code,
+                name,
+                message,
+                logs,
+            };
+        }
         let message = match token_error(&logs, &runtime_error) {
             Some(token) => format!("{runtime_error} ({token})"),
             None => runtime_error,
@@ -197,6 +208,47 @@ fn parse_anchor_error(line: &str) -> Option<(u32, String, String)> {
         name.trim().to_string(),
         message.trim().trim_end_matches('.').to_string(),
     ))
+}
+
+/// The program's errors as its IDL lists them: (code, name, message).
+fn program_errors() -> &'static [(u32, String, String)] {
+    static ERRORS: std::sync::OnceLock<Vec<(u32, String, String)>> = std::sync::OnceLock::new();
+    ERRORS.get_or_init(|| {
+        let idl: serde_json::Value =
+            serde_json::from_str(include_str!("../../idl/compute_market.json")).unwrap_or_default();
+        idl["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| {
+                        Some((
+                            u32::try_from(e["code"].as_u64()?).ok()?,
+                            e["name"].as_str()?.to_string(),
+                            e["msg"].as_str().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The program error behind a runtime error text ending in `custom program error: 0x..`, when
+/// the code is one of the program's own (6000 and up; the token program's are small numbers).
+fn program_error_by_code(runtime_error: &str) -> Option<(u32, String, String)> {
+    let code = runtime_error
+        .rsplit("custom program error: 0x")
+        .next()
+        .filter(|_| runtime_error.contains("custom program error: 0x"))
+        .and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok())?;
+    if code < anchor_lang::error::ERROR_CODE_OFFSET {
+        return None;
+    }
+    program_errors()
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .cloned()
 }
 
 /// Names the SPL Token error behind a `custom program error` from the token program.
@@ -224,6 +276,29 @@ fn token_error(logs: &[String], runtime_error: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_transaction_without_logs_is_named_from_its_code() {
+        use compute_market::errors::MarketError;
+        let code = u32::from(MarketError::NoFreeSlot);
+        let err = SdkError::from_logs(
+            "job_claim",
+            vec![],
+            format!("Error processing Instruction 1: custom program error: {code:#x}"),
+        );
+        assert_eq!(err.program_error_name(), Some("NoFreeSlot"), "{err}");
+        assert!(
+            err.to_string().contains("All replica slots are taken"),
+            "{err}"
+        );
+        // A token program error keeps its own description.
+        let err = SdkError::from_logs(
+            "job_post",
+            vec![],
+            "Error processing Instruction 1: custom program error: 0x1".into(),
+        );
+        assert_eq!(err.program_error_name(), None);
+    }
 
     #[test]
     fn anchor_error_lines_are_parsed() {

@@ -30,6 +30,7 @@ use compute_market_sdk::{
     instructions, pda, Capabilities, Client, ClientConfig, DeviceClass, Keypair, MarketInitArgs,
     Pubkey, SdkError, Signer, Windows,
 };
+use solana_commitment_config::CommitmentConfig;
 use surfpool_sdk::cheatcodes::builders::DeployProgram;
 pub use surfpool_sdk::Surfnet;
 
@@ -202,7 +203,7 @@ impl LocalNet {
             ws_url: ws_url.to_string(),
         };
         let program = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.into())
-            .get_account_with_commitment(&pda::PROGRAM_ID, Default::default())
+            .get_account_with_commitment(&pda::PROGRAM_ID, CommitmentConfig::confirmed())
             .await
             .map_err(|e| SdkError::rpc(format!("getAccountInfo {}", pda::PROGRAM_ID), e))?
             .value;
