@@ -258,15 +258,7 @@ pub fn job_cancel(
     destination: &Pubkey,
 ) -> Instruction {
     build(
-        acc::JobCancel {
-            client: job.client,
-            market: job.market,
-            payment_mint: market.payment_mint,
-            job: *job_address,
-            escrow: job.escrow,
-            destination: *destination,
-            token_program: token_program(),
-        },
+        closing_accounts(job_address, job, market, destination),
         data::JobCancel {},
     )
 }
@@ -279,17 +271,27 @@ pub fn job_close(
     destination: &Pubkey,
 ) -> Instruction {
     build(
-        acc::JobClose {
-            client: job.client,
-            market: job.market,
-            payment_mint: market.payment_mint,
-            job: *job_address,
-            escrow: job.escrow,
-            destination: *destination,
-            token_program: token_program(),
-        },
+        closing_accounts(job_address, job, market, destination),
         data::JobClose {},
     )
+}
+
+/// The accounts `job_cancel` and `job_close` share.
+fn closing_accounts(
+    job_address: &Pubkey,
+    job: &Job,
+    market: &Market,
+    destination: &Pubkey,
+) -> acc::JobClose {
+    acc::JobClose {
+        client: job.client,
+        market: job.market,
+        payment_mint: market.payment_mint,
+        job: *job_address,
+        escrow: job.escrow,
+        destination: *destination,
+        token_program: token_program(),
+    }
 }
 
 /// `job_apply`: `owner`'s provider applies to the drawn job `job_address`, locking `stake`

@@ -36,6 +36,8 @@ pub mod settlement;
 pub mod state;
 pub mod token;
 
+pub(crate) use closing::__client_accounts_job_close;
+pub use closing::JobClose;
 pub use instructions::*;
 pub(crate) use settlement::__client_accounts_job_settle;
 pub use settlement::JobSettle;
@@ -131,8 +133,8 @@ pub mod compute_market {
 
     /// Cancels an unclaimed job: full refund to a token account of the client's choosing; the
     /// escrow closes and the job shrinks to a tombstone.
-    pub fn job_cancel(ctx: Context<JobCancel>) -> Result<()> {
-        JobCancel::handle(ctx)
+    pub fn job_cancel(ctx: Context<JobClose>) -> Result<()> {
+        JobClose::cancel(ctx)
     }
 
     /// Claims a replica slot and locks collateral.
@@ -188,6 +190,6 @@ pub mod compute_market {
     /// Closes a settled job: the refund goes to a token account of the client's choosing, the
     /// escrow closes and the job shrinks to a tombstone (rent back to the client).
     pub fn job_close(ctx: Context<JobClose>) -> Result<()> {
-        JobClose::handle(ctx)
+        JobClose::close(ctx)
     }
 }

@@ -26,9 +26,7 @@ pub mod provider_withdraw;
 pub mod provider_withdraw_earnings;
 
 pub use job_apply::*;
-pub use job_cancel::*;
 pub use job_claim::*;
-pub use job_close::*;
 pub use job_commit::*;
 pub use job_draw::*;
 pub use job_give_back::*;
