@@ -7,12 +7,11 @@
 mod common;
 
 use common::*;
-use compute_market_localnet::LocalNet;
 use compute_market_sdk::{pda, JobStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_no_show_is_slashed_and_the_others_paid() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let ClaimedByThree {
         client,
         providers: [a, b, no_show],
@@ -77,7 +76,7 @@ async fn a_no_show_is_slashed_and_the_others_paid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copying_a_revealed_result_is_impossible() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let ClaimedByThree {
         client,
         providers: [honest, copier, third],
@@ -133,7 +132,7 @@ async fn copying_a_revealed_result_is_impossible() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_racing_a_claim_has_exactly_one_winner() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let client = client(&net).await;
     let token = pda::token_account(&client.wallet(), &net.mint);
     for round in 0..3 {
@@ -191,7 +190,7 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn anyone_can_crank_an_expiry() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let client = client(&net).await;
     let sleeper = provider(&net).await;
     let stranger = net

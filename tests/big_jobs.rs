@@ -25,7 +25,7 @@ async fn claimed_by_seven(net: &LocalNet) -> (Client, Vec<Client>, compute_marke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seven_replicas_all_paid_settle_through_the_sdk() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let (client, providers, handle) = claimed_by_seven(&net).await;
     let job = handle.job().await.unwrap();
     let mut revealed = Vec::new();
@@ -59,7 +59,7 @@ async fn seven_replicas_all_paid_settle_through_the_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seven_replicas_all_slashed_settle_through_the_sdk() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let (client, providers, handle) = claimed_by_seven(&net).await;
     let job = handle.job().await.unwrap();
     // Nobody commits.

@@ -10,7 +10,8 @@ use common::*;
 use compute_market_localnet::{LocalNet, LocalNetOptions};
 use compute_market_sdk::{Deadlines, JobSpec, JobStatus};
 
-/// A one-replica job with a one-second claim window, posted by a fresh client.
+/// A one-replica job with a five-second claim window, posted by a fresh client (a shorter one
+/// can be over before the post lands on a validator under load).
 async fn short_job(net: &LocalNet) -> (compute_market_sdk::Client, compute_market_sdk::JobHandle) {
     let client = client(net).await;
     let job = JobSpec::builder()
@@ -19,7 +20,7 @@ async fn short_job(net: &LocalNet) -> (compute_market_sdk::Client, compute_marke
         .output_len(256)
         .reward(REWARD)
         .deadlines(Deadlines::Windows {
-            claim: Duration::from_secs(1),
+            claim: Duration::from_secs(5),
             commit: Duration::from_secs(60),
             reveal: Duration::from_secs(60),
         })
@@ -31,11 +32,12 @@ async fn short_job(net: &LocalNet) -> (compute_market_sdk::Client, compute_marke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_nobody_claims_expires_by_waiting() {
-    let net = LocalNet::start(Default::default()).await.unwrap();
+    let net = net().await;
     let (client, handle) = short_job(&net).await;
     let slot = client.rpc().get_slot().await.unwrap();
-    // Nobody sends anything: the clock moves on by itself.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Nobody sends anything: the clock moves on by itself (this only waits).
+    let deadline = handle.job().await.unwrap().claim_deadline;
+    net.wait_for_clock(deadline + 1).await.unwrap();
     assert!(
         client.rpc().get_slot().await.unwrap() > slot + 3,
         "slots advance while idle"
@@ -56,7 +58,7 @@ async fn with_a_block_per_transaction_chain_time_stands_still() {
     };
     let net = LocalNet::start(options).await.unwrap();
     let (client, handle) = short_job(&net).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     let err = client.expire(&handle.address).await.unwrap_err();
     assert_eq!(err.program_error_name(), Some("ExpireTooEarly"), "{err}");
 }

@@ -3,8 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
-use compute_market_localnet::LocalNet;
-use compute_market_sdk::{store, Client, Job, JobHandle, JobSpec, ValidatedJob};
+use compute_market_localnet::{LocalNet, LocalNetOptions, E2E_RPC_URL_ENV};
+use compute_market_sdk::{store, Client, Job, JobHandle, JobSpec, ValidatedJob, Windows};
 
 pub const REWARD: u64 = 100_000;
 pub const STAKE: u64 = 1_000_000;
@@ -26,6 +26,27 @@ pub fn spec(n: u8, k: u8) -> ValidatedJob {
         .replicas(n, k)
         .build()
         .unwrap()
+}
+
+/// Whether the tests run on a node somebody else runs (`scripts/e2e-validator.sh` points
+/// `$COMPUTE_MARKET_E2E_RPC_URL` at Agave's `solana-test-validator`).
+pub fn attached() -> bool {
+    std::env::var_os(E2E_RPC_URL_ENV).is_some_and(|u| !u.is_empty())
+}
+
+/// The test's node and market: a new embedded node, or the attached node. There time passes
+/// only by waiting (no time travel), so the market's windows are shorter: 20 s to claim, 30 s
+/// each to commit and reveal.
+pub async fn net() -> LocalNet {
+    let mut options = LocalNetOptions::default();
+    if attached() {
+        options.market.windows = Windows {
+            claim: 20,
+            commit: 30,
+            reveal: 30,
+        };
+    }
+    LocalNet::start_or_attach(options).await.unwrap()
 }
 
 pub async fn client(net: &LocalNet) -> Client {

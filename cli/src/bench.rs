@@ -1,33 +1,147 @@
-//! `compute-market bench pickup`: how fast a provider daemon picks up jobs on the local node,
-//! and how many small jobs one daemon completes per minute.
+//! `compute-market bench-pickup`: how fast a provider daemon picks up jobs on the local node (or
+//! with `--url` on another node), and how many small jobs one daemon completes per minute.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-use compute_market_localnet::LocalNet;
-use compute_market_sdk::{JobSpec, JobStatus, ValidatedJob};
+use anyhow::{bail, Context, Result};
+use compute_market_localnet::LocalNetOptions;
+use compute_market_sdk::{accounts, pda, Client, JobSpec, JobStatus, Pubkey, ValidatedJob};
 use provider_daemon::gpu::kernels;
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 
-use crate::demo::{start_provider, REWARD};
+use crate::demo::{start_provider, Target, REWARD};
 
 fn small_job() -> Result<ValidatedJob> {
     let d = kernels::vector_transform_job(&(0..64).collect::<Vec<u32>>(), 3, 1);
     Ok(JobSpec::from_descriptor(&d).reward(REWARD).build()?)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Posts `jobs` jobs one at a time; for each, the time from `job_post` confirmed to the claim
-/// being visible on-chain (polled every 5 ms). Then posts `jobs` more at once and measures how
-/// long one daemon takes to complete them all.
-pub async fn pickup(jobs: usize, websocket: bool, allow_cpu: bool) -> Result<()> {
+/// What `bench-pickup` measures and where.
+pub struct PickupOptions {
+    /// Jobs per measurement.
+    pub jobs: usize,
+    /// Whether the daemon may use its websocket (else it finds jobs by resync only).
+    pub websocket: bool,
+    /// Let the daemon use a software adapter.
+    pub allow_cpu: bool,
+    /// Slot time of the embedded node (`None`: a block per transaction).
+    pub slot_time_ms: Option<u64>,
+}
+
+/// One job's pickup, as a watcher polling the job at processed commitment saw it.
+struct Pickup {
+    /// From the job first visible to its first claim visible.
+    visible_to_claim: Duration,
+    /// Slots from the posting slot to the claim's slot.
+    slots: u64,
+}
+
+/// Polls `address` at processed commitment every 5 ms until it holds a claim; returns the
+/// times it was first seen and first seen claimed.
+async fn watch(rpc_url: String, address: Pubkey) -> Result<(Instant, Instant)> {
+    let rpc = RpcClient::new_with_commitment(rpc_url, CommitmentConfig::processed());
+    let started = Instant::now();
+    let mut visible = None;
+    loop {
+        let account = rpc
+            .get_account_with_commitment(&address, CommitmentConfig::processed())
+            .await?
+            .value;
+        if let Some(account) = account {
+            let seen = *visible.get_or_insert_with(Instant::now);
+            if accounts::decode_job(&address, &account.data)?.claimed > 0 {
+                return Ok((seen, Instant::now()));
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("job {address} was not claimed within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The slot of the first transaction after the post that touched the job (the claim), once
+/// it is confirmed.
+async fn claim_slot(client: &Client, address: &Pubkey, posted_slot: u64) -> Result<u64> {
+    use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
+    let started = Instant::now();
+    loop {
+        let signatures = client
+            .rpc()
+            .get_signatures_for_address_with_config(
+                address,
+                GetConfirmedSignaturesForAddress2Config {
+                    commitment: Some(CommitmentConfig::confirmed()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let claim = signatures
+            .iter()
+            .map(|s| s.slot)
+            .filter(|&slot| slot > posted_slot)
+            .min();
+        match claim {
+            Some(slot) => return Ok(slot),
+            None if started.elapsed() > Duration::from_secs(30) => {
+                bail!("no confirmed claim of {address} after slot {posted_slot} within 30 s")
+            }
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Posts one job and measures its pickup.
+async fn pickup_one(
+    client: &Client,
+    job: &ValidatedJob,
+    uris: &(String, String),
+    job_id: u64,
+) -> Result<Pickup> {
+    let address = pda::job(&client.market_address(), &client.wallet(), job_id);
+    let watcher = tokio::spawn(watch(client.rpc().url(), address));
+    let handle = client
+        .submit_uploaded(job, &uris.0, &uris.1, job_id)
+        .await?;
+    let (visible, claimed) = watcher.await??;
+    let posted_slot = handle.job().await?.posted_slot;
+    let slots = claim_slot(client, &address, posted_slot).await? - posted_slot;
+    Ok(Pickup {
+        visible_to_claim: claimed.saturating_duration_since(visible),
+        slots,
+    })
+}
+
+/// Posts `jobs` jobs one at a time and measures each pickup: from the job visible to its claim
+/// visible (a watcher polls at processed commitment every 5 ms) and in slots from post to claim.
+/// Then posts `jobs` more at once and measures how long one daemon takes to complete them all.
+pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
+    let PickupOptions {
+        jobs,
+        websocket,
+        allow_cpu,
+        slot_time_ms,
+    } = options;
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let net = LocalNet::start(Default::default()).await?;
+    let start = Instant::now();
+    let net_options = LocalNetOptions {
+        slot_time_ms,
+        ..LocalNetOptions::default()
+    };
+    let node = match (&target, slot_time_ms) {
+        (Target::External { rpc_url, .. }, _) => rpc_url.clone(),
+        (Target::Embedded, Some(ms)) => format!("embedded node, a block every {ms} ms"),
+        (Target::Embedded, None) => "embedded node, a block per transaction".into(),
+    };
+    let net = target.connect(net_options, start).await?;
     let dir = tempfile::tempdir()?;
     let mut provider = start_provider(&net, dir.path(), "bench", allow_cpu, |s| {
         s.resync_interval = Duration::from_secs(1);
@@ -40,36 +154,44 @@ pub async fn pickup(jobs: usize, websocket: bool, allow_cpu: bool) -> Result<()>
     .await?;
     let client = net.client(net.funded_wallet(u64::MAX / 4).await?).await?;
     let job = small_job()?;
+    let store = client.store().context("no blob store")?;
+    let uris = (
+        store.put(&job.descriptor.wgsl).await?,
+        store.put(&job.descriptor.input).await?,
+    );
     // Warm-up: the daemon's worker and caches.
     let warm = client.submit(&job).await?;
     warm.wait(Duration::from_secs(120), |_| {}).await?;
 
+    let first_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
     let mut latencies = Vec::with_capacity(jobs);
-    for _ in 0..jobs {
-        let handle = client.submit(&job).await?;
-        let posted = Instant::now();
-        loop {
-            if handle.job().await?.claimed > 0 {
-                latencies.push(posted.elapsed());
-                break;
-            }
-            if posted.elapsed() > Duration::from_secs(30) {
-                bail!("job {} was not claimed within 30 s", handle.address);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    let mut slots = Vec::with_capacity(jobs);
+    for i in 0..jobs as u64 {
+        let p = pickup_one(&client, &job, &uris, first_id.wrapping_add(i)).await?;
+        latencies.push(p.visible_to_claim);
+        slots.push(p.slots);
     }
     latencies.sort();
+    slots.sort();
     let mode = if websocket {
         "websocket + resync"
     } else {
         "resync only (1 s)"
     };
+    println!("node: {node}");
     println!(
-        "pickup latency ({mode}, {jobs} jobs, posted-confirmed → claim visible): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        "pickup latency ({mode}, {jobs} jobs, job visible → claim visible at processed): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.95).as_secs_f64() * 1e3,
         latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+    );
+    println!(
+        "pickup in slots (post slot → claim slot): p50 {}, p95 {}, max {}",
+        percentile(&slots, 0.5),
+        percentile(&slots, 0.95),
+        slots[slots.len() - 1],
     );
 
     // Throughput: a burst of jobs, all completed by one daemon.

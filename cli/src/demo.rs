@@ -31,24 +31,14 @@ const CLIENT_FUNDS: u64 = 10_000_000;
 
 /// A new payer, funded by the node's faucet.
 async fn airdropped_payer(rpc_url: &str) -> Result<Keypair> {
-    let payer = Keypair::new();
-    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.to_string());
-    let refused = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!(
-            "the node at {rpc_url} refused an airdrop ({e}): pass --keypair with a wallet holding ~{} SOL",
-            PAYER_AIRDROP / 1_000_000_000
-        )
-    };
-    rpc.request_airdrop(&payer.pubkey(), PAYER_AIRDROP)
+    let payer = compute_market_localnet::airdropped_payer(rpc_url, PAYER_AIRDROP)
         .await
-        .map_err(|e| refused(&e))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rpc.get_balance(&payer.pubkey()).await.unwrap_or(0) < PAYER_AIRDROP {
-        if Instant::now() > deadline {
-            return Err(refused(&"no funds arrived within 30 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        .with_context(|| {
+            format!(
+                "no payer for the demo: pass --keypair with a wallet holding ~{} SOL",
+                PAYER_AIRDROP / 1_000_000_000
+            )
+        })?;
     println!(
         "  payer {} funded with {} SOL by airdrop",
         payer.pubkey(),
@@ -174,37 +164,45 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The node and a new market on it: an embedded node started with `options`, or the
+    /// external one (its version checked, its payer funded by airdrop when none is given, the
+    /// program deployed with its IDL when missing).
+    pub async fn connect(self, options: LocalNetOptions, start: Instant) -> Result<LocalNet> {
+        match self {
+            Target::Embedded => {
+                println!(
+                    "▶ starting a local Solana node (embedded Surfpool) with the Compute Market program"
+                );
+                Ok(LocalNet::start(options).await?)
+            }
+            Target::External {
+                rpc_url,
+                ws_url,
+                payer,
+            } => {
+                println!("▶ using the node at {rpc_url}");
+                let version =
+                    solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.clone())
+                        .get_version()
+                        .await
+                        .with_context(|| format!("cannot reach a Solana node at {rpc_url}"))?;
+                println!("  solana-core {}", version.solana_core);
+                let payer = match payer {
+                    Some(payer) => *payer,
+                    None => airdropped_payer(&rpc_url).await?,
+                };
+                ensure_deployed(&rpc_url, &ws_url, &payer, start).await?;
+                Ok(LocalNet::attach(&rpc_url, &ws_url, payer, options).await?)
+            }
+        }
+    }
+}
+
 /// Runs the demo; `out` is where the PNG goes.
 pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
     let start = Instant::now();
-    let options = LocalNetOptions::default();
-    let net = match target {
-        Target::Embedded => {
-            println!(
-                "▶ starting a local Solana node (embedded Surfpool) with the Compute Market program"
-            );
-            LocalNet::start(options).await?
-        }
-        Target::External {
-            rpc_url,
-            ws_url,
-            payer,
-        } => {
-            println!("▶ using the node at {rpc_url}");
-            let version =
-                solana_rpc_client::nonblocking::rpc_client::RpcClient::new(rpc_url.clone())
-                    .get_version()
-                    .await
-                    .with_context(|| format!("cannot reach a Solana node at {rpc_url}"))?;
-            println!("  solana-core {}", version.solana_core);
-            let payer = match payer {
-                Some(payer) => *payer,
-                None => airdropped_payer(&rpc_url).await?,
-            };
-            ensure_deployed(&rpc_url, &ws_url, &payer, start).await?;
-            LocalNet::attach(&rpc_url, &ws_url, payer, options).await?
-        }
-    };
+    let net = target.connect(LocalNetOptions::default(), start).await?;
     println!(
         "  {} RPC {}  WS {}",
         elapsed(start),

@@ -84,7 +84,8 @@ enum Command {
         #[arg(long)]
         allow_cpu: bool,
     },
-    /// Benchmarks on the local node (see BENCHMARKS.md).
+    /// Provider pickup latency and throughput on the local node, or with --url on that node
+    /// (see BENCHMARKS.md).
     #[command(hide = true)]
     BenchPickup {
         /// Jobs per measurement.
@@ -96,6 +97,10 @@ enum Command {
         /// Let the daemon use a software (CPU) adapter even when a GPU exists.
         #[arg(long)]
         allow_cpu: bool,
+        /// Milliseconds per slot of the embedded node (0: a block only when a transaction
+        /// arrives). Ignored with --url.
+        #[arg(long, default_value_t = compute_market_localnet::DEFAULT_SLOT_TIME_MS)]
+        slot_time: u64,
     },
     /// Internal: the GPU worker process the in-process daemons of `demo` spawn.
     #[command(hide = true)]
@@ -599,35 +604,46 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
     Ok(())
 }
 
+/// Where `demo` and `bench-pickup` run: `--url`'s node (funded from `--keypair`, or by an
+/// airdrop), else an embedded one.
+fn target(global: &Global) -> Result<demo::Target> {
+    if global.url.is_none() {
+        return Ok(demo::Target::Embedded);
+    }
+    let cfg = Resolved::from_global(global)?;
+    let payer = match &global.keypair {
+        Some(path) => Some(Box::new(config::read_keypair(path)?)),
+        None => None,
+    };
+    Ok(demo::Target::External {
+        rpc_url: cfg.rpc_url.clone(),
+        ws_url: cfg.ws_url()?,
+        payer,
+    })
+}
+
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
         }
         Command::Demo { out, allow_cpu } => {
-            // `--url` runs it on that node; without it, on an embedded one.
-            let target = match &cli.global.url {
-                None => demo::Target::Embedded,
-                Some(_) => {
-                    let cfg = Resolved::from_global(&cli.global)?;
-                    let payer = match &cli.global.keypair {
-                        Some(path) => Some(Box::new(config::read_keypair(path)?)),
-                        None => None,
-                    };
-                    demo::Target::External {
-                        rpc_url: cfg.rpc_url.clone(),
-                        ws_url: cfg.ws_url()?,
-                        payer,
-                    }
-                }
-            };
-            return demo::run(out, allow_cpu, target).await;
+            return demo::run(out, allow_cpu, target(&cli.global)?).await;
         }
         Command::BenchPickup {
             jobs,
             no_websocket,
             allow_cpu,
-        } => return bench::pickup(jobs, !no_websocket, allow_cpu).await,
+            slot_time,
+        } => {
+            let options = bench::PickupOptions {
+                jobs,
+                websocket: !no_websocket,
+                allow_cpu,
+                slot_time_ms: (slot_time > 0).then_some(slot_time),
+            };
+            return bench::pickup(options, target(&cli.global)?).await;
+        }
         _ => {}
     }
     let cfg = Resolved::from_global(&cli.global)?;

@@ -261,10 +261,42 @@ impl Client {
             .await
             .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
         let tx = self.sign(name, ixs, signers, cu_limit, blockhash)?;
-        self.rpc()
-            .send_and_confirm_transaction(&tx)
-            .await
-            .map_err(|e| SdkError::from_send(name, e))
+        match self.rpc().send_and_confirm_transaction(&tx).await {
+            Ok(signature) => Ok(signature),
+            // Passed preflight, failed in its block (a lost race): the error alone is a bare
+            // code, so read the transaction's logs for the program's own words.
+            Err(e) => match e.kind() {
+                solana_rpc_client_api::client_error::ErrorKind::TransactionError(runtime) => {
+                    let logs = self.transaction_logs(&tx.signatures[0]).await;
+                    Err(SdkError::from_logs(name, logs, runtime.to_string()))
+                }
+                _ => Err(SdkError::from_send(name, e)),
+            },
+        }
+    }
+
+    /// The log messages of a landed transaction (empty when the node cannot say), read at
+    /// confirmed commitment, retried briefly as a node may index it a moment after confirming.
+    async fn transaction_logs(&self, signature: &Signature) -> Vec<String> {
+        use solana_rpc_client_api::config::RpcTransactionConfig;
+        let config = RpcTransactionConfig {
+            encoding: Some(solana_transaction_status_client_types::UiTransactionEncoding::Base64),
+            commitment: Some(CommitmentConfig::confirmed()),
+            max_supported_transaction_version: Some(0),
+        };
+        for _ in 0..5 {
+            if let Ok(tx) = self
+                .rpc()
+                .get_transaction_with_config(signature, config)
+                .await
+            {
+                let logs: Option<Vec<String>> =
+                    tx.transaction.meta.and_then(|m| m.log_messages.into());
+                return logs.unwrap_or_default();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        vec![]
     }
 
     /// Builds and signs (payer + `signers`) a transaction of `ixs` with a compute-unit limit
@@ -771,7 +803,10 @@ impl JobHandle {
 
     /// Waits until the job settles (Completed, Failed or Expired), calling `on_change` with each
     /// new state. Uses a websocket `accountSubscribe` and, alongside it (and instead of it when
-    /// the websocket is unavailable), polling.
+    /// the websocket is unavailable), polling. No job at the address is an error at once, unless
+    /// the job is known to exist (this handle posted it, or it was seen): then its absence means
+    /// a node behind, or restarted from an older state, and is waited out, as a job never
+    /// disappears (it ends as a tombstone).
     pub async fn wait(&self, timeout: Duration, mut on_change: impl FnMut(&Job)) -> Result<Job> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last: Option<[u8; 8]> = None;
@@ -824,6 +859,8 @@ impl JobHandle {
         };
         let mut stream = subscription;
         let mut poll = tokio::time::interval(self.client.inner.poll_interval);
+        // A handle from `submit` is for a job that was posted (its post was confirmed).
+        let mut seen = self.signature.is_some();
         loop {
             let job = tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {
@@ -849,11 +886,15 @@ impl JobHandle {
                 }
                 _ = poll.tick() => match self.job().await {
                     Ok(job) => Some(job),
+                    // Never seen: there is no job at this address.
+                    Err(missing @ SdkError::AccountNotFound { .. }) if !seen => {
+                        return Err(missing)
+                    }
+                    // Seen before: a job never disappears (it ends as a tombstone), so the node
+                    // is behind, or restarted from an older state; it catches up.
                     Err(SdkError::AccountNotFound { .. }) => {
-                        return Err(SdkError::NoResult {
-                            job: self.address,
-                            status: "closed (account no longer exists)".into(),
-                        })
+                        tracing::warn!(job = %self.address, "the node no longer shows the job (restarted or behind?); waiting");
+                        None
                     }
                     Err(closed @ SdkError::NoResult { .. }) => return Err(closed),
                     Err(e) => {
@@ -863,6 +904,7 @@ impl JobHandle {
                 },
             };
             if let Some(job) = job {
+                seen = true;
                 report(&job);
                 if job.status().is_settled() {
                     return Ok(job);

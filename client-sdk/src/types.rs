@@ -1,8 +1,8 @@
 //! The program's own types, re-exported so SDK users never fight version skew.
 
 pub use compute_market::constants::{
-    MAX_ALLOWLIST, MAX_APPLICANTS, MAX_ENTRY_POINT_LEN, MAX_GIVE_BACK_BPS, MAX_INPUT_LEN,
-    MAX_OUTPUT_LEN, MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
+    MAX_ALLOWLIST, MAX_APPLICANTS, MAX_DEADLINE_HORIZON, MAX_ENTRY_POINT_LEN, MAX_GIVE_BACK_BPS,
+    MAX_INPUT_LEN, MAX_OUTPUT_LEN, MAX_REPLICAS, MAX_URI_LEN, PARAMS_LEN,
 };
 pub use compute_market::errors::MarketError;
 pub use compute_market::events::*;

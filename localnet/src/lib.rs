@@ -25,6 +25,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod validator;
+pub use validator::TestValidator;
+
 use compute_market_sdk::client::cu;
 use compute_market_sdk::{
     instructions, pda, Capabilities, Client, ClientConfig, DeviceClass, Keypair, MarketInitArgs,
@@ -69,6 +72,16 @@ pub enum LocalNetError {
     #[error(transparent)]
     Sdk(#[from] SdkError),
 }
+
+/// Environment variable naming the JSON-RPC URL of a node the end-to-end tests attach to
+/// ([`LocalNet::start_or_attach`]) instead of starting the embedded one: `scripts/e2e-validator.sh`
+/// sets it to Agave's `solana-test-validator`.
+pub const E2E_RPC_URL_ENV: &str = "COMPUTE_MARKET_E2E_RPC_URL";
+/// Environment variable naming that node's websocket URL (default: the Solana convention, the
+/// RPC port + 1).
+pub const E2E_WS_URL_ENV: &str = "COMPUTE_MARKET_E2E_WS_URL";
+/// Lamports [`LocalNet::start_or_attach`] asks the attached node's faucet for, for its payer.
+pub const E2E_PAYER_AIRDROP: u64 = 100_000_000_000;
 
 /// Milliseconds per slot of the embedded node by default: a block every 400 ms, like a cluster,
 /// so chain time follows the wall clock even when no transaction arrives.
@@ -214,6 +227,25 @@ impl LocalNet {
             ));
         }
         Self::set_up(node, payer, options).await
+    }
+
+    /// The node the end-to-end tests run on: the one named by `$COMPUTE_MARKET_E2E_RPC_URL`
+    /// ([`E2E_RPC_URL_ENV`]) when it is set, attached with a payer funded by that node's faucet
+    /// (the program must be deployed there), else a new embedded node
+    /// ([`LocalNet::is_embedded`] tells which).
+    pub async fn start_or_attach(options: LocalNetOptions) -> Result<Self, LocalNetError> {
+        let Some(rpc_url) = std::env::var(E2E_RPC_URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            return Self::start(options).await;
+        };
+        let ws_url = match std::env::var(E2E_WS_URL_ENV).ok().filter(|u| !u.is_empty()) {
+            Some(ws) => ws,
+            None => compute_market_sdk::client::default_ws_url(&rpc_url)?,
+        };
+        let payer = airdropped_payer(&rpc_url, E2E_PAYER_AIRDROP).await?;
+        Self::attach(&rpc_url, &ws_url, payer, options).await
     }
 
     async fn set_up(
@@ -395,12 +427,12 @@ impl LocalNet {
         }
     }
 
-    /// Moves the embedded node's clock to `unix_timestamp` (seconds), for deadline tests.
+    /// Moves the chain's clock to `unix_timestamp` (seconds), for deadline tests: a cheatcode
+    /// on the embedded node; on an attached node, which has no such thing, waits until the
+    /// node's own clock (which follows the wall clock) gets there.
     pub async fn time_travel_to(&self, unix_timestamp: i64) -> Result<(), LocalNetError> {
         let Node::Embedded(surfnet) = &self.node else {
-            return Err(LocalNetError::Node(
-                "time travel needs the embedded node".into(),
-            ));
+            return self.wait_for_clock(unix_timestamp).await;
         };
         let millis = u64::try_from(unix_timestamp)
             .map_err(node_err)?
@@ -410,4 +442,54 @@ impl LocalNet {
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(())
     }
+
+    /// Waits until the node's Clock sysvar reads at least `unix_timestamp`; gives up when that
+    /// is more than an hour away or the clock stands still for a minute.
+    pub async fn wait_for_clock(&self, unix_timestamp: i64) -> Result<(), LocalNetError> {
+        let client = self.authority().await?;
+        let mut last = (client.chain_time().await?, std::time::Instant::now());
+        loop {
+            let now = client.chain_time().await?;
+            if now >= unix_timestamp {
+                return Ok(());
+            }
+            if now != last.0 {
+                last = (now, std::time::Instant::now());
+            }
+            let behind = unix_timestamp - now;
+            if behind > 3_600 || last.1.elapsed() > Duration::from_secs(60) {
+                return Err(LocalNetError::Node(format!(
+                    "the node's clock reads {now}, {behind} s before {unix_timestamp}, and is not getting there"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// A new wallet holding `lamports`, from the faucet of the node at `rpc_url`
+/// (`requestAirdrop`: `solana-test-validator` and Surfpool have one, devnet a small one).
+pub async fn airdropped_payer(rpc_url: &str, lamports: u64) -> Result<Keypair, LocalNetError> {
+    let payer = Keypair::new();
+    let rpc = solana_rpc_client::nonblocking::rpc_client::RpcClient::new_with_commitment(
+        rpc_url.to_string(),
+        CommitmentConfig::confirmed(),
+    );
+    let refused = |e: &dyn std::fmt::Display| {
+        LocalNetError::Node(format!(
+            "the node at {rpc_url} refused an airdrop of {} SOL ({e})",
+            lamports / 1_000_000_000
+        ))
+    };
+    rpc.request_airdrop(&payer.pubkey(), lamports)
+        .await
+        .map_err(|e| refused(&e))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rpc.get_balance(&payer.pubkey()).await.unwrap_or(0) < lamports {
+        if std::time::Instant::now() > deadline {
+            return Err(refused(&"no funds arrived within 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(payer)
 }

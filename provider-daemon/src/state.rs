@@ -650,7 +650,7 @@ fn classify(path: &Path, op: &'static str, source: rusqlite::Error) -> StateErro
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -18,7 +18,7 @@ use crate::gpu::{ExecError, WorkerPool};
 use crate::jobs::policy::Skip;
 use crate::metrics::Metrics;
 use crate::settings::{CrashPoint, Settings};
-use crate::state::{JobRecord, Phase, RecordUpdate, StateDb, StateError};
+use crate::state::{unix_now, JobRecord, Phase, RecordUpdate, StateDb, StateError};
 
 /// Everything a job runner needs; shared by all runners.
 pub struct RunnerContext {
@@ -220,6 +220,8 @@ pub async fn drive(
 ) -> Result<(), RunError> {
     let me = ctx.provider_address();
     let poll = ctx.settings.poll_interval;
+    // Consecutive reads that did not find the job.
+    let mut missing: u32 = 0;
     loop {
         let record = ctx
             .db(move |db| db.get(&address))
@@ -229,11 +231,26 @@ pub async fn drive(
             return Ok(());
         }
         let job = match ctx.client.job(&address).await {
-            Ok(job) => job,
+            Ok(job) => {
+                missing = 0;
+                job
+            }
+            // A job account never disappears (it ends as a tombstone): the node is behind, or
+            // restarted from an older state. Giving up here could leave a held slot to be
+            // slashed, so wait, backing off, until no deadline of the job can be ahead.
             Err(SdkError::AccountNotFound { .. }) => {
-                ctx.advance(address, Phase::Done, note("job account closed"))
-                    .await?;
-                return Ok(());
+                let horizon = record
+                    .posted_at
+                    .saturating_add(compute_market_sdk::MAX_DEADLINE_HORIZON);
+                if unix_now() > horizon {
+                    ctx.advance(address, Phase::Done, note("job account gone"))
+                        .await?;
+                    return Ok(());
+                }
+                missing = missing.saturating_add(1);
+                tracing::warn!(%address, "the node does not show the job (behind, or restarted?); waiting");
+                tokio::time::sleep(poll.saturating_mul(missing.min(300))).await;
+                continue;
             }
             Err(e) => {
                 ctx.metrics.rpc_errors_total.inc();

@@ -1,6 +1,8 @@
 //! Shared set-up: one worker pool per test binary, on the built `provider-daemon` binary.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod node;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 

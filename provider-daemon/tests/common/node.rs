@@ -1,0 +1,154 @@
+//! The daemon as a child process, driven by its settings file, for the end-to-end tests: a
+//! registered provider with its settings, the process and its log, and the usual job.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use compute_market_localnet::LocalNet;
+use compute_market_sdk::{Client, JobSpec, Keypair, ValidatedJob};
+use provider_daemon::gpu::kernels;
+
+pub const REWARD: u64 = 100_000;
+pub const STAKE: u64 = 1_000_000;
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct ProviderSetup {
+    pub wallet: Keypair,
+    pub config: PathBuf,
+}
+
+impl ProviderSetup {
+    /// Rewrites the settings file, replacing each `(from, to)` in turn.
+    pub fn edit_config(&self, edits: &[(&str, &str)]) {
+        let mut config = std::fs::read_to_string(&self.config).unwrap();
+        for (from, to) in edits {
+            assert!(config.contains(from), "{from:?} not in {config}");
+            config = config.replace(from, to);
+        }
+        std::fs::write(&self.config, config).unwrap();
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A registered provider with a settings file (`extra` is appended to it).
+pub async fn provider(net: &LocalNet, dir: &Path, name: &str, extra: &str) -> ProviderSetup {
+    let wallet = net.funded_wallet(2 * STAKE).await.unwrap();
+    let client = net.client(wallet.insecure_clone()).await.unwrap();
+    client
+        .register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
+        .await
+        .unwrap();
+    let keypair = dir.join(format!("{name}-key.json"));
+    std::fs::write(
+        &keypair,
+        serde_json::to_string(&wallet.to_bytes().to_vec()).unwrap(),
+    )
+    .unwrap();
+    let config = dir.join(format!("{name}.toml"));
+    let toml = format!(
+        r#"
+rpc_urls = ["{rpc}"]
+ws_urls = ["{ws}"]
+keypair_path = "{key}"
+market = "{market}"
+store = "{store}"
+state_path = "{state}"
+job_timeout = "20s"
+resync_interval = "1s"
+poll_interval = "200ms"
+log_format = "text"
+
+[gpu]
+allow_cpu = true
+{extra}
+"#,
+        rpc = net.rpc_url(),
+        ws = net.ws_url(),
+        key = keypair.display(),
+        market = net.market,
+        store = net.blob_store_uri(),
+        state = dir.join(format!("{name}.sqlite")).display(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    ProviderSetup { wallet, config }
+}
+
+pub fn start(setup: &ProviderSetup, dir: &Path, name: &str) -> Daemon {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_provider-daemon"))
+        .args(["run", "--config", setup.config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Daemon { child, log }
+}
+
+pub fn vector_job(n: u8, k: u8) -> (ValidatedJob, Vec<u8>) {
+    let input: Vec<u32> = (0..256).collect();
+    let d = kernels::vector_transform_job(&input, 3, 7);
+    let expected: Vec<u8> = kernels::cpu::vector_transform(&input, 3, 7)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let job = JobSpec::from_descriptor(&d)
+        .reward(REWARD)
+        .replicas(n, k)
+        .build()
+        .unwrap();
+    (job, expected)
+}
+
+pub async fn client(net: &LocalNet) -> Client {
+    net.client(net.funded_wallet(10_000_000).await.unwrap())
+        .await
+        .unwrap()
+}
+
+pub async fn wait_settled(
+    handle: &compute_market_sdk::JobHandle,
+    logs: &[&Daemon],
+) -> compute_market_sdk::Job {
+    match handle.wait(Duration::from_secs(90), |_| {}).await {
+        Ok(job) => job,
+        Err(e) => {
+            for d in logs {
+                eprintln!("--- daemon log ---\n{}", d.log());
+            }
+            panic!("job did not settle: {e}");
+        }
+    }
+}
