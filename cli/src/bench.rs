@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use compute_market_localnet::LocalNetOptions;
-use compute_market_sdk::{accounts, pda, Client, JobSpec, JobStatus, Pubkey, ValidatedJob};
+use compute_market_sdk::{accounts, pda, Client, JobSpec, JobStatus, Pubkey, Signer, ValidatedJob};
 use provider_daemon::gpu::kernels;
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
@@ -32,6 +32,8 @@ pub struct PickupOptions {
     pub allow_cpu: bool,
     /// Slot time of the embedded node (`None`: a block per transaction).
     pub slot_time_ms: Option<u64>,
+    /// Open jobs the daemon must skip, posted at the end to measure its RPC use while idle.
+    pub idle_jobs: usize,
 }
 
 /// One job's pickup, as a watcher polling the job at processed commitment saw it.
@@ -127,6 +129,7 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
         websocket,
         allow_cpu,
         slot_time_ms,
+        idle_jobs,
     } = options;
     if jobs == 0 {
         bail!("--jobs must be at least 1");
@@ -143,7 +146,9 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
     };
     let net = target.connect(net_options, start).await?;
     let dir = tempfile::tempdir()?;
+    let metrics_addr = free_local_addr()?;
     let mut provider = start_provider(&net, dir.path(), "bench", allow_cpu, |s| {
+        s.metrics_addr = Some(metrics_addr);
         s.resync_interval = Duration::from_secs(1);
         s.poll_interval = Duration::from_millis(100);
         s.max_concurrent_jobs = 8;
@@ -152,7 +157,16 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
         }
     })
     .await?;
-    let client = net.client(net.funded_wallet(u64::MAX / 4).await?).await?;
+    let wallet = net.funded_wallet(u64::MAX / 4).await?;
+    if !net.is_embedded() {
+        // Rent of every job account and escrow posted (~0.027 SOL each) is more than a wallet
+        // funded on an attached node holds.
+        let jobs = u64::try_from(jobs).unwrap_or(u64::MAX);
+        let posted = 2 * jobs + 1 + u64::try_from(idle_jobs).unwrap_or(u64::MAX);
+        net.airdrop(&wallet.pubkey(), 30_000_000u64.saturating_mul(posted))
+            .await?;
+    }
+    let client = net.client(wallet).await?;
     let job = small_job()?;
     let store = client.store().context("no blob store")?;
     let uris = (
@@ -214,5 +228,75 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
         total.as_secs_f64(),
         jobs as f64 / total.as_secs_f64() * 60.0
     );
+    let requests = rpc_requests(metrics_addr).await?;
+    println!(
+        "daemon JSON-RPC requests: {requests} in all for {} jobs (discovery to settlement, with a 1 s resync): {:.1} per job",
+        2 * jobs + 1,
+        requests as f64 / (2 * jobs + 1) as f64
+    );
+    if idle_jobs > 0 {
+        idle_rpc_use(&client, &uris, metrics_addr, idle_jobs).await?;
+    }
     provider.stop().await
+}
+
+/// Posts `count` jobs the daemon must skip (their allowlist names somebody else), then counts
+/// the daemon's JSON-RPC requests over a minute with them open.
+async fn idle_rpc_use(
+    client: &Client,
+    uris: &(String, String),
+    metrics_addr: std::net::SocketAddr,
+    count: usize,
+) -> Result<()> {
+    let d = kernels::vector_transform_job(&(0..64).collect::<Vec<u32>>(), 3, 1);
+    let not_for_us = JobSpec::from_descriptor(&d)
+        .reward(REWARD)
+        .claim_rules(compute_market_sdk::ClaimRules {
+            allowlist: vec![Pubkey::new_unique()],
+            ..Default::default()
+        })
+        .deadlines(compute_market_sdk::Deadlines::Windows {
+            claim: Duration::from_secs(3_600),
+            commit: Duration::from_secs(3_600),
+            reveal: Duration::from_secs(3_600),
+        })
+        .build()?;
+    let first_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
+    for i in 0..count as u64 {
+        client
+            .submit_uploaded(&not_for_us, &uris.0, &uris.1, first_id.wrapping_add(i))
+            .await?;
+    }
+    // Let the daemon see them all once, then count a quiet minute.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = rpc_requests(metrics_addr).await?;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let during = rpc_requests(metrics_addr).await? - before;
+    println!(
+        "daemon JSON-RPC requests in one minute with {count} open jobs it skips (1 s resync): {during}"
+    );
+    Ok(())
+}
+
+/// A loopback address nothing listens on.
+fn free_local_addr() -> Result<std::net::SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// The daemon's `rpc_requests_total`, summed over methods, from its `/metrics` endpoint.
+async fn rpc_requests(addr: std::net::SocketAddr) -> Result<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("rpc_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64)
 }

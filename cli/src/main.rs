@@ -101,6 +101,10 @@ enum Command {
         /// arrives). Ignored with --url.
         #[arg(long, default_value_t = compute_market_localnet::DEFAULT_SLOT_TIME_MS)]
         slot_time: u64,
+        /// Then post this many jobs the daemon must skip and count its RPC requests over a
+        /// minute with them open.
+        #[arg(long, default_value_t = 0)]
+        idle_jobs: usize,
     },
     /// Internal: the GPU worker process the in-process daemons of `demo` spawn.
     #[command(hide = true)]
@@ -635,12 +639,14 @@ async fn run(cli: Cli) -> Result<()> {
             no_websocket,
             allow_cpu,
             slot_time,
+            idle_jobs,
         } => {
             let options = bench::PickupOptions {
                 jobs,
                 websocket: !no_websocket,
                 allow_cpu,
                 slot_time_ms: (slot_time > 0).then_some(slot_time),
+                idle_jobs,
             };
             return bench::pickup(options, target(&cli.global)?).await;
         }
@@ -872,7 +878,7 @@ async fn run(cli: Cli) -> Result<()> {
                 };
                 let address = compute_market_sdk::pda::provider(&client.market_address(), &owner);
                 let p =
-                    compute_market_sdk::accounts::fetch_provider(client.rpc(), &address).await?;
+                    compute_market_sdk::accounts::fetch_provider(client.rpc(), &address, 0).await?;
                 output::print_provider(&address, &p, json);
             }
         },

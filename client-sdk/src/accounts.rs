@@ -58,37 +58,61 @@ pub fn decode_provider(address: &Pubkey, data: &[u8]) -> Result<Provider> {
     })
 }
 
-/// Raw data of the account at `address`, owned by the program.
-async fn program_account_data(rpc: &RpcClient, address: &Pubkey) -> Result<Vec<u8>> {
+/// Raw data of the account at `address`, owned by the program, from a state at least as new
+/// as `min_slot` (0: any).
+async fn program_account_data(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Vec<u8>> {
+    let config = RpcAccountInfoConfig {
+        encoding: Some(UiAccountEncoding::Base64),
+        commitment: Some(rpc.commitment()),
+        min_context_slot: (min_slot > 0).then_some(min_slot),
+        ..Default::default()
+    };
     let account = rpc
-        .get_account_with_commitment(address, rpc.commitment())
+        .get_ui_account_with_config(address, config)
         .await
         .map_err(|e| SdkError::rpc(format!("getAccountInfo {address}"), e))?
         .value
         .ok_or(SdkError::AccountNotFound { address: *address })?;
-    if account.owner != PROGRAM_ID {
+    if account.owner != PROGRAM_ID.to_string() {
         return Err(SdkError::AccountDecode {
             address: *address,
             expected: "Compute Market account",
             reason: format!("owned by {}, not the program", account.owner),
         });
     }
-    Ok(account.data)
+    account
+        .data
+        .decode()
+        .ok_or_else(|| SdkError::AccountDecode {
+            address: *address,
+            expected: "Compute Market account",
+            reason: "undecodable account data".into(),
+        })
 }
 
-/// Fetches and decodes a job.
-pub async fn fetch_job(rpc: &RpcClient, address: &Pubkey) -> Result<Job> {
-    decode_job(address, &program_account_data(rpc, address).await?)
+/// Fetches and decodes a job, from a state at least as new as `min_slot` (0: any; a node that
+/// is behind answers with an error, never with older state).
+pub async fn fetch_job(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Job> {
+    decode_job(
+        address,
+        &program_account_data(rpc, address, min_slot).await?,
+    )
 }
 
-/// Fetches and decodes a market.
-pub async fn fetch_market(rpc: &RpcClient, address: &Pubkey) -> Result<Market> {
-    decode_market(address, &program_account_data(rpc, address).await?)
+/// Fetches and decodes a market, from a state at least as new as `min_slot` (0: any).
+pub async fn fetch_market(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Market> {
+    decode_market(
+        address,
+        &program_account_data(rpc, address, min_slot).await?,
+    )
 }
 
-/// Fetches and decodes a provider.
-pub async fn fetch_provider(rpc: &RpcClient, address: &Pubkey) -> Result<Provider> {
-    decode_provider(address, &program_account_data(rpc, address).await?)
+/// Fetches and decodes a provider, from a state at least as new as `min_slot` (0: any).
+pub async fn fetch_provider(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Provider> {
+    decode_provider(
+        address,
+        &program_account_data(rpc, address, min_slot).await?,
+    )
 }
 
 /// Which jobs to list; every field set narrows the list.

@@ -10,14 +10,12 @@ use anchor_lang::solana_program::instruction::Instruction;
 use futures::StreamExt;
 use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_commitment_config::CommitmentConfig;
-use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_keypair::Keypair;
 use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client_api::config::RpcAccountInfoConfig;
 use solana_signature::Signature;
 use solana_signer::Signer;
-use solana_transaction::Transaction;
 
 use crate::accounts::{self, JobFilter};
 use crate::error::{Result, SdkError};
@@ -101,8 +99,17 @@ pub struct ClientConfig {
     pub market: Pubkey,
     /// Where this party uploads blobs (`file://`, `http(s)://`, `s3://`); needed to submit jobs.
     pub store: Option<String>,
-    /// Priority fee in micro-lamports per compute unit.
+    /// Priority fee in micro-lamports per compute unit (with a cap set: the least fee).
     pub priority_fee_micro_lamports: Option<u64>,
+    /// When set, each transaction's priority fee follows the network's recent fees for its
+    /// writable accounts (`getRecentPrioritizationFees`, 75th percentile), at most this many
+    /// micro-lamports per compute unit.
+    pub priority_fee_cap_micro_lamports: Option<u64>,
+    /// More JSON-RPC URLs, tried in turn when `rpc_url` fails (unreachable, HTTP errors
+    /// including 429 after its retries, unhealthy, behind the slot asked for).
+    pub fallback_rpc_urls: Vec<String>,
+    /// Sees the method name of every JSON-RPC request sent (for request metrics).
+    pub on_rpc_request: Option<crate::rpc::RequestObserver>,
     /// Polling interval used when the websocket is unavailable.
     pub poll_interval: Duration,
 }
@@ -116,6 +123,9 @@ impl ClientConfig {
             market,
             store: None,
             priority_fee_micro_lamports: None,
+            priority_fee_cap_micro_lamports: None,
+            fallback_rpc_urls: Vec::new(),
+            on_rpc_request: None,
             poll_interval: Duration::from_millis(400),
         }
     }
@@ -144,13 +154,18 @@ pub fn default_ws_url(rpc_url: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-struct Inner {
-    rpc: RpcClient,
+pub(crate) struct Inner {
+    pub(crate) rpc: RpcClient,
     ws_url: String,
-    payer: Keypair,
+    pub(crate) payer: Keypair,
     market: Pubkey,
     store: Option<BlobStore>,
-    priority_fee: Option<u64>,
+    pub(crate) priority_fee: Option<u64>,
+    pub(crate) priority_fee_cap: Option<u64>,
+    /// Recent prioritization fee (75th percentile) and when it was read.
+    pub(crate) recent_fee: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// The newest slot one of our transactions landed in: reads ask for state at least as new.
+    min_slot: std::sync::atomic::AtomicU64,
     poll_interval: Duration,
 }
 
@@ -187,15 +202,48 @@ impl Client {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                rpc: RpcClient::new_with_commitment(config.rpc_url, CommitmentConfig::confirmed()),
+                rpc: RpcClient::new_sender(
+                    crate::rpc::RotatingSender::new(
+                        &std::iter::once(config.rpc_url)
+                            .chain(config.fallback_rpc_urls)
+                            .collect::<Vec<_>>(),
+                        config.on_rpc_request,
+                    ),
+                    solana_rpc_client::rpc_client::RpcClientConfig::with_commitment(
+                        CommitmentConfig::confirmed(),
+                    ),
+                ),
                 ws_url,
                 payer,
                 market: config.market,
                 store,
                 priority_fee: config.priority_fee_micro_lamports,
+                priority_fee_cap: config.priority_fee_cap_micro_lamports,
+                recent_fee: std::sync::Mutex::new(None),
+                min_slot: std::sync::atomic::AtomicU64::new(0),
                 poll_interval: config.poll_interval,
             }),
         })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// The newest slot one of this client's transactions is known to have landed in (0 before
+    /// any): every account read of this client asks the node for state at least that new.
+    pub fn min_context_slot(&self) -> u64 {
+        self.inner
+            .min_slot
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Raises [`Client::min_context_slot`] to `slot` (e.g. the slot of a read that showed this
+    /// client's own transaction's effect).
+    pub fn observe_slot(&self, slot: u64) {
+        self.inner
+            .min_slot
+            .fetch_max(slot, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The RPC client.
@@ -220,7 +268,7 @@ impl Client {
 
     /// The market account.
     pub async fn market(&self) -> Result<Market> {
-        accounts::fetch_market(self.rpc(), &self.inner.market)
+        accounts::fetch_market(self.rpc(), &self.inner.market, self.min_context_slot())
             .await
             .map_err(|e| match e {
                 SdkError::AccountNotFound { address } => SdkError::Config(format!(
@@ -244,90 +292,6 @@ impl Client {
             .and_then(|b| b.try_into().ok())
             .map(i64::from_le_bytes)
             .ok_or_else(|| SdkError::rpc("reading the clock sysvar", "short clock account"))
-    }
-
-    /// Signs (payer + `signers`) and sends `ixs` with a compute-unit limit, waiting for
-    /// confirmation. Failures name the program error and carry the logs.
-    pub async fn send(
-        &self,
-        name: &str,
-        ixs: Vec<Instruction>,
-        signers: &[&Keypair],
-        cu_limit: u32,
-    ) -> Result<Signature> {
-        let blockhash = self
-            .rpc()
-            .get_latest_blockhash()
-            .await
-            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
-        let tx = self.sign(name, ixs, signers, cu_limit, blockhash)?;
-        match self.rpc().send_and_confirm_transaction(&tx).await {
-            Ok(signature) => Ok(signature),
-            // Passed preflight, failed in its block (a lost race): the error alone is a bare
-            // code, so read the transaction's logs for the program's own words.
-            Err(e) => match e.kind() {
-                solana_rpc_client_api::client_error::ErrorKind::TransactionError(runtime) => {
-                    let logs = self.transaction_logs(&tx.signatures[0]).await;
-                    Err(SdkError::from_logs(name, logs, runtime.to_string()))
-                }
-                _ => Err(SdkError::from_send(name, e)),
-            },
-        }
-    }
-
-    /// The log messages of a landed transaction (empty when the node cannot say), read at
-    /// confirmed commitment, retried briefly as a node may index it a moment after confirming.
-    async fn transaction_logs(&self, signature: &Signature) -> Vec<String> {
-        use solana_rpc_client_api::config::RpcTransactionConfig;
-        let config = RpcTransactionConfig {
-            encoding: Some(solana_transaction_status_client_types::UiTransactionEncoding::Base64),
-            commitment: Some(CommitmentConfig::confirmed()),
-            max_supported_transaction_version: Some(0),
-        };
-        for _ in 0..5 {
-            if let Ok(tx) = self
-                .rpc()
-                .get_transaction_with_config(signature, config)
-                .await
-            {
-                let logs: Option<Vec<String>> =
-                    tx.transaction.meta.and_then(|m| m.log_messages.into());
-                return logs.unwrap_or_default();
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        vec![]
-    }
-
-    /// Builds and signs (payer + `signers`) a transaction of `ixs` with a compute-unit limit
-    /// (and the configured priority fee), for callers that send many at once.
-    pub fn sign(
-        &self,
-        name: &str,
-        ixs: Vec<Instruction>,
-        signers: &[&Keypair],
-        cu_limit: u32,
-        blockhash: solana_message::Hash,
-    ) -> Result<Transaction> {
-        let mut all = Vec::with_capacity(ixs.len() + 2);
-        all.push(ComputeBudgetInstruction::set_compute_unit_limit(
-            cu_limit.saturating_add(cu::BUDGET_OVERHEAD),
-        ));
-        if let Some(price) = self.inner.priority_fee {
-            all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
-        }
-        all.extend(ixs);
-        let mut keys: Vec<&Keypair> = vec![&self.inner.payer];
-        keys.extend(signers.iter().copied());
-        let mut tx = Transaction::new_with_payer(&all, Some(&self.inner.payer.pubkey()));
-        // `try_sign`, not `new_signed_with_payer`: a wrong signer set is an error, not a panic.
-        tx.try_sign(&keys, blockhash)
-            .map_err(|e| SdkError::Transaction {
-                instruction: name.to_string(),
-                message: format!("cannot sign: {e}"),
-                logs: vec![],
-            })?;
-        Ok(tx)
     }
 
     // ----- clients -----
@@ -419,7 +383,7 @@ impl Client {
 
     /// A job.
     pub async fn job(&self, address: &Pubkey) -> Result<Job> {
-        accounts::fetch_job(self.rpc(), address).await
+        accounts::fetch_job(self.rpc(), address, self.min_context_slot()).await
     }
 
     /// Jobs matching `filter` (the market defaults to this client's market).
@@ -495,7 +459,12 @@ impl Client {
 
     /// This wallet's provider account.
     pub async fn provider(&self) -> Result<Provider> {
-        accounts::fetch_provider(self.rpc(), &self.provider_address()).await
+        accounts::fetch_provider(
+            self.rpc(),
+            &self.provider_address(),
+            self.min_context_slot(),
+        )
+        .await
     }
 
     /// Registers this wallet as a provider with `stake` and `capabilities`.

@@ -169,20 +169,19 @@ pub async fn deploy_program(
         ),
         logs: vec![],
     })?;
-    // A program deployed in a slot can be invoked from the next one on.
-    let slot = || async {
-        rpc.get_slot()
+    // A program deployed in a slot can be invoked from the next one on: wait for a block after
+    // the one the deploy landed in. A node that makes blocks only when transactions arrive
+    // (Surfpool's default) never makes one by itself; there the next transaction lands in a
+    // later slot anyway, so after a short wait the deploy is done.
+    let landed = client.min_context_slot();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let slot = rpc
+            .get_slot_with_commitment(solana_commitment_config::CommitmentConfig::processed())
             .await
-            .map_err(|e| SdkError::rpc("getSlot", e))
-    };
-    let deployed_in = slot().await?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while slot().await? <= deployed_in {
-        if Instant::now() > deadline {
-            return Err(SdkError::rpc(
-                "getSlot",
-                "no new block within 30 s of the deploy",
-            ));
+            .map_err(|e| SdkError::rpc("getSlot", e))?;
+        if slot > landed {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

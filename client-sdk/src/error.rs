@@ -34,6 +34,15 @@ pub enum SdkError {
         /// Program logs, when the node returned them.
         logs: Vec<String>,
     },
+    /// The transaction was not confirmed before its blockhash expired, so it can never land:
+    /// nothing happened, and building and sending it again is safe.
+    #[error("{instruction}: transaction {signature} expired before it was confirmed (not landed; safe to retry)")]
+    Expired {
+        /// The instruction that was sent.
+        instruction: String,
+        /// The expired transaction's signature.
+        signature: solana_signature::Signature,
+    },
     /// An RPC or websocket call failed (node unreachable, bad response).
     #[error("RPC {context}: {message}")]
     Rpc {

@@ -51,6 +51,8 @@ pub mod image;
 pub mod instructions;
 pub mod job_spec;
 pub mod pda;
+pub mod rpc;
+mod send;
 pub mod store;
 pub mod types;
 

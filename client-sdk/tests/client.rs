@@ -303,3 +303,26 @@ async fn cancel_list_expire_and_errors() {
     let err = BlobStore::open("ftp://nowhere/x").await.unwrap_err();
     assert!(err.to_string().contains("ftp"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_rpc_endpoint_is_passed_over_and_every_request_is_counted() {
+    let net = LocalNet::start(Default::default()).await.unwrap();
+    let counted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = counted.clone();
+    let mut config = compute_market_sdk::ClientConfig::new("http://127.0.0.1:9", net.market);
+    config.fallback_rpc_urls = vec![net.rpc_url().to_string()];
+    config.on_rpc_request = Some(compute_market_sdk::rpc::RequestObserver(
+        std::sync::Arc::new(move |method: &str| seen.lock().unwrap().push(method.to_string())),
+    ));
+    let client = Client::connect(config, Keypair::new()).await.unwrap();
+    let market = client.market().await.unwrap();
+    assert_eq!(market.payment_mint, net.mint);
+    // The dead endpoint was tried once, then the live one; the live one stays current.
+    assert_eq!(
+        *counted.lock().unwrap(),
+        ["getAccountInfo", "getAccountInfo"]
+    );
+    client.market().await.unwrap();
+    assert_eq!(counted.lock().unwrap().len(), 3);
+    assert_eq!(client.rpc().url(), net.rpc_url());
+}

@@ -4,22 +4,26 @@
 //! watchers, and gives in-flight jobs a grace period; whatever is left resumes from the journal
 //! on the next start.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use compute_market_sdk::{Client, ClientConfig, Keypair, Pubkey, SdkError};
-use tokio::sync::{mpsc, watch, Semaphore};
+use compute_market_sdk::{Client, ClientConfig, Keypair, SdkError};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::chain::watcher::{self, Seen, SlotMerge};
+use crate::chain::watcher::{self, Seen};
 use crate::gpu::{AdapterChoice, GpuConfig, PoolConfig, WorkerPool};
-use crate::jobs::policy::{self, Skip};
-use crate::jobs::runner::{self, RunnerContext};
+use crate::jobs::policy;
+use crate::jobs::reconcile;
+use crate::jobs::runner::RunnerContext;
+use crate::jobs::scheduler::Scheduler;
 use crate::metrics::Metrics;
 use crate::settings::{LogFormat, Settings};
 use crate::state::StateDb;
+
+/// How long finished jobs stay in the journal (30 days).
+pub const JOURNAL_RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
 
 /// How long in-flight jobs get to finish after SIGTERM/Ctrl-C; the rest resume from the journal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -79,12 +83,16 @@ pub fn read_keypair(path: &std::path::Path) -> Result<Keypair, DaemonError> {
         .map_err(|e| DaemonError::Config(format!("{} is not a valid keypair: {e}", path.display())))
 }
 
-/// The SDK client of these settings (first RPC/websocket endpoint).
-pub async fn connect(settings: &Settings) -> Result<Client, DaemonError> {
+/// The SDK client of these settings: the first RPC endpoint, the others in turn when it fails;
+/// with `metrics`, every JSON-RPC request is counted by method.
+pub async fn connect(
+    settings: &Settings,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<Client, DaemonError> {
     let wallet = read_keypair(&settings.keypair_path)?;
-    let rpc = settings
+    let (rpc, fallback) = settings
         .rpc_urls
-        .first()
+        .split_first()
         .ok_or_else(|| DaemonError::Config("rpc_urls is empty".into()))?;
     let mut config = ClientConfig::new(
         rpc,
@@ -92,10 +100,22 @@ pub async fn connect(settings: &Settings) -> Result<Client, DaemonError> {
             .market_pubkey()
             .map_err(|e| DaemonError::Config(e.to_string()))?,
     );
+    config.fallback_rpc_urls = fallback.to_vec();
     config.ws_url = settings.ws_urls.first().cloned();
     config.store = Some(settings.store.clone());
     config.priority_fee_micro_lamports = settings.priority_fee_micro_lamports;
+    config.priority_fee_cap_micro_lamports = settings.max_priority_fee_micro_lamports;
     config.poll_interval = settings.poll_interval;
+    if let Some(metrics) = metrics {
+        config.on_rpc_request = Some(compute_market_sdk::rpc::RequestObserver(Arc::new(
+            move |method: &str| {
+                metrics
+                    .rpc_requests_total
+                    .with_label_values(&[method])
+                    .inc()
+            },
+        )));
+    }
     Ok(Client::connect(config, wallet).await?)
 }
 
@@ -118,8 +138,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let settings = Arc::new(settings);
-    let client = connect(&settings).await?;
-    let market = client.market().await?;
+    let metrics = Arc::new(Metrics::new().map_err(|e| DaemonError::Config(e.to_string()))?);
+    let client = connect(&settings, Some(metrics.clone())).await?;
+    let _locks = crate::lock::acquire(&settings.state_path, &client.wallet())?;
+    // The market must exist (a clear error now rather than skips later).
+    client.market().await?;
     let provider = match client.provider().await {
         Ok(p) => p,
         Err(SdkError::AccountNotFound { .. }) => {
@@ -156,7 +179,6 @@ pub async fn run(
             .await
             .map_err(|e| DaemonError::Config(e.to_string()))??,
     );
-    let metrics = Arc::new(Metrics::new().map_err(|e| DaemonError::Config(e.to_string()))?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     if let Some(addr) = settings.metrics_addr {
@@ -170,6 +192,16 @@ pub async fn run(
                 tracing::error!(%addr, error = %e, "metrics endpoint failed");
             }
         });
+    }
+    // Finished jobs are kept in the journal for a while (for `status` and for operators), then
+    // forgotten.
+    let forget = db.clone();
+    let cutoff = crate::state::unix_now() - JOURNAL_RETENTION_SECS;
+    match tokio::task::spawn_blocking(move || forget.forget_finished(cutoff)).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!(records = n, "forgot finished journal records"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the journal"),
+        Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),
     }
     let ctx = Arc::new(RunnerContext {
         client: client.clone(),
@@ -188,28 +220,28 @@ pub async fn run(
         "provider daemon starting"
     );
 
-    // Resume journaled work before taking anything new.
-    let permits = Arc::new(Semaphore::new(settings.max_concurrent_jobs));
-    let mut jobs: JoinSet<()> = JoinSet::new();
-    let mut in_flight: HashSet<Pubkey> = HashSet::new();
-    let pending = {
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || db.pending())
-            .await
-            .map_err(|e| DaemonError::Config(e.to_string()))??
+    let limits = policy::Limits {
+        min_reward: settings.min_reward,
+        min_reward_to_collateral_bps: settings.min_reward_to_collateral_bps,
+        blocked_clients: settings
+            .blocked_client_pubkeys()
+            .map_err(|e| DaemonError::Config(e.to_string()))?,
+        max_input_bytes: settings.gpu.max_input_bytes,
+        max_output_bytes: settings.gpu.max_output_bytes,
+        seconds_needed: i64::try_from((settings.job_timeout + settings.claim_margin).as_secs())
+            .unwrap_or(i64::MAX),
     };
-    for record in pending {
-        tracing::info!(job = %record.job, phase = ?record.phase, "resuming journaled job");
-        in_flight.insert(record.job);
-        let ctx = ctx.clone();
-        let permits = permits.clone();
-        jobs.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let _in_flight = ctx.metrics.in_flight();
-            if let Err(e) = runner::drive(ctx, record.job, None).await {
-                tracing::error!(job = %record.job, error = %e, "runner stopped");
-            }
-        });
+    let mut scheduler = Scheduler::new(
+        ctx.clone(),
+        limits,
+        settings.max_concurrent_jobs,
+        settings.max_jobs_per_client,
+    );
+
+    // Resume journaled work, and every job the chain says we hold a slot of, before taking
+    // anything new.
+    for address in reconcile::pending_jobs(&ctx).await? {
+        scheduler.resume(address);
     }
 
     let (seen_tx, mut seen_rx) = mpsc::channel::<Seen>(1024);
@@ -235,107 +267,52 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
-    let limits = policy::Limits {
-        min_reward: settings.min_reward,
-        max_input_bytes: settings.gpu.max_input_bytes,
-        max_output_bytes: settings.gpu.max_output_bytes,
-        seconds_needed: i64::try_from(settings.job_timeout.as_secs()).unwrap_or(i64::MAX) + 5,
-    };
-    let mut merge = SlotMerge::default();
-    let mut skipped: HashSet<(Pubkey, &'static str)> = HashSet::new();
-    let mut market = market;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "job task panicked");
+            Some(done) = scheduler.jobs.join_next(), if !scheduler.jobs.is_empty() => {
+                match done {
+                    Ok(address) => scheduler.on_job_done(address),
+                    Err(e) => tracing::error!(error = %e, "job task panicked"),
+                }
+            }
+            Some(prepared) = scheduler.prepares.join_next(), if !scheduler.prepares.is_empty() => {
+                match prepared {
+                    Ok((seen, outcome)) => scheduler.on_prepared(seen, outcome),
+                    Err(e) => tracing::error!(error = %e, "job preparation panicked"),
                 }
             }
             seen = seen_rx.recv() => {
                 let Some(seen) = seen else { break };
-                if !merge.accept(&seen) || in_flight.contains(&seen.address) {
-                    continue;
-                }
-                metrics.jobs_seen_total.inc();
-                // Fresh provider and market state for the decision.
-                let (provider, now) = match (client.provider().await, client.chain_time().await) {
-                    (Ok(p), Ok(now)) => (p, now),
-                    (Err(e), _) | (_, Err(e)) => {
-                        metrics.rpc_errors_total.inc();
-                        tracing::warn!(error = %e, "cannot read provider state; skipping for now");
-                        continue;
-                    }
-                };
-                if let Ok(m) = client.market().await {
-                    market = m;
-                }
-                let decision = match policy::screen(&seen.job, &client.provider_address(), &provider, &market, &limits, now) {
-                    Ok(()) => runner::prepare(&ctx, &seen.job).await,
-                    Err(skip) => Err(skip),
-                };
-                let descriptor = match decision {
-                    Ok(d) => d,
-                    Err(skip) => {
-                        report_skip(&metrics, &mut skipped, &seen, &skip);
-                        continue;
-                    }
-                };
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    report_skip(&metrics, &mut skipped, &seen, &Skip::Invalid("busy: max_concurrent_jobs reached".into()));
-                    continue;
-                };
-                in_flight.insert(seen.address);
-                tracing::info!(job = %seen.address, source = seen.source, reward = seen.job.reward_per_replica, "taking job");
-                let ctx = ctx.clone();
-                jobs.spawn(async move {
-                    let _permit = permit;
-                    let _in_flight = ctx.metrics.in_flight();
-                    if let Err(e) = runner::take(ctx, seen.address, seen.job, descriptor).await {
-                        tracing::error!(job = %seen.address, error = %e, "runner stopped");
-                    }
-                });
+                scheduler.on_seen(seen).await;
             }
         }
     }
 
     tracing::info!(
-        in_flight = jobs.len(),
+        in_flight = scheduler.running(),
         "shutting down: no new work; finishing in-flight jobs"
     );
     let _ = stop_tx.send(true);
+    scheduler.prepares.abort_all();
     let grace = SHUTDOWN_GRACE;
-    if tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(grace, async {
+        while scheduler.jobs.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
     {
         tracing::warn!(
             ?grace,
             "grace period over: stopping; journaled jobs resume on the next start"
         );
-        jobs.abort_all();
+        scheduler.jobs.abort_all();
     }
     tasks.abort_all();
     tracing::info!("stopped");
     Ok(())
-}
-
-fn report_skip(
-    metrics: &Metrics,
-    skipped: &mut HashSet<(Pubkey, &'static str)>,
-    seen: &Seen,
-    skip: &Skip,
-) {
-    metrics
-        .jobs_skipped_total
-        .with_label_values(&[skip.label()])
-        .inc();
-    // Say it once per job and reason, at info: "why is nobody taking my job?"
-    if skipped.insert((seen.address, skip.label())) {
-        tracing::info!(job = %seen.address, reason = %skip, "skipping job");
-    }
 }
 
 /// Waits for SIGTERM or Ctrl-C.

@@ -50,6 +50,7 @@ pub mod chain;
 pub mod daemon;
 pub mod gpu;
 pub mod jobs;
+pub mod lock;
 pub mod metrics;
 pub mod settings;
 pub mod state;

@@ -163,7 +163,7 @@ fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
     );
     let capabilities = report.1;
     runtime()?.block_on(async move {
-        let client = provider_daemon::daemon::connect(&settings).await?;
+        let client = provider_daemon::daemon::connect(&settings, None).await?;
         client.market().await?;
         match client.provider().await {
             Ok(_) => {
@@ -228,7 +228,7 @@ fn status(settings: Settings) -> anyhow::Result<()> {
     let counts = db.counts()?;
     let pending = db.pending()?;
     runtime()?.block_on(async move {
-        let client = provider_daemon::daemon::connect(&settings).await?;
+        let client = provider_daemon::daemon::connect(&settings, None).await?;
         let p = client.provider().await?;
         println!("provider  {} ({:?})", client.provider_address(), p.status);
         println!("market    {}", client.market_address());

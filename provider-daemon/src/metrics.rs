@@ -60,6 +60,8 @@ pub struct Metrics {
     pub jobs_given_back_total: IntCounter,
     /// Failed RPC requests (each failure, including those retried on another endpoint).
     pub rpc_errors_total: IntCounter,
+    /// JSON-RPC requests sent, by `method` (each endpoint tried counts).
+    pub rpc_requests_total: IntCounterVec,
     /// Websocket (PubSub) reconnections.
     pub websocket_reconnects_total: IntCounter,
     /// Jobs claimed and not yet finished.
@@ -115,6 +117,14 @@ impl Metrics {
                 "Claimed jobs that failed, by reason.",
             )?,
             rpc_errors_total: counter("rpc_errors_total", "Failed RPC requests.")?,
+            rpc_requests_total: {
+                let c = IntCounterVec::new(
+                    Opts::new("rpc_requests_total", "JSON-RPC requests sent, by method."),
+                    &["method"],
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             websocket_reconnects_total: counter(
                 "websocket_reconnects_total",
                 "Websocket (PubSub) reconnections.",
@@ -353,7 +363,7 @@ fn response(
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 12] = [
+    const NAMES: [&str; 13] = [
         "jobs_seen_total",
         "jobs_claimed_total",
         "jobs_given_back_total",
@@ -361,6 +371,7 @@ mod tests {
         "jobs_completed_total",
         "jobs_failed_total",
         "rpc_errors_total",
+        "rpc_requests_total",
         "websocket_reconnects_total",
         "jobs_in_flight",
         "earnings_base_units_total",
@@ -377,6 +388,9 @@ mod tests {
         m.jobs_completed_total.inc();
         m.failed("timeout");
         m.rpc_errors_total.inc();
+        m.rpc_requests_total
+            .with_label_values(&["getAccountInfo"])
+            .inc();
         m.websocket_reconnects_total.inc();
         m.jobs_in_flight.set(2);
         m.earnings_base_units_total.inc_by(1_500);
@@ -404,6 +418,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("earnings_base_units_total 1500"), "{text}");
+        assert!(
+            text.contains("rpc_requests_total{method=\"getAccountInfo\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("jobs_in_flight 2"), "{text}");
         assert!(text.contains("gpu_seconds_bucket{le=\"0.5\"} 1"), "{text}");
         assert!(text.contains("pickup_latency_seconds_count 1"), "{text}");

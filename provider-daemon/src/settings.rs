@@ -10,7 +10,8 @@
 //!    `COMPUTE_MARKET__<SECTION>__<KEY>` for keys in a section, e.g.
 //!    `COMPUTE_MARKET__MARKET=<base58>` or `COMPUTE_MARKET__GPU__ALLOW_CPU=true`. List keys
 //!    (`rpc_urls`, `ws_urls`) take a comma-separated list; an empty value clears an optional key
-//!    (`metrics_addr`, `priority_fee_micro_lamports`, `gpu.adapter`, `fault.crash_after`).
+//!    (`metrics_addr`, `priority_fee_micro_lamports`, `max_priority_fee_micro_lamports`,
+//!    `gpu.adapter`, `fault.crash_after`).
 //!    Unknown `COMPUTE_MARKET__*` variables are refused, like unknown keys in the file.
 //!
 //! [`Settings::load`] then expands a leading `~/` in `keypair_path` and `state_path` and runs
@@ -47,8 +48,9 @@ pub const DEFAULT_MAX_IO_BYTES: u64 = 128 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Solana JSON-RPC endpoints (`http://` or `https://`), tried in order and rotated on
-    /// failure. At least one is required.
+    /// Solana JSON-RPC endpoints (`http://` or `https://`). Requests go to one endpoint until it
+    /// fails (unreachable, an HTTP error, 429 once its `Retry-After` waits are spent, unhealthy,
+    /// behind the slot a read needs), then to the next. At least one is required.
     pub rpc_urls: Vec<String>,
     /// Solana PubSub websocket endpoints (`ws://` or `wss://`). Empty (the default): derived from
     /// each RPC URL.
@@ -64,6 +66,19 @@ pub struct Settings {
     pub state_path: PathBuf,
     /// Jobs paying less than this (in the market's mint base units) are skipped. Default 0.
     pub min_reward: u64,
+    /// Jobs whose reward is less than this share of the collateral they put at risk, in basis
+    /// points, are skipped (e.g. 1000: the reward must be at least 10 % of the collateral).
+    /// Default 0.
+    pub min_reward_to_collateral_bps: u64,
+    /// Clients (wallet addresses, base58) whose jobs are never taken. Default: none.
+    pub blocked_clients: Vec<String>,
+    /// Most jobs of one client in progress at once (0: no limit). Default 0.
+    pub max_jobs_per_client: usize,
+    /// Time a job needs beyond `job_timeout` before its commit deadline: waiting for a worker,
+    /// downloading, uploading the output and confirming transactions. Jobs leaving less are
+    /// skipped. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub claim_margin: Duration,
     /// How many jobs may be claimed and in progress at once. Default 2; must be at least 1.
     pub max_concurrent_jobs: usize,
     /// Wall-clock limit for one job's GPU execution (humantime string, e.g. `"60s"`). Default 60s.
@@ -82,8 +97,12 @@ pub struct Settings {
     /// Log output format. Default `auto`.
     pub log_format: LogFormat,
     /// Compute-unit price added to every transaction, in micro-lamports. Default: none (no
-    /// priority fee).
+    /// priority fee). With `max_priority_fee_micro_lamports` set: the least fee paid.
     pub priority_fee_micro_lamports: Option<u64>,
+    /// When set, each transaction's compute-unit price follows the network's recent fees for
+    /// the accounts it writes (`getRecentPrioritizationFees`, 75th percentile), at most this
+    /// many micro-lamports. Default: none (the fixed `priority_fee_micro_lamports` only).
+    pub max_priority_fee_micro_lamports: Option<u64>,
     /// The `[gpu]` section: the executor.
     pub gpu: GpuSettings,
     /// The `[fault]` section: TEST-ONLY fault injection.
@@ -104,6 +123,10 @@ impl Default for Settings {
             store: String::new(),
             state_path: PathBuf::from(DEFAULT_STATE_PATH),
             min_reward: 0,
+            min_reward_to_collateral_bps: 0,
+            blocked_clients: Vec::new(),
+            max_jobs_per_client: 0,
+            claim_margin: Duration::from_secs(10),
             max_concurrent_jobs: 2,
             job_timeout: Duration::from_secs(60),
             resync_interval: Duration::from_secs(10),
@@ -111,6 +134,7 @@ impl Default for Settings {
             metrics_addr: None,
             log_format: LogFormat::Auto,
             priority_fee_micro_lamports: None,
+            max_priority_fee_micro_lamports: None,
             gpu: GpuSettings::default(),
             fault: FaultSettings::default(),
             source: None,
@@ -382,6 +406,19 @@ pub enum SettingsError {
         /// Why it is refused.
         reason: String,
     },
+    /// An entry of `blocked_clients` is not a base58 address.
+    #[error(
+        "{origin}: `blocked_clients` entry {value:?} is not a valid wallet address ({reason}): \
+         list base58 public keys"
+    )]
+    InvalidBlockedClient {
+        /// Where the settings came from.
+        origin: String,
+        /// The entry.
+        value: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// `max_concurrent_jobs` is 0.
     #[error(
         "{origin}: `max_concurrent_jobs` is 0: set it to at least 1 (or set \
@@ -451,6 +488,10 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("", "store", Kind::Str),
     ("", "state_path", Kind::Path),
     ("", "min_reward", Kind::UInt),
+    ("", "min_reward_to_collateral_bps", Kind::UInt),
+    ("", "blocked_clients", Kind::List),
+    ("", "max_jobs_per_client", Kind::UInt),
+    ("", "claim_margin", Kind::Duration),
     ("", "max_concurrent_jobs", Kind::UInt),
     ("", "job_timeout", Kind::Duration),
     ("", "resync_interval", Kind::Duration),
@@ -458,6 +499,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("", "metrics_addr", Kind::OptSocketAddr),
     ("", "log_format", Kind::Enum(LOG_FORMATS)),
     ("", "priority_fee_micro_lamports", Kind::OptUInt),
+    ("", "max_priority_fee_micro_lamports", Kind::OptUInt),
     ("gpu", "adapter", Kind::OptStr),
     ("gpu", "allow_cpu", Kind::Bool),
     ("gpu", "workers", Kind::UInt),
@@ -584,6 +626,7 @@ impl Settings {
         if self.max_concurrent_jobs == 0 {
             return Err(SettingsError::ZeroMaxConcurrentJobs { origin: origin() });
         }
+        self.blocked_client_pubkeys()?;
         if self.gpu.workers == 0 {
             return Err(SettingsError::ZeroWorkers { origin: origin() });
         }
@@ -628,6 +671,20 @@ impl Settings {
                         url: url.clone(),
                         reason: e.to_string(),
                     }
+                })
+            })
+            .collect()
+    }
+
+    /// `blocked_clients` as addresses.
+    pub fn blocked_client_pubkeys(&self) -> Result<Vec<Pubkey>, SettingsError> {
+        self.blocked_clients
+            .iter()
+            .map(|value| {
+                Pubkey::from_str(value.trim()).map_err(|e| SettingsError::InvalidBlockedClient {
+                    origin: origin_of(self.source.as_deref()),
+                    value: value.clone(),
+                    reason: e.to_string(),
                 })
             })
             .collect()

@@ -538,6 +538,18 @@ impl StateDb {
         raws.into_iter().map(|r| r.decode(&self.path)).collect()
     }
 
+    /// Deletes finished records ([`Phase::Done`], [`Phase::Abandoned`]) last changed before
+    /// `before` (unix seconds), so the journal does not grow without bound; returns how many.
+    /// Unfinished records are never deleted.
+    pub fn forget_finished(&self, before: i64) -> Result<usize, StateError> {
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM jobs WHERE phase IN ('done', 'abandoned') AND updated_at < ?1",
+            [before],
+        )
+        .map_err(self.err("forgetting finished jobs"))
+    }
+
     /// How many jobs are in each phase; every phase is present, with 0 where there are none.
     pub fn counts(&self) -> Result<BTreeMap<Phase, u64>, StateError> {
         let conn = self.lock();
@@ -684,6 +696,26 @@ mod tests {
     fn state_db_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<StateDb>();
+    }
+
+    #[test]
+    fn finished_records_are_forgotten_and_unfinished_ones_kept() {
+        let db = StateDb::open_in_memory().expect("open");
+        for n in 1..=3 {
+            assert!(db.insert_new(&record(n, 10)).expect("insert"));
+        }
+        db.advance(&key(1), Phase::Done, RecordUpdate::default())
+            .expect("done");
+        db.advance(&key(2), Phase::Abandoned, RecordUpdate::default())
+            .expect("abandoned");
+        assert_eq!(
+            db.forget_finished(unix_now() - 60).expect("forget"),
+            0,
+            "too recent"
+        );
+        assert_eq!(db.forget_finished(unix_now() + 1).expect("forget"), 2);
+        assert_eq!(db.get(&key(1)).expect("get"), None);
+        assert!(db.get(&key(3)).expect("get").is_some(), "pending kept");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_commitment_config::CommitmentConfig;
 use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
 use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
-use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
@@ -49,9 +48,23 @@ impl SlotMerge {
         *latest = seen.slot;
         true
     }
+
+    /// Forgets every job `keep` says no to (bounds memory).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Pubkey) -> bool) {
+        self.latest.retain(|address, _| keep(address));
+    }
 }
 
-/// Follows the market's jobs over websockets until `shutdown` turns true.
+/// The jobs discovery looks at: the market's open ones.
+fn open_jobs(market: Pubkey) -> JobFilter {
+    JobFilter {
+        market: Some(market),
+        status: Some(JobStatus::Open),
+        ..Default::default()
+    }
+}
+
+/// Follows the market's open jobs over websockets until `shutdown` turns true.
 pub async fn subscribe(
     ws_urls: Vec<String>,
     market: Pubkey,
@@ -90,14 +103,11 @@ async fn follow(
     backoff: &mut Duration,
 ) -> Result<(), String> {
     let client = PubsubClient::new(url).await.map_err(|e| e.to_string())?;
+    // Open jobs of this market only: claims, commits, reveals and settlements of jobs that are
+    // no longer open never reach us (the runners follow our own jobs).
+    let filters = open_jobs(market).rpc_filters().swap_remove(0);
     let config = RpcProgramAccountsConfig {
-        filters: Some(vec![
-            RpcFilterType::DataSize(Job::LEN as u64),
-            RpcFilterType::Memcmp(Memcmp::new_base58_encoded(
-                Job::MARKET_OFFSET,
-                market.as_ref(),
-            )),
-        ]),
+        filters: Some(filters),
         account_config: RpcAccountInfoConfig {
             encoding: Some(UiAccountEncoding::Base64),
             commitment: Some(CommitmentConfig::confirmed()),
@@ -153,11 +163,7 @@ pub async fn resync(
                 continue;
             }
         };
-        let filter = JobFilter {
-            status: Some(JobStatus::Open),
-            ..Default::default()
-        };
-        match client.list(filter).await {
+        match client.list(open_jobs(client.market_address())).await {
             Ok(jobs) => {
                 for (address, job) in jobs {
                     let seen = Seen {

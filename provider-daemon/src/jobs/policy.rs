@@ -23,8 +23,12 @@ pub enum Skip {
     MarketPaused,
     /// This provider is paused.
     ProviderPaused,
-    /// Reward below this provider's minimum price.
+    /// Reward below this provider's minimum price, or too small for the collateral at risk.
     RewardTooLow,
+    /// The client is on this provider's blocklist.
+    ClientBlocked,
+    /// This provider already runs as many of this client's jobs as it allows.
+    ClientBusy,
     /// Not enough free stake for the collateral.
     InsufficientStake,
     /// Our published capabilities are below the job's minimum.
@@ -52,6 +56,8 @@ impl Skip {
             Skip::MarketPaused => "market_paused",
             Skip::ProviderPaused => "provider_paused",
             Skip::RewardTooLow => "reward_too_low",
+            Skip::ClientBlocked => "client_blocked",
+            Skip::ClientBusy => "client_busy",
             Skip::InsufficientStake => "insufficient_stake",
             Skip::CapabilitiesTooLow => "capabilities_too_low",
             Skip::NotEligible => "not_eligible",
@@ -77,11 +83,16 @@ impl std::fmt::Display for Skip {
 pub struct Limits {
     /// Least reward per replica accepted.
     pub min_reward: u64,
+    /// Least reward per replica, in basis points of the collateral per replica.
+    pub min_reward_to_collateral_bps: u64,
+    /// Clients whose jobs are never taken.
+    pub blocked_clients: Vec<Pubkey>,
     /// Largest input accepted, bytes.
     pub max_input_bytes: u64,
     /// Largest output accepted, bytes.
     pub max_output_bytes: u64,
-    /// Seconds a job may need (the executor's wall-clock limit plus transaction time).
+    /// Seconds a job may need before its commit deadline (the executor's wall-clock limit plus
+    /// the operator's margin for waiting, transfers and confirmations).
     pub seconds_needed: i64,
 }
 
@@ -134,7 +145,15 @@ pub fn screen(
     if provider.status != ProviderStatus::Active {
         return Err(Skip::ProviderPaused);
     }
-    if job.reward_per_replica < limits.min_reward {
+    if limits.blocked_clients.contains(&job.client) {
+        return Err(Skip::ClientBlocked);
+    }
+    let least_for_risk = u128::from(job.collateral_per_replica)
+        * u128::from(limits.min_reward_to_collateral_bps)
+        / 10_000;
+    if job.reward_per_replica < limits.min_reward
+        || u128::from(job.reward_per_replica) < least_for_risk
+    {
         return Err(Skip::RewardTooLow);
     }
     if provider.free_stake().unwrap_or(0) < job.collateral_per_replica
@@ -246,6 +265,8 @@ mod tests {
     fn limits() -> Limits {
         Limits {
             min_reward: 10,
+            min_reward_to_collateral_bps: 0,
+            blocked_clients: vec![],
             max_input_bytes: 1 << 20,
             max_output_bytes: 1 << 20,
             seconds_needed: 30,
@@ -283,6 +304,21 @@ mod tests {
             ..limits()
         };
         assert_eq!(check(&j, &p, &m, &greedy, 0), Err(Skip::RewardTooLow));
+        // 50 of reward for 100 of collateral: enough at 50 %, not at 51 %.
+        let cautious = |bps| Limits {
+            min_reward_to_collateral_bps: bps,
+            ..limits()
+        };
+        assert_eq!(check(&j, &p, &m, &cautious(5_000), 0), Ok(()));
+        assert_eq!(
+            check(&j, &p, &m, &cautious(5_100), 0),
+            Err(Skip::RewardTooLow)
+        );
+        let wary = Limits {
+            blocked_clients: vec![j.client],
+            ..limits()
+        };
+        assert_eq!(check(&j, &p, &m, &wary, 0), Err(Skip::ClientBlocked));
         let mut poor = provider();
         poor.locked = 950;
         assert_eq!(check(&j, &poor, &m, &l, 0), Err(Skip::InsufficientStake));

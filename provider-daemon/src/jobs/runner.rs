@@ -358,15 +358,37 @@ async fn apply_or_draw(
 /// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
 /// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
 async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
-    match ctx.client.give_back(&address).await {
-        Ok(sig) => {
-            ctx.metrics.jobs_given_back_total.inc();
-            tracing::warn!(%address, %sig, "gave the job back");
-            format!("execution failed: {why}; given back ({sig})")
+    // A transient failure is retried (the alternative is a slash); a refusal is final.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match ctx.client.give_back(&address).await {
+            Ok(sig) => {
+                ctx.metrics.jobs_given_back_total.inc();
+                tracing::warn!(%address, %sig, reason = %why, "gave the job back");
+                return format!("{why}; given back ({sig})");
+            }
+            Err(e) if e.program_error_name().is_none() && attempts < 5 => {
+                ctx.metrics.rpc_errors_total.inc();
+                tracing::warn!(%address, error = %e, "giving the job back failed; retrying");
+                tokio::time::sleep(ctx.settings.poll_interval).await;
+            }
+            Err(e) => {
+                tracing::error!(%address, error = %e, "giving the job back failed");
+                return format!("{why}; give-back failed: {e}");
+            }
         }
+    }
+}
+
+/// Whether we hold a slot of `address`, read afresh (`None`: the node cannot say now). Asked
+/// before letting a job go: giving up a slot we hold would get it slashed.
+async fn holds_slot(ctx: &RunnerContext, address: &Pubkey) -> Option<bool> {
+    match ctx.client.job(address).await {
+        Ok(job) => Some(job.slot_of(&ctx.provider_address()).is_some()),
         Err(e) => {
-            tracing::error!(%address, error = %e, "giving the job back failed");
-            format!("execution failed: {why}; give-back failed: {e}")
+            tracing::warn!(%address, error = %e, "cannot tell whether we hold the job; retrying");
+            None
         }
     }
 }
@@ -410,7 +432,11 @@ async fn step(
             // claim lands in the posting slot): look again on the next pass.
             Err(e) if is_program_error(&e, &["AlreadyClaimed", "ClaimTooEarly"]) => Ok(None),
             Err(e) if e.program_error_name().is_some() => {
-                Ok(Some((Phase::Abandoned, format!("claim refused: {e}"))))
+                // Refused: unless an earlier attempt of ours landed after all, let go.
+                match holds_slot(ctx, &address).await {
+                    Some(false) => Ok(Some((Phase::Abandoned, format!("claim refused: {e}")))),
+                    Some(true) | None => Ok(None),
+                }
             }
             Err(e) => Err(e.into()),
         };
@@ -423,6 +449,20 @@ async fn step(
                 return Ok(Some((
                     Phase::Abandoned,
                     "commit deadline passed before a result was ready".into(),
+                )));
+            }
+            // Not run yet and no longer time to run it and commit: hand it back now, for the
+            // give-back cost, rather than be slashed at the deadline.
+            let needed = i64::try_from(ctx.settings.job_timeout.as_secs()).unwrap_or(i64::MAX);
+            if record.result_hash.is_none() && now.saturating_add(needed) > job.commit_deadline {
+                return Ok(Some((
+                    Phase::Abandoned,
+                    give_back(
+                        ctx,
+                        address,
+                        "too little time left before the commit deadline".into(),
+                    )
+                    .await,
                 )));
             }
             let (hash, uri) = match (record.result_hash, record.output_uri.clone()) {
@@ -449,7 +489,7 @@ async fn step(
                         tracing::error!(%address, error = %message, "job failed to execute");
                         return Ok(Some((
                             Phase::Abandoned,
-                            give_back(ctx, address, message).await,
+                            give_back(ctx, address, format!("execution failed: {message}")).await,
                         )));
                     }
                 },

@@ -2,6 +2,7 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod node;
+pub mod rpc_faults;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1,0 +1,254 @@
+//! Sending transactions so that they land, and knowing when they did.
+//!
+//! [`Client::send`] signs once, sends with preflight (a program error comes back at once, with
+//! its logs), then polls the signature's status, **rebroadcasting the same signed transaction**
+//! every [`REBROADCAST_EVERY`] until it is confirmed or its blockhash has expired. Transient RPC
+//! failures while waiting (a dropped connection, a 429, a node restarting) are waited out, not
+//! reported as a failed send: the transaction may well have landed. The slot it landed in is
+//! remembered ([`Client::min_context_slot`]) and every later account read of this client asks
+//! for state at least that new (`minContextSlot`), so a lagging or load-balanced node can never
+//! show a state from before our own transaction.
+//!
+//! The priority fee is either fixed (`ClientConfig::priority_fee_micro_lamports`) or, when a cap
+//! is set (`ClientConfig::priority_fee_cap_micro_lamports`), follows
+//! `getRecentPrioritizationFees` for the transaction's writable accounts (the 75th percentile of
+//! the recent slots' fees), never below the fixed fee nor above the cap.
+
+use std::time::{Duration, Instant};
+
+use anchor_lang::solana_program::instruction::Instruction;
+use solana_commitment_config::CommitmentConfig;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_keypair::Keypair;
+use solana_rpc_client_api::client_error::ErrorKind;
+use solana_rpc_client_api::config::{RpcSendTransactionConfig, RpcTransactionConfig};
+use solana_signature::Signature;
+use solana_signer::Signer;
+use solana_transaction::Transaction;
+
+use crate::client::{cu, Client};
+use crate::error::{Result, SdkError};
+
+/// How often an unconfirmed transaction is sent again.
+pub const REBROADCAST_EVERY: Duration = Duration::from_secs(2);
+/// How often its status is polled.
+const STATUS_EVERY: Duration = Duration::from_millis(400);
+/// How long recent prioritization fees are reused before they are read again.
+const FEE_TTL: Duration = Duration::from_secs(10);
+
+impl Client {
+    /// Signs (payer + `signers`) and sends `ixs` with a compute-unit limit; returns once the
+    /// transaction is confirmed (see the module documentation for rebroadcasts and waits).
+    /// Failures name the program error and carry the logs; a transaction whose blockhash
+    /// expired before it landed is [`SdkError::Expired`] (safe to build and send again).
+    pub async fn send(
+        &self,
+        name: &str,
+        ixs: Vec<Instruction>,
+        signers: &[&Keypair],
+        cu_limit: u32,
+    ) -> Result<Signature> {
+        let (blockhash, last_valid) = self
+            .rpc()
+            .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+            .await
+            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
+        let price = self.priority_fee_for(&ixs).await;
+        let tx = self.sign_with_price(name, ixs, signers, cu_limit, blockhash, price)?;
+        let signature = tx.signatures[0];
+        let preflight = RpcSendTransactionConfig {
+            preflight_commitment: Some(CommitmentConfig::confirmed().commitment),
+            ..Default::default()
+        };
+        match self
+            .rpc()
+            .send_transaction_with_config(&tx, preflight)
+            .await
+        {
+            Ok(_) => {}
+            // The node may have taken it before the connection broke: wait and rebroadcast.
+            Err(e) if is_transport(&e) => {
+                tracing::debug!(%signature, error = %e, "send failed in transport; rebroadcasting")
+            }
+            Err(e) => return Err(SdkError::from_send(name, e)),
+        }
+        let rebroadcast = RpcSendTransactionConfig {
+            skip_preflight: true,
+            max_retries: Some(0),
+            ..Default::default()
+        };
+        let mut sent = Instant::now();
+        loop {
+            tokio::time::sleep(STATUS_EVERY).await;
+            match self.rpc().get_signature_statuses(&[signature]).await {
+                Ok(response) => {
+                    if let Some(Some(status)) = response.value.first() {
+                        if status.satisfies_commitment(CommitmentConfig::confirmed()) {
+                            self.observe_slot(status.slot);
+                            return match &status.err {
+                                None => Ok(signature),
+                                Some(runtime) => {
+                                    let logs = self.transaction_logs(&signature).await;
+                                    Err(SdkError::from_logs(name, logs, runtime.to_string()))
+                                }
+                            };
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(%signature, error = %e, "status poll failed; waiting on"),
+            }
+            if sent.elapsed() < REBROADCAST_EVERY {
+                continue;
+            }
+            // Not confirmed yet: still valid? Then send the same transaction again.
+            match self
+                .rpc()
+                .get_block_height_with_commitment(CommitmentConfig::confirmed())
+                .await
+            {
+                Ok(height) if height > last_valid => {
+                    // One last look: it may have landed just before the blockhash expired.
+                    if let Ok(r) = self.rpc().get_signature_statuses(&[signature]).await {
+                        if let Some(Some(status)) = r.value.first() {
+                            if status.satisfies_commitment(CommitmentConfig::confirmed()) {
+                                continue;
+                            }
+                        }
+                    }
+                    return Err(SdkError::Expired {
+                        instruction: name.to_string(),
+                        signature,
+                    });
+                }
+                Ok(_) => {
+                    if let Err(e) = self
+                        .rpc()
+                        .send_transaction_with_config(&tx, rebroadcast)
+                        .await
+                    {
+                        tracing::debug!(%signature, error = %e, "rebroadcast failed");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "getBlockHeight failed; waiting on"),
+            }
+            sent = Instant::now();
+        }
+    }
+
+    /// Builds and signs (payer + `signers`) a transaction of `ixs` with a compute-unit limit
+    /// (and the configured fixed priority fee), for callers that send many at once.
+    pub fn sign(
+        &self,
+        name: &str,
+        ixs: Vec<Instruction>,
+        signers: &[&Keypair],
+        cu_limit: u32,
+        blockhash: solana_message::Hash,
+    ) -> Result<Transaction> {
+        let price = self.inner().priority_fee;
+        self.sign_with_price(name, ixs, signers, cu_limit, blockhash, price)
+    }
+
+    fn sign_with_price(
+        &self,
+        name: &str,
+        ixs: Vec<Instruction>,
+        signers: &[&Keypair],
+        cu_limit: u32,
+        blockhash: solana_message::Hash,
+        price: Option<u64>,
+    ) -> Result<Transaction> {
+        let mut all = Vec::with_capacity(ixs.len() + 2);
+        all.push(ComputeBudgetInstruction::set_compute_unit_limit(
+            cu_limit.saturating_add(cu::BUDGET_OVERHEAD),
+        ));
+        if let Some(price) = price.filter(|p| *p > 0) {
+            all.push(ComputeBudgetInstruction::set_compute_unit_price(price));
+        }
+        all.extend(ixs);
+        let payer = &self.inner().payer;
+        let mut keys: Vec<&Keypair> = vec![payer];
+        keys.extend(signers.iter().copied());
+        let mut tx = Transaction::new_with_payer(&all, Some(&payer.pubkey()));
+        // `try_sign`, not `new_signed_with_payer`: a wrong signer set is an error, not a panic.
+        tx.try_sign(&keys, blockhash)
+            .map_err(|e| SdkError::Transaction {
+                instruction: name.to_string(),
+                message: format!("cannot sign: {e}"),
+                logs: vec![],
+            })?;
+        Ok(tx)
+    }
+
+    /// The priority fee for a transaction of `ixs`: fixed, or following recent fees up to the cap.
+    async fn priority_fee_for(&self, ixs: &[Instruction]) -> Option<u64> {
+        let fixed = self.inner().priority_fee;
+        let Some(cap) = self.inner().priority_fee_cap else {
+            return fixed;
+        };
+        let mut writable: Vec<_> = ixs
+            .iter()
+            .flat_map(|ix| ix.accounts.iter())
+            .filter(|a| a.is_writable)
+            .map(|a| a.pubkey)
+            .collect();
+        writable.sort();
+        writable.dedup();
+        writable.truncate(128);
+        {
+            let cached = self.inner().recent_fee.lock().expect("fee cache lock");
+            if let Some((at, fee)) = *cached {
+                if at.elapsed() < FEE_TTL {
+                    return Some(fee.max(fixed.unwrap_or(0)).min(cap));
+                }
+            }
+        }
+        let recent = match self.rpc().get_recent_prioritization_fees(&writable).await {
+            Ok(fees) => {
+                let mut fees: Vec<u64> = fees.iter().map(|f| f.prioritization_fee).collect();
+                fees.sort_unstable();
+                fees.get(fees.len().saturating_mul(3) / 4)
+                    .copied()
+                    .unwrap_or(0)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "getRecentPrioritizationFees failed; fixed fee");
+                return fixed.map(|f| f.min(cap));
+            }
+        };
+        *self.inner().recent_fee.lock().expect("fee cache lock") = Some((Instant::now(), recent));
+        Some(recent.max(fixed.unwrap_or(0)).min(cap))
+    }
+
+    /// The log messages of a landed transaction (empty when the node cannot say), read at
+    /// confirmed commitment, retried briefly as a node may index it a moment after confirming.
+    pub(crate) async fn transaction_logs(&self, signature: &Signature) -> Vec<String> {
+        let config = RpcTransactionConfig {
+            encoding: Some(solana_transaction_status_client_types::UiTransactionEncoding::Base64),
+            commitment: Some(CommitmentConfig::confirmed()),
+            max_supported_transaction_version: Some(0),
+        };
+        for _ in 0..5 {
+            if let Ok(tx) = self
+                .rpc()
+                .get_transaction_with_config(signature, config)
+                .await
+            {
+                let logs: Option<Vec<String>> =
+                    tx.transaction.meta.and_then(|m| m.log_messages.into());
+                return logs.unwrap_or_default();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        vec![]
+    }
+}
+
+/// Whether `e` is a transport failure (the request may or may not have reached the node), as
+/// opposed to an answer.
+pub(crate) fn is_transport(e: &solana_rpc_client_api::client_error::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Io(_) | ErrorKind::Reqwest(_) | ErrorKind::Middleware(_)
+    )
+}

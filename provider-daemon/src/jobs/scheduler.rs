@@ -1,0 +1,329 @@
+//! The scheduler: turns the open jobs discovery sees into work, frugally.
+//!
+//! - **Each decision is remembered per job version** (a hash of the job account) and per view
+//!   of our own provider and market: a job that was skipped costs nothing (no RPC call, no
+//!   download) until it changes or our own state does.
+//! - **Our provider, the market and the chain clock are read once per view**, refreshed every
+//!   [`VIEW_TTL`] or when our own state changed (a job taken or finished), not once per job.
+//! - **Preparation (downloads, validation) runs in bounded concurrent tasks**
+//!   ([`MAX_PREPARING`] at once), never in the discovery loop: a slow blob server delays only
+//!   its own job.
+//! - Memory is bounded: decisions and slot marks of jobs not seen for [`FORGET_AFTER`] are
+//!   dropped.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use compute_market_job::JobDescriptor;
+use compute_market_sdk::{Job, Market, Provider, Pubkey, SdkError};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::chain::watcher::{Seen, SlotMerge};
+use crate::jobs::policy::{self, Skip};
+use crate::jobs::runner::{self, RunnerContext};
+
+/// How long a view of our provider, the market and the clock is used before it is read again.
+pub const VIEW_TTL: Duration = Duration::from_secs(5);
+/// How many jobs are prepared (downloaded and validated) at once.
+pub const MAX_PREPARING: usize = 4;
+/// Decisions about jobs not seen for this long are forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// Our provider, the market and the chain clock, as of one read.
+struct View {
+    provider: Provider,
+    market: Market,
+    /// Chain time minus wall time when read, in seconds.
+    clock_offset: i64,
+    read_at: Instant,
+    /// Bumped whenever the provider or market read differs from the previous view.
+    epoch: u64,
+    /// What the provider and market read were, to tell whether they changed.
+    fingerprint: String,
+}
+
+/// A remembered skip.
+struct Decision {
+    version: u64,
+    epoch: u64,
+    seen_at: Instant,
+}
+
+/// The scheduler's state. See the module documentation.
+pub struct Scheduler {
+    ctx: Arc<RunnerContext>,
+    limits: policy::Limits,
+    merge: SlotMerge,
+    decisions: HashMap<Pubkey, Decision>,
+    view: Option<View>,
+    stale: bool,
+    epoch: u64,
+    /// Jobs being run, with their client (`Pubkey::default()` for resumed ones).
+    in_flight: HashMap<Pubkey, Pubkey>,
+    /// Most jobs of one client at once (0: no limit).
+    per_client: usize,
+    preparing: HashSet<Pubkey>,
+    prepare_slots: Arc<Semaphore>,
+    /// Preparations in progress; each yields its job and the outcome.
+    pub prepares: JoinSet<(Seen, Result<JobDescriptor, Skip>)>,
+    permits: Arc<Semaphore>,
+    /// Jobs being run; each yields its address when it ends.
+    pub jobs: JoinSet<Pubkey>,
+    last_prune: Instant,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A job account's version: any change to it makes a new one.
+fn version(job: &Job) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytemuck::bytes_of(job).hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Scheduler {
+    /// A scheduler running at most `max_jobs` jobs at once, and at most `per_client` of one
+    /// client's (0: no limit).
+    pub fn new(
+        ctx: Arc<RunnerContext>,
+        limits: policy::Limits,
+        max_jobs: usize,
+        per_client: usize,
+    ) -> Self {
+        Self {
+            ctx,
+            limits,
+            merge: SlotMerge::default(),
+            decisions: HashMap::new(),
+            view: None,
+            stale: true,
+            epoch: 0,
+            in_flight: HashMap::new(),
+            per_client,
+            preparing: HashSet::new(),
+            prepare_slots: Arc::new(Semaphore::new(MAX_PREPARING)),
+            prepares: JoinSet::new(),
+            permits: Arc::new(Semaphore::new(max_jobs)),
+            jobs: JoinSet::new(),
+            last_prune: Instant::now(),
+        }
+    }
+
+    /// Resumes a journaled job (before any new work is taken).
+    pub fn resume(&mut self, address: Pubkey) {
+        self.in_flight.insert(address, Pubkey::default());
+        let ctx = self.ctx.clone();
+        let permits = self.permits.clone();
+        self.jobs.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let _in_flight = ctx.metrics.in_flight();
+            if let Err(e) = runner::drive(ctx, address, None).await {
+                tracing::error!(job = %address, error = %e, "runner stopped");
+            }
+            address
+        });
+    }
+
+    /// Reads our provider, the market and the clock when the view is old or our state changed.
+    async fn view(&mut self) -> Result<&View, SdkError> {
+        let fresh = self
+            .view
+            .as_ref()
+            .is_some_and(|v| !self.stale && v.read_at.elapsed() < VIEW_TTL);
+        if !fresh {
+            let client = &self.ctx.client;
+            let provider = client.provider().await?;
+            let market = client.market().await?;
+            let chain = client.chain_time().await?;
+            // Every field either account has (they have no `PartialEq`).
+            let fingerprint = format!("{provider:?}{market:?}");
+            let changed = self
+                .view
+                .as_ref()
+                .is_none_or(|v| v.fingerprint != fingerprint);
+            if changed {
+                self.epoch += 1;
+            }
+            self.view = Some(View {
+                provider,
+                market,
+                clock_offset: chain - now_unix(),
+                read_at: Instant::now(),
+                epoch: self.epoch,
+                fingerprint,
+            });
+            self.stale = false;
+        }
+        Ok(self.view.as_ref().expect("view just set"))
+    }
+
+    /// A job seen by discovery: screened from the cached view, then prepared in the background.
+    pub async fn on_seen(&mut self, seen: Seen) {
+        self.prune();
+        if !self.merge.accept(&seen)
+            || self.in_flight.contains_key(&seen.address)
+            || self.preparing.contains(&seen.address)
+        {
+            return;
+        }
+        let version = version(&seen.job);
+        let epoch = self.epoch;
+        if let Some(d) = self.decisions.get_mut(&seen.address) {
+            if d.version == version && d.epoch == epoch {
+                d.seen_at = Instant::now();
+                return;
+            }
+        }
+        let metrics = self.ctx.metrics.clone();
+        metrics.jobs_seen_total.inc();
+        let me = self.ctx.client.provider_address();
+        let limits = self.limits.clone();
+        let screened = match self.view().await {
+            Ok(view) => policy::screen(
+                &seen.job,
+                &me,
+                &view.provider,
+                &view.market,
+                &limits,
+                now_unix() + view.clock_offset,
+            )
+            .map(|()| view.epoch),
+            Err(e) => {
+                metrics.rpc_errors_total.inc();
+                tracing::warn!(error = %e, "cannot read provider state; skipping for now");
+                return;
+            }
+        };
+        if let Err(skip) = screened {
+            self.decide(&seen, version, &skip);
+            return;
+        }
+        if self.per_client > 0
+            && self
+                .in_flight
+                .values()
+                .filter(|c| **c == seen.job.client)
+                .count()
+                >= self.per_client
+        {
+            // Not remembered: the count drops when one of its jobs ends.
+            report(&metrics, &seen, &Skip::ClientBusy, false);
+            return;
+        }
+        if self.permits.available_permits() == 0 {
+            // Not remembered: a permit frees when a job ends, and the next resync sees it again.
+            report(
+                &metrics,
+                &seen,
+                &Skip::Invalid("busy: max_concurrent_jobs reached".into()),
+                false,
+            );
+            return;
+        }
+        self.preparing.insert(seen.address);
+        let ctx = self.ctx.clone();
+        let slots = self.prepare_slots.clone();
+        self.prepares.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let outcome = runner::prepare(&ctx, &seen.job).await;
+            (seen, outcome)
+        });
+    }
+
+    /// A preparation finished: take the job, or remember why not.
+    pub fn on_prepared(&mut self, seen: Seen, outcome: Result<JobDescriptor, Skip>) {
+        self.preparing.remove(&seen.address);
+        let descriptor = match outcome {
+            Ok(d) => d,
+            Err(skip) => {
+                self.decide(&seen, version(&seen.job), &skip);
+                return;
+            }
+        };
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            report(
+                &self.ctx.metrics,
+                &seen,
+                &Skip::Invalid("busy: max_concurrent_jobs reached".into()),
+                false,
+            );
+            return;
+        };
+        self.in_flight.insert(seen.address, seen.job.client);
+        self.stale = true;
+        tracing::info!(job = %seen.address, source = seen.source, reward = seen.job.reward_per_replica, "taking job");
+        let ctx = self.ctx.clone();
+        self.jobs.spawn(async move {
+            let _permit = permit;
+            let _in_flight = ctx.metrics.in_flight();
+            if let Err(e) = runner::take(ctx, seen.address, seen.job, descriptor).await {
+                tracing::error!(job = %seen.address, error = %e, "runner stopped");
+            }
+            seen.address
+        });
+    }
+
+    /// A job's runner ended.
+    pub fn on_job_done(&mut self, address: Pubkey) {
+        self.in_flight.remove(&address);
+        self.stale = true;
+    }
+
+    /// Jobs still running.
+    pub fn running(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn decide(&mut self, seen: &Seen, version: u64, skip: &Skip) {
+        let first = !self.decisions.contains_key(&seen.address);
+        self.decisions.insert(
+            seen.address,
+            Decision {
+                version,
+                epoch: self.epoch,
+                seen_at: Instant::now(),
+            },
+        );
+        report(&self.ctx.metrics, seen, skip, first);
+    }
+
+    /// Forgets jobs not seen for [`FORGET_AFTER`] (at most once a minute).
+    fn prune(&mut self) {
+        if self.last_prune.elapsed() < Duration::from_secs(60) {
+            return;
+        }
+        self.last_prune = Instant::now();
+        self.decisions
+            .retain(|_, d| d.seen_at.elapsed() < FORGET_AFTER);
+        let keep: HashSet<Pubkey> = self
+            .decisions
+            .keys()
+            .chain(self.in_flight.keys())
+            .chain(&self.preparing)
+            .copied()
+            .collect();
+        self.merge.retain(|address| keep.contains(address));
+    }
+}
+
+/// Counts a skip; logs it at info the first time for a job ("why is nobody taking my job?").
+fn report(metrics: &crate::metrics::Metrics, seen: &Seen, skip: &Skip, first: bool) {
+    metrics
+        .jobs_skipped_total
+        .with_label_values(&[skip.label()])
+        .inc();
+    if first {
+        tracing::info!(job = %seen.address, reason = %skip, "skipping job");
+    } else {
+        tracing::debug!(job = %seen.address, reason = %skip, "skipping job");
+    }
+}
