@@ -232,7 +232,7 @@ fn three_daemons_apply_to_a_drawn_job_draw_it_and_complete_it() {
 /// A daemon crashes (abort, as SIGKILL would) right after sending the transaction of `point`,
 /// before journaling its confirmation; restarted without the fault, it resumes from its journal
 /// and the chain, and the job completes with nobody slashed and no double claim.
-fn crash_and_resume(point: &str) {
+fn crash_and_resume(point: &str, lose_journal: bool) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
@@ -260,6 +260,11 @@ fn crash_and_resume(point: &str) {
         assert!(!status.success(), "the fault-injected daemon crashed");
         assert!(daemons[2].log().contains("fault injection: crashing now"));
         crashy.edit_config(&[(&fault, "")]);
+        if lose_journal {
+            for file in ["crashy.sqlite", "crashy.sqlite-wal", "crashy.sqlite-shm"] {
+                let _ = std::fs::remove_file(dir.path().join(file));
+            }
+        }
         daemons.push(start(&crashy, dir.path(), "crashy"));
         let settled = wait_settled(&handle, &daemons.iter().collect::<Vec<_>>()).await;
         assert_eq!(
@@ -292,33 +297,37 @@ fn crash_and_resume(point: &str) {
             );
         }
         // The job may settle (others crank it) before the restarted daemon is up: give it time.
+        let resumed = if lose_journal {
+            "resuming a job found on-chain but not in the journal"
+        } else {
+            "resuming journaled job"
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !daemons[3].log().contains("resuming journaled job")
-            && std::time::Instant::now() < deadline
-        {
+        while !daemons[3].log().contains(resumed) && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(
-            daemons[3].log().contains("resuming journaled job"),
-            "{}",
-            daemons[3].log()
-        );
+        assert!(daemons[3].log().contains(resumed), "{}", daemons[3].log());
     });
 }
 
 #[test]
+fn a_daemon_that_lost_its_journal_after_claiming_finishes_the_job() {
+    crash_and_resume("claim_sent", true);
+}
+
+#[test]
 fn a_daemon_killed_after_claiming_resumes() {
-    crash_and_resume("claim_sent");
+    crash_and_resume("claim_sent", false);
 }
 
 #[test]
 fn a_daemon_killed_after_committing_resumes_and_is_not_slashed() {
-    crash_and_resume("commit_sent");
+    crash_and_resume("commit_sent", false);
 }
 
 #[test]
 fn a_daemon_killed_after_revealing_resumes() {
-    crash_and_resume("reveal_sent");
+    crash_and_resume("reveal_sent", false);
 }
 
 #[test]
