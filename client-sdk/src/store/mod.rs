@@ -214,8 +214,10 @@ impl BlobStore {
     /// * `http(s)://host[:port]/path`: upload is `PUT {base}/{sha256hex}`, and that URL is the
     ///   blob's URI.
     /// * `s3://bucket[/prefix]`: Amazon S3 through `object_store`, configured from the `AWS_*`
-    ///   environment variables ([`AmazonS3Builder::from_env`]); the blob's URI is
-    ///   `s3://bucket/prefix/{sha256hex}`. Opening contacts nothing; the first request does.
+    ///   environment variables
+    ///   ([`AmazonS3Builder::from_env`](object_store::aws::AmazonS3Builder::from_env)); the
+    ///   blob's URI is `s3://bucket/prefix/{sha256hex}`. Opening contacts nothing; the first
+    ///   request does.
     ///
     /// A trailing `/` on `base` is dropped ([`BlobStore::base`] returns the normalized form).
     pub async fn open(base: &str) -> Result<Self, StoreError> {
