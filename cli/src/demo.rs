@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use compute_market_localnet::{LocalNet, LocalNetOptions};
+use compute_market_sdk::store::Scheme;
 use compute_market_sdk::{
     pda, Client, Job, JobSpec, JobStatus, Keypair, Pubkey, Signer, ValidatedJob,
 };
 use provider_daemon::gpu::kernels;
-use provider_daemon::settings::{GpuSettings, LogFormat, Settings};
+use provider_daemon::settings::{FetchSettings, GpuSettings, LogFormat, Settings};
 use tokio::sync::oneshot;
 
 /// Reward per replica of the demo's jobs.
@@ -341,6 +342,10 @@ pub async fn start_provider(
         &key_path,
         serde_json::to_string(&wallet.to_bytes().to_vec())?,
     )?;
+    let blobs = url::Url::parse(&net.blob_store_uri())
+        .ok()
+        .and_then(|url| url.to_file_path().ok())
+        .context("the node's blob store is not a local directory")?;
     let mut settings = Settings {
         rpc_urls: vec![net.rpc_url().to_string()],
         ws_urls: vec![net.ws_url().to_string()],
@@ -355,6 +360,13 @@ pub async fn start_provider(
         gpu: GpuSettings {
             allow_cpu,
             ..GpuSettings::default()
+        },
+        // The demo's clients upload to the node's blob directory: allow file:// there, and
+        // only there.
+        fetch: FetchSettings {
+            schemes: vec![Scheme::Https, Scheme::S3, Scheme::File],
+            file_roots: vec![blobs],
+            ..FetchSettings::default()
         },
         ..Settings::default()
     };

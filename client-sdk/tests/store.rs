@@ -517,11 +517,11 @@ async fn http_hung_server_times_out() {
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
-    let StoreError::Http { uri, message } = &err else {
-        panic!("expected Http, got {err:?}");
+    let StoreError::TimedOut { uri, after } = &err else {
+        panic!("expected TimedOut, got {err:?}");
     };
-    assert_eq!(*uri, hang);
-    assert!(message.contains("timed out"), "{message}");
+    assert_eq!((uri, *after), (&hang, timeouts.total));
+    assert!(err.to_string().contains("timed out after 500 ms"), "{err}");
     assert!(
         elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"

@@ -9,12 +9,14 @@
 //! 3. environment variables `COMPUTE_MARKET__<KEY>` for top-level keys and
 //!    `COMPUTE_MARKET__<SECTION>__<KEY>` for keys in a section, e.g.
 //!    `COMPUTE_MARKET__MARKET=<base58>` or `COMPUTE_MARKET__GPU__ALLOW_CPU=true`. List keys
-//!    (`rpc_urls`, `ws_urls`) take a comma-separated list; an empty value clears an optional key
-//!    (`metrics_addr`, `priority_fee_micro_lamports`, `max_priority_fee_micro_lamports`,
-//!    `gpu.adapter`, `fault.crash_after`).
+//!    (`rpc_urls`, `ws_urls`, `blocked_clients`, `fetch.schemes`, `fetch.file_roots`) take a
+//!    comma-separated list (`COMPUTE_MARKET__FETCH__SCHEMES=https,s3,file`); an empty value
+//!    clears an optional key (`metrics_addr`, `priority_fee_micro_lamports`,
+//!    `max_priority_fee_micro_lamports`, `gpu.adapter`, `fault.crash_after`).
 //!    Unknown `COMPUTE_MARKET__*` variables are refused, like unknown keys in the file.
 //!
-//! [`Settings::load`] then expands a leading `~/` in `keypair_path` and `state_path` and runs
+//! [`Settings::load`] then expands a leading `~/` in `keypair_path`, `state_path` and
+//! `fetch.file_roots` and runs
 //! [`Settings::validate`]. Every failure is a distinct [`SettingsError`] variant whose message
 //! names the file or variable and the key, and says what to change.
 
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use compute_market_sdk::store::{FetchPolicy, FileRoots, Scheme, Timeouts};
 use compute_market_sdk::Pubkey;
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +108,8 @@ pub struct Settings {
     pub max_priority_fee_micro_lamports: Option<u64>,
     /// The `[gpu]` section: the executor.
     pub gpu: GpuSettings,
+    /// The `[fetch]` section: what downloading a job's shader and input may do.
+    pub fetch: FetchSettings,
     /// The `[fault]` section: TEST-ONLY fault injection.
     pub fault: FaultSettings,
     /// Where these settings were read from (`None`: defaults and environment only). Not a key:
@@ -136,6 +141,7 @@ impl Default for Settings {
             priority_fee_micro_lamports: None,
             max_priority_fee_micro_lamports: None,
             gpu: GpuSettings::default(),
+            fetch: FetchSettings::default(),
             fault: FaultSettings::default(),
             source: None,
         }
@@ -167,6 +173,78 @@ impl Default for GpuSettings {
             workers: 1,
             max_input_bytes: DEFAULT_MAX_IO_BYTES,
             max_output_bytes: DEFAULT_MAX_IO_BYTES,
+        }
+    }
+}
+
+/// The `[fetch]` section: what downloading a job's shader and input may do. Their URIs are
+/// chosen by the job's client, who may be hostile: by default only `https://` and `s3://`, only
+/// public addresses, no redirects, unsigned S3 requests, and a deadline on every download
+/// ([`FetchSettings::policy`] is the SDK's [`FetchPolicy`] these settings describe).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchSettings {
+    /// URI schemes job blobs are downloaded from: any of `https`, `s3`, `http`, `file`. A blob
+    /// of another scheme is skipped ("refused: http:// is disabled"). Default `["https", "s3"]`.
+    pub schemes: Vec<Scheme>,
+    /// Directories `file://` blobs may be read from (absolute; `~/` is expanded). A file outside
+    /// them, or a symbolic link that leads out of them, is refused. Required when `schemes`
+    /// includes `file`. Default: none.
+    pub file_roots: Vec<PathBuf>,
+    /// Let `http(s)://` downloads reach non-public addresses: loopback, private (RFC 1918,
+    /// `fc00::/7`), link-local (`169.254/16` — cloud metadata — and `fe80::/10`), CGNAT,
+    /// multicast, broadcast, reserved. For a blob server on your own network. Names are resolved
+    /// and every address checked before connecting. Default false.
+    pub allow_private_addresses: bool,
+    /// HTTP redirects followed; each hop is checked like the first URI. Default 0 (a redirect is
+    /// refused).
+    pub max_redirects: usize,
+    /// Sign `s3://` downloads with this provider's AWS credentials (the `AWS_*` environment).
+    /// Default false: requests are unsigned, so a bucket a client names never sees your
+    /// credentials, and only public objects can be read.
+    pub s3_credentials: bool,
+    /// Longest wait for a download's connection. Default 10s.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Deadline of one whole download (connection, body, retries; a file's open and read).
+    /// Default 30s.
+    #[serde(with = "humantime_serde")]
+    pub total_timeout: Duration,
+    /// Downloads from one host (or S3 bucket) at once; a job needing one more is skipped until
+    /// the next resync. Default 2; must be at least 1.
+    pub max_per_host: usize,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        let policy = FetchPolicy::default();
+        FetchSettings {
+            schemes: policy.schemes.into_iter().collect(),
+            file_roots: Vec::new(),
+            allow_private_addresses: policy.allow_private_addresses,
+            max_redirects: policy.max_redirects,
+            s3_credentials: policy.s3_credentials,
+            connect_timeout: policy.timeouts.connect,
+            total_timeout: policy.timeouts.total,
+            max_per_host: compute_market_sdk::store::DEFAULT_MAX_PER_HOST,
+        }
+    }
+}
+
+impl FetchSettings {
+    /// The SDK's download policy these settings describe.
+    pub fn policy(&self) -> FetchPolicy {
+        FetchPolicy {
+            schemes: self.schemes.iter().copied().collect(),
+            file_roots: FileRoots::Under(self.file_roots.clone()),
+            allow_private_addresses: self.allow_private_addresses,
+            max_redirects: self.max_redirects,
+            s3_credentials: self.s3_credentials,
+            timeouts: Timeouts {
+                connect: self.connect_timeout,
+                total: self.total_timeout,
+            },
+            max_per_host: std::num::NonZeroUsize::new(self.max_per_host),
         }
     }
 }
@@ -445,6 +523,37 @@ pub enum SettingsError {
         /// The key.
         key: &'static str,
     },
+    /// `fetch.schemes` includes `file` but `fetch.file_roots` is empty.
+    #[error(
+        "{origin}: `fetch.schemes` includes \"file\" but `fetch.file_roots` is empty: list the \
+         directories job blobs may be read from, e.g. file_roots = [\"/var/lib/compute-market/blobs\"] \
+         (or set {ENV_PREFIX}FETCH__FILE_ROOTS), or remove \"file\" from the schemes"
+    )]
+    MissingFileRoots {
+        /// Where the settings came from.
+        origin: String,
+    },
+    /// An entry of `fetch.file_roots` is not an absolute path.
+    #[error(
+        "{origin}: `fetch.file_roots` entry {} is not an absolute path: give the directory's full \
+         path",
+        path.display()
+    )]
+    RelativeFileRoot {
+        /// Where the settings came from.
+        origin: String,
+        /// The entry.
+        path: PathBuf,
+    },
+    /// `fetch.max_per_host` is 0.
+    #[error(
+        "{origin}: `fetch.max_per_host` is 0: set `max_per_host` in the [fetch] section to at \
+         least 1 (or set {ENV_PREFIX}FETCH__MAX_PER_HOST)"
+    )]
+    ZeroMaxPerHost {
+        /// Where the settings came from.
+        origin: String,
+    },
     /// A `[fault]` switch is on in a build without the `fault-injection` feature.
     #[error(
         "{origin}: `{key}` is set, but fault injection is for tests only and this build of the \
@@ -505,12 +614,20 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("gpu", "workers", Kind::UInt),
     ("gpu", "max_input_bytes", Kind::UInt),
     ("gpu", "max_output_bytes", Kind::UInt),
+    ("fetch", "schemes", Kind::List),
+    ("fetch", "file_roots", Kind::List),
+    ("fetch", "allow_private_addresses", Kind::Bool),
+    ("fetch", "max_redirects", Kind::UInt),
+    ("fetch", "s3_credentials", Kind::Bool),
+    ("fetch", "connect_timeout", Kind::Duration),
+    ("fetch", "total_timeout", Kind::Duration),
+    ("fetch", "max_per_host", Kind::UInt),
     ("fault", "lie", Kind::Bool),
     ("fault", "crash_after", Kind::OptEnum(CRASH_POINTS)),
 ];
 
 /// Sections (tables) that may appear in the file.
-const SECTIONS: &[&str] = &["gpu", "fault"];
+const SECTIONS: &[&str] = &["gpu", "fetch", "fault"];
 
 fn known_keys_list() -> String {
     KEYS.iter()
@@ -569,6 +686,9 @@ impl Settings {
         settings.source = path.map(Path::to_path_buf);
         settings.keypair_path = expand_home(&settings.keypair_path);
         settings.state_path = expand_home(&settings.state_path);
+        for root in &mut settings.fetch.file_roots {
+            *root = expand_home(root);
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -590,8 +710,9 @@ impl Settings {
 
     /// Checks the settings are usable: `market` set and a valid address, at least one http(s)
     /// RPC URL, websocket URLs (if any) ws(s), a `store` URI, non-zero `max_concurrent_jobs`,
-    /// `gpu.workers` and durations, and no `[fault]` switch unless the `fault-injection` feature
-    /// is compiled in.
+    /// `gpu.workers`, `fetch.max_per_host` and durations, absolute `fetch.file_roots` (at least
+    /// one if `fetch.schemes` includes `file`), and no `[fault]` switch unless the
+    /// `fault-injection` feature is compiled in.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let origin = || origin_of(self.source.as_deref());
         if self.market.trim().is_empty() {
@@ -630,10 +751,13 @@ impl Settings {
         if self.gpu.workers == 0 {
             return Err(SettingsError::ZeroWorkers { origin: origin() });
         }
+        self.validate_fetch()?;
         for (key, value) in [
             ("job_timeout", self.job_timeout),
             ("resync_interval", self.resync_interval),
             ("poll_interval", self.poll_interval),
+            ("fetch.connect_timeout", self.fetch.connect_timeout),
+            ("fetch.total_timeout", self.fetch.total_timeout),
         ] {
             if value.is_zero() {
                 return Err(SettingsError::ZeroDuration {
@@ -652,6 +776,23 @@ impl Settings {
                 origin: origin(),
                 key,
             });
+        }
+        Ok(())
+    }
+
+    fn validate_fetch(&self) -> Result<(), SettingsError> {
+        let origin = || origin_of(self.source.as_deref());
+        if self.fetch.max_per_host == 0 {
+            return Err(SettingsError::ZeroMaxPerHost { origin: origin() });
+        }
+        if let Some(path) = self.fetch.file_roots.iter().find(|p| !p.is_absolute()) {
+            return Err(SettingsError::RelativeFileRoot {
+                origin: origin(),
+                path: path.clone(),
+            });
+        }
+        if self.fetch.schemes.contains(&Scheme::File) && self.fetch.file_roots.is_empty() {
+            return Err(SettingsError::MissingFileRoots { origin: origin() });
         }
         Ok(())
     }
@@ -1022,6 +1163,9 @@ mod tests {
         assert_eq!(s.priority_fee_micro_lamports, None);
         assert_eq!(s.gpu, GpuSettings::default());
         assert_eq!(s.gpu.max_input_bytes, 128 * 1024 * 1024);
+        assert_eq!(s.fetch, FetchSettings::default());
+        assert_eq!(s.fetch.schemes, vec![Scheme::Https, Scheme::S3]);
+        assert_eq!(s.fetch.policy(), FetchPolicy::default());
         assert_eq!(s.fault, FaultSettings::default());
         assert!(s.source.is_some());
         if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
@@ -1039,7 +1183,9 @@ mod tests {
              min_reward = 5\nmax_concurrent_jobs = 4\njob_timeout = \"2m\"\nresync_interval = \"30s\"\n\
              poll_interval = \"250ms\"\nmetrics_addr = \"127.0.0.1:9464\"\nlog_format = \"json\"\n\
              priority_fee_micro_lamports = 1000\n[gpu]\nadapter = \"RTX\"\nallow_cpu = true\nworkers = 3\n\
-             max_input_bytes = 10\nmax_output_bytes = 20\n",
+             max_input_bytes = 10\nmax_output_bytes = 20\n[fetch]\nschemes = [\"https\", \"http\", \"file\"]\n\
+             file_roots = [\"/srv/blobs\"]\nallow_private_addresses = true\nmax_redirects = 2\n\
+             s3_credentials = true\nconnect_timeout = \"3s\"\ntotal_timeout = \"1m\"\nmax_per_host = 4\n",
             minimal()
         );
         let s = load(&text, &[]).expect("loads");
@@ -1067,6 +1213,26 @@ mod tests {
                 max_output_bytes: 20,
             }
         );
+        assert_eq!(
+            s.fetch,
+            FetchSettings {
+                schemes: vec![Scheme::Https, Scheme::Http, Scheme::File],
+                file_roots: vec![PathBuf::from("/srv/blobs")],
+                allow_private_addresses: true,
+                max_redirects: 2,
+                s3_credentials: true,
+                connect_timeout: Duration::from_secs(3),
+                total_timeout: Duration::from_secs(60),
+                max_per_host: 4,
+            }
+        );
+        let policy = s.fetch.policy();
+        assert_eq!(
+            policy.file_roots,
+            FileRoots::Under(vec![PathBuf::from("/srv/blobs")])
+        );
+        assert_eq!(policy.timeouts.total, Duration::from_secs(60));
+        assert_eq!(policy.max_per_host.map(|n| n.get()), Some(4));
     }
 
     #[test]
@@ -1085,6 +1251,10 @@ mod tests {
                 ("COMPUTE_MARKET__METRICS_ADDR", "0.0.0.0:9000"),
                 ("COMPUTE_MARKET__LOG_FORMAT", "TEXT"),
                 ("COMPUTE_MARKET__MIN_REWARD", "77"),
+                ("COMPUTE_MARKET__FETCH__SCHEMES", "https, file"),
+                ("COMPUTE_MARKET__FETCH__FILE_ROOTS", "/srv/a,/srv/b"),
+                ("COMPUTE_MARKET__FETCH__ALLOW_PRIVATE_ADDRESSES", "yes"),
+                ("COMPUTE_MARKET__FETCH__TOTAL_TIMEOUT", "5s"),
                 ("UNRELATED", "x"),
             ],
         )
@@ -1097,6 +1267,13 @@ mod tests {
         assert_eq!(s.metrics_addr, Some("0.0.0.0:9000".parse().expect("addr")));
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.min_reward, 77);
+        assert_eq!(s.fetch.schemes, vec![Scheme::Https, Scheme::File]);
+        assert_eq!(
+            s.fetch.file_roots,
+            vec![PathBuf::from("/srv/a"), PathBuf::from("/srv/b")]
+        );
+        assert!(s.fetch.allow_private_addresses);
+        assert_eq!(s.fetch.total_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -1254,6 +1431,68 @@ mod tests {
     }
 
     #[test]
+    fn fetch_settings_are_checked() {
+        let err = load(
+            &format!("{}[fetch]\nschemes = [\"file\"]\n", minimal()),
+            &[],
+        )
+        .expect_err("no roots");
+        assert!(
+            matches!(err, SettingsError::MissingFileRoots { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("fetch.file_roots"), "{err}");
+        let err = load(
+            &minimal(),
+            &[
+                ("COMPUTE_MARKET__FETCH__SCHEMES", "https,file"),
+                ("COMPUTE_MARKET__FETCH__FILE_ROOTS", "blobs"),
+            ],
+        )
+        .expect_err("relative root");
+        assert!(
+            matches!(&err, SettingsError::RelativeFileRoot { path, .. } if path == Path::new("blobs")),
+            "{err}"
+        );
+        let err = load(&format!("{}[fetch]\nmax_per_host = 0\n", minimal()), &[]).expect_err("0");
+        assert!(matches!(err, SettingsError::ZeroMaxPerHost { .. }), "{err}");
+        let err = load(
+            &format!("{}[fetch]\ntotal_timeout = \"0s\"\n", minimal()),
+            &[],
+        )
+        .expect_err("0s");
+        assert!(
+            matches!(
+                err,
+                SettingsError::ZeroDuration {
+                    key: "fetch.total_timeout",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err =
+            load(&format!("{}[fetch]\nschemes = [\"ftp\"]\n", minimal()), &[]).expect_err("ftp");
+        assert!(matches!(err, SettingsError::InvalidValue { .. }), "{err}");
+        assert!(err.to_string().contains("ftp"), "{err}");
+        let err =
+            load(&minimal(), &[("COMPUTE_MARKET__FETCH__SCHEMES", "gopher")]).expect_err("env ftp");
+        assert!(err.to_string().contains("gopher"), "{err}");
+        // `~/` in a root is expanded like the other paths.
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            let s = load(
+                &format!(
+                    "{}[fetch]\nschemes = [\"file\"]\nfile_roots = [\"~/blobs\"]\n",
+                    minimal()
+                ),
+                &[],
+            )
+            .expect("loads");
+            assert_eq!(s.fetch.file_roots, vec![PathBuf::from(home).join("blobs")]);
+        }
+    }
+
+    #[test]
     fn fault_section_parses_but_needs_the_feature() {
         let text = format!(
             "{}[fault]\nlie = true\ncrash_after = \"commit_sent\"\n",
@@ -1371,6 +1610,7 @@ mod tests {
         let keys = known_keys();
         assert!(keys.contains("gpu.allow_cpu"));
         assert!(keys.contains("fault.crash_after"));
+        assert!(keys.contains("fetch.file_roots"));
         assert!(keys.contains("market"));
         assert_eq!(CrashPoint::ALL.len(), CRASH_POINTS.len());
         for (p, s) in CrashPoint::ALL.iter().zip(CRASH_POINTS) {

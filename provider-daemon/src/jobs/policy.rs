@@ -2,6 +2,7 @@
 //! goes to the logs and to the `jobs_skipped_total{reason}` metric: "why is nobody taking my
 //! job?" must have an answer.
 
+use compute_market_sdk::store::StoreError;
 use compute_market_sdk::{
     Job, JobStatus, Market, Provider, ProviderStatus, Pubkey, MAX_APPLICANTS,
 };
@@ -40,8 +41,15 @@ pub enum Skip {
     TooLarge,
     /// The shader or dispatch fails validation against our device (detail in the message).
     Invalid(String),
-    /// The shader or input could not be fetched or did not match its on-chain hash.
+    /// The shader's or input's URI is one the `[fetch]` settings refuse (a disabled scheme, a
+    /// file outside `fetch.file_roots`, a non-public address, a redirect); the message says which.
+    FetchRefused(String),
+    /// The shader or input is unusable: it did not match its on-chain hash, is too large, or
+    /// its URI is malformed. Final for this version of the job.
     Unfetchable(String),
+    /// The shader or input could not be fetched this time (timed out, not found, host busy, a
+    /// server or network error): tried again later, with a growing pause.
+    FetchFailed(String),
 }
 
 impl Skip {
@@ -63,7 +71,29 @@ impl Skip {
             Skip::NotEligible => "not_eligible",
             Skip::TooLarge => "too_large",
             Skip::Invalid(_) => "invalid_job",
+            Skip::FetchRefused(_) => "fetch_refused",
             Skip::Unfetchable(_) => "unfetchable",
+            Skip::FetchFailed(_) => "fetch_failed",
+        }
+    }
+
+    /// Whether the same job may be worth another try later as it is (a download that failed
+    /// this time), as opposed to a decision that stands until the job or our state changes.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Skip::FetchFailed(_))
+    }
+
+    /// The skip for a blob that could not be downloaded and verified.
+    pub fn from_store(error: StoreError) -> Skip {
+        match error {
+            StoreError::Refused { .. } => Skip::FetchRefused(error.to_string()),
+            StoreError::TimedOut { .. }
+            | StoreError::HostBusy { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Http { .. }
+            | StoreError::Io { .. }
+            | StoreError::ObjectStore { .. } => Skip::FetchFailed(error.to_string()),
+            other => Skip::Unfetchable(other.to_string()),
         }
     }
 }
@@ -72,7 +102,9 @@ impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::Invalid(m) => write!(f, "invalid job: {m}"),
+            Skip::FetchRefused(m) => f.write_str(m),
             Skip::Unfetchable(m) => write!(f, "blobs unusable: {m}"),
+            Skip::FetchFailed(m) => write!(f, "blobs not fetched (will retry): {m}"),
             other => f.write_str(&other.label().replace('_', " ")),
         }
     }
@@ -355,5 +387,28 @@ mod tests {
         mine.slots[0].state = compute_market_sdk::SlotState::Claimed as u8;
         assert_eq!(check(&mine, &p, &m, &l, 0), Err(Skip::AlreadyClaimed));
         assert_eq!(Skip::Invalid("x".into()).to_string(), "invalid job: x");
+    }
+
+    #[test]
+    fn fetch_refusals_have_their_own_reason() {
+        let refused = Skip::from_store(StoreError::Refused {
+            uri: "file:///etc/passwd".into(),
+            reason: "file:// is disabled".into(),
+        });
+        assert_eq!(refused.label(), "fetch_refused");
+        assert_eq!(
+            refused.to_string(),
+            "refused: file:// is disabled (blob file:///etc/passwd)"
+        );
+        let slow = Skip::from_store(StoreError::TimedOut {
+            uri: "https://tarpit.example/b".into(),
+            after: std::time::Duration::from_secs(10),
+        });
+        assert_eq!(slow.label(), "fetch_failed");
+        assert!(slow.is_transient() && !refused.is_transient());
+        assert_eq!(
+            slow.to_string(),
+            "blobs not fetched (will retry): timed out after 10 s fetching https://tarpit.example/b"
+        );
     }
 }

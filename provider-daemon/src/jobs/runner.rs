@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use compute_market_job::{Caps, JobDescriptor, Limits};
-use compute_market_sdk::store::{self, StoreError};
+use compute_market_sdk::store;
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
 
 use crate::gpu::{ExecError, WorkerPool};
@@ -94,27 +94,30 @@ impl RunnerContext {
     }
 }
 
-/// Downloads and verifies a job's shader and input, and validates the whole job against this
-/// device and provider before anything is claimed.
+/// Downloads and verifies a job's shader and input under the `[fetch]` settings (the URIs are
+/// the client's choice), and validates the whole job against this device and provider before
+/// anything is claimed.
 pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Skip> {
-    let fetch = |e: StoreError| Skip::Unfetchable(e.to_string());
-    let wgsl = store::fetch_verified(
+    let policy = ctx.settings.fetch.policy();
+    let wgsl = store::fetch_verified_with(
         job.shader_uri(),
         &job.spec.shader_hash,
         ctx.caps.max_source_len as u64,
+        &policy,
     )
     .await
-    .map_err(fetch)?;
+    .map_err(Skip::from_store)?;
     let input = if job.spec.input_len == 0 {
         Vec::new()
     } else {
-        store::fetch_verified(
+        store::fetch_verified_with(
             job.input_uri(),
             &job.spec.input_hash,
             u64::from(job.spec.input_len),
+            &policy,
         )
         .await
-        .map_err(fetch)?
+        .map_err(Skip::from_store)?
     };
     let descriptor = JobDescriptor {
         wgsl,

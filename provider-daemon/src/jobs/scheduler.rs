@@ -2,7 +2,8 @@
 //!
 //! - **Each decision is remembered per job version** (a hash of the job account) and per view
 //!   of our own provider and market: a job that was skipped costs nothing (no RPC call, no
-//!   download) until it changes or our own state does.
+//!   download) until it changes or our own state does. A download that failed this time (timed
+//!   out, host busy, server error) is tried again after a pause: 30 s, doubling, at most 10 min.
 //! - **Our provider, the market and the chain clock are read once per view**, refreshed every
 //!   [`VIEW_TTL`] or when our own state changed (a job taken or finished), not once per job.
 //! - **Preparation (downloads, validation) runs in bounded concurrent tasks**
@@ -51,6 +52,16 @@ struct Decision {
     version: u64,
     epoch: u64,
     seen_at: Instant,
+    /// For a transient skip (a failed download): when to try again, and how many failed.
+    retry: Option<(Instant, u32)>,
+}
+
+/// The pause before retrying a job whose download failed `failures` times: 30 s, doubling,
+/// at most 10 minutes.
+fn retry_pause(failures: u32) -> Duration {
+    Duration::from_secs(30)
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(Duration::from_secs(600))
 }
 
 /// The scheduler's state. See the module documentation.
@@ -178,7 +189,8 @@ impl Scheduler {
         let version = version(&seen.job);
         let epoch = self.epoch;
         if let Some(d) = self.decisions.get_mut(&seen.address) {
-            if d.version == version && d.epoch == epoch {
+            let waiting = d.retry.is_none_or(|(at, _)| Instant::now() < at);
+            if d.version == version && d.epoch == epoch && waiting {
                 d.seen_at = Instant::now();
                 return;
             }
@@ -284,13 +296,21 @@ impl Scheduler {
     }
 
     fn decide(&mut self, seen: &Seen, version: u64, skip: &Skip) {
-        let first = !self.decisions.contains_key(&seen.address);
+        let previous = self.decisions.get(&seen.address);
+        let first = previous.is_none();
+        let retry = skip.is_transient().then(|| {
+            let failures = previous
+                .and_then(|d| d.retry)
+                .map_or(1, |(_, n)| n.saturating_add(1));
+            (Instant::now() + retry_pause(failures), failures)
+        });
         self.decisions.insert(
             seen.address,
             Decision {
                 version,
                 epoch: self.epoch,
                 seen_at: Instant::now(),
+                retry,
             },
         );
         report(&self.ctx.metrics, seen, skip, first);

@@ -57,7 +57,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A registered provider with a settings file (`extra` is appended to it).
+/// The local node's blob directory, where clients upload and providers read `file://` blobs.
+pub fn blob_dir(net: &LocalNet) -> PathBuf {
+    url::Url::parse(&net.blob_store_uri())
+        .unwrap()
+        .to_file_path()
+        .unwrap()
+}
+
+/// A registered provider with a settings file (`extra` is appended to it). Jobs' `file://` blobs
+/// in the node's blob directory are allowed (`[fetch]`), as on a one-machine market.
 pub async fn provider(net: &LocalNet, dir: &Path, name: &str, extra: &str) -> ProviderSetup {
     let wallet = net.funded_wallet(2 * STAKE).await.unwrap();
     let client = net.client(wallet.insecure_clone()).await.unwrap();
@@ -85,6 +94,10 @@ resync_interval = "1s"
 poll_interval = "200ms"
 log_format = "text"
 
+[fetch]
+schemes = ["https", "s3", "file"]
+file_roots = ["{blobs}"]
+
 [gpu]
 allow_cpu = true
 {extra}
@@ -95,6 +108,7 @@ allow_cpu = true
         market = net.market,
         store = net.blob_store_uri(),
         state = dir.join(format!("{name}.sqlite")).display(),
+        blobs = blob_dir(net).display(),
     );
     std::fs::write(&config, toml).unwrap();
     ProviderSetup { wallet, config }
