@@ -80,22 +80,17 @@ impl Client {
         let mut sent = Instant::now();
         loop {
             tokio::time::sleep(STATUS_EVERY).await;
-            match self.rpc().get_signature_statuses(&[signature]).await {
-                Ok(response) => {
-                    if let Some(Some(status)) = response.value.first() {
-                        if status.satisfies_commitment(CommitmentConfig::confirmed()) {
-                            self.observe_slot(status.slot);
-                            return match &status.err {
-                                None => Ok(signature),
-                                Some(runtime) => {
-                                    let logs = self.transaction_logs(&signature).await;
-                                    Err(SdkError::from_logs(name, logs, runtime.to_string()))
-                                }
-                            };
+            if let Some(status) = self.status_of(&signature).await {
+                if status.satisfies_commitment(CommitmentConfig::confirmed()) {
+                    self.observe_slot(status.slot);
+                    return match &status.err {
+                        None => Ok(signature),
+                        Some(runtime) => {
+                            let logs = self.transaction_logs(&signature).await;
+                            Err(SdkError::from_logs(name, logs, runtime.to_string()))
                         }
-                    }
+                    };
                 }
-                Err(e) => tracing::debug!(%signature, error = %e, "status poll failed; waiting on"),
             }
             if sent.elapsed() < REBROADCAST_EVERY {
                 continue;
@@ -107,13 +102,10 @@ impl Client {
                 .await
             {
                 Ok(height) if height > last_valid => {
-                    // One last look: it may have landed just before the blockhash expired.
-                    if let Ok(r) = self.rpc().get_signature_statuses(&[signature]).await {
-                        if let Some(Some(status)) = r.value.first() {
-                            if status.satisfies_commitment(CommitmentConfig::confirmed()) {
-                                continue;
-                            }
-                        }
+                    // One last look: landed in a block before the blockhash expired, it may
+                    // still be confirmed; wait for that (a dropped fork makes it unknown again).
+                    if self.status_of(&signature).await.is_some() {
+                        continue;
                     }
                     return Err(SdkError::Expired {
                         instruction: name.to_string(),
@@ -132,6 +124,21 @@ impl Client {
                 Err(e) => tracing::debug!(error = %e, "getBlockHeight failed; waiting on"),
             }
             sent = Instant::now();
+        }
+    }
+
+    /// The node's status of `signature`, at any commitment (`None`: unknown to it, or the node
+    /// could not be asked now).
+    async fn status_of(
+        &self,
+        signature: &Signature,
+    ) -> Option<solana_transaction_status_client_types::TransactionStatus> {
+        match self.rpc().get_signature_statuses(&[*signature]).await {
+            Ok(response) => response.value.into_iter().next().flatten(),
+            Err(e) => {
+                tracing::debug!(%signature, error = %e, "status poll failed; waiting on");
+                None
+            }
         }
     }
 

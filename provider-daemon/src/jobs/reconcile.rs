@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use compute_market_sdk::{JobFilter, Pubkey, SlotState};
+use compute_market_sdk::{Job, JobFilter, Pubkey, SlotState};
 
 use crate::daemon::DaemonError;
 use crate::jobs::runner::RunnerContext;
@@ -31,11 +31,11 @@ pub async fn pending_jobs(ctx: &RunnerContext) -> Result<Vec<Pubkey>, DaemonErro
     for record in &journaled {
         tracing::info!(job = %record.job, phase = ?record.phase, "resuming journaled job");
     }
-    for address in held_on_chain(ctx).await {
+    for (address, job) in held_on_chain(ctx).await {
         if known.contains(&address) {
             continue;
         }
-        if adopt(ctx, address).await? {
+        if adopt(ctx, address, &job).await? {
             jobs.push(address);
         }
     }
@@ -44,7 +44,7 @@ pub async fn pending_jobs(ctx: &RunnerContext) -> Result<Vec<Pubkey>, DaemonErro
 
 /// Unsettled jobs in which this provider holds a slot (empty, with a warning, if the chain
 /// cannot be read now).
-async fn held_on_chain(ctx: &RunnerContext) -> Vec<Pubkey> {
+async fn held_on_chain(ctx: &RunnerContext) -> Vec<(Pubkey, Job)> {
     let filter = JobFilter {
         provider: Some(ctx.client.provider_address()),
         ..Default::default()
@@ -55,7 +55,6 @@ async fn held_on_chain(ctx: &RunnerContext) -> Vec<Pubkey> {
                 return jobs
                     .into_iter()
                     .filter(|(_, job)| !job.status().is_settled())
-                    .map(|(address, _)| address)
                     .collect()
             }
             Err(e) => {
@@ -70,14 +69,7 @@ async fn held_on_chain(ctx: &RunnerContext) -> Vec<Pubkey> {
 }
 
 /// Journals a job the chain says we hold and the journal does not know; whether to resume it.
-async fn adopt(ctx: &RunnerContext, address: Pubkey) -> Result<bool, DaemonError> {
-    let job = match ctx.client.job(&address).await {
-        Ok(job) => job,
-        Err(e) => {
-            tracing::warn!(job = %address, error = %e, "cannot read a job we hold; not resumed");
-            return Ok(false);
-        }
-    };
+async fn adopt(ctx: &RunnerContext, address: Pubkey, job: &Job) -> Result<bool, DaemonError> {
     let Some(index) = job.slot_of(&ctx.client.provider_address()) else {
         return Ok(false);
     };
