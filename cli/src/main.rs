@@ -106,16 +106,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         idle_jobs: usize,
     },
-    /// Internal: the GPU worker process the in-process daemons of `demo` spawn.
+    /// Internal: the GPU worker and shader validator processes the in-process daemons of `demo`
+    /// spawn.
     #[command(hide = true)]
-    Worker {
-        /// Adapter choice.
-        #[arg(long, default_value = "auto")]
-        adapter: String,
-        /// Allow a CPU adapter.
-        #[arg(long)]
-        allow_cpu: bool,
-    },
+    Worker(provider_daemon::gpu::child::WorkerArgs),
     /// Run a local node (embedded Surfpool) with the program and a market, until Ctrl-C.
     Localnet {
         /// Give this wallet SOL and this many payment tokens (base units).
@@ -691,7 +685,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Localnet { .. }
         | Command::Demo { .. }
         | Command::BenchPickup { .. }
-        | Command::Worker { .. } => {
+        | Command::Worker(_) => {
             unreachable!("handled above")
         }
         Command::Job(cmd) => match cmd {
@@ -901,12 +895,8 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Worker { adapter, allow_cpu } = &cli.command {
-        let gpu = provider_daemon::gpu::GpuConfig {
-            adapter: adapter.parse().unwrap_or_default(),
-            allow_cpu: *allow_cpu,
-        };
-        return match provider_daemon::gpu::worker::run_worker(&gpu) {
+    if let Command::Worker(args) = &cli.command {
+        return match provider_daemon::gpu::child::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: worker: {e}");

@@ -12,6 +12,13 @@ pub const BINDING_OUTPUT: u32 = 1;
 /// Binding of the parameter block: `var<uniform>`.
 pub const BINDING_PARAMS: u32 = 2;
 
+/// How each binding must be declared, indexed by binding number (input, output, params).
+pub(crate) const BINDING_DECLARATIONS: [&str; 3] = [
+    "var<storage, read>",
+    "var<storage, read_write>",
+    "var<uniform>",
+];
+
 /// Size of the uniform parameter block, in bytes. A job always carries exactly this many bytes;
 /// the shader's uniform type may be smaller.
 pub const PARAMS_LEN: usize = 32;
@@ -110,6 +117,7 @@ impl Default for Caps {
 
 /// Which bound a job exceeded: the ABI itself, the device, or the provider's policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum LimitSource {
     /// A constant of this ABI.
     Abi,

@@ -4,6 +4,7 @@ use crate::abi::LimitSource;
 
 /// A position in the WGSL source (1-based line and column; the column counts bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Location {
     /// 1-based line.
     pub line: u32,
@@ -29,8 +30,14 @@ impl std::fmt::Display for At {
     }
 }
 
+/// `&'static str`, named so that serde's derive does not borrow it from the input (a `&'static`
+/// borrow cannot outlive a message read at run time); `wire::binding_declaration` maps the text
+/// back to the ABI's own constant instead.
+type Declaration = &'static str;
+
 /// Why a job was rejected before it reached a device.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum AbiError {
     /// The source has no non-whitespace content.
@@ -140,7 +147,11 @@ pub enum AbiError {
         /// The binding.
         binding: u32,
         /// What the ABI requires.
-        expected: &'static str,
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "wire::binding_declaration")
+        )]
+        expected: Declaration,
         /// What the shader declares.
         found: String,
     },
@@ -280,4 +291,27 @@ pub enum AbiError {
         /// Minimum size of the shader's output type.
         min: u64,
     },
+}
+
+#[cfg(feature = "serde")]
+mod wire {
+    use serde::{Deserialize, Deserializer};
+
+    use crate::abi::BINDING_DECLARATIONS;
+
+    /// `WrongBindingType::expected` is one of the ABI's own declarations: map the text back to it.
+    pub(super) fn binding_declaration<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<&'static str, D::Error> {
+        let text = String::deserialize(d)?;
+        BINDING_DECLARATIONS
+            .iter()
+            .find(|declaration| **declaration == text)
+            .copied()
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a binding declaration of the ABI"
+                ))
+            })
+    }
 }

@@ -4,8 +4,8 @@ use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 use naga::{AddressSpace, Module, ScalarKind, ShaderStage, StorageAccess, TypeInner};
 
 use crate::abi::{
-    tightest, Caps, JobDescriptor, LimitSource, Limits, BINDING_INPUT, BINDING_OUTPUT,
-    BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
+    tightest, Caps, JobDescriptor, LimitSource, Limits, BINDING_DECLARATIONS, BINDING_INPUT,
+    BINDING_OUTPUT, BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
     MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
 };
 use crate::error::{AbiError, Location};
@@ -390,7 +390,7 @@ fn check_bindings(
                     return Err(AbiError::WrongBindingType {
                         name,
                         binding: BINDING_INPUT,
-                        expected: "var<storage, read>",
+                        expected: BINDING_DECLARATIONS[BINDING_INPUT as usize],
                         found,
                     })
                 }
@@ -404,7 +404,7 @@ fn check_bindings(
                     return Err(AbiError::WrongBindingType {
                         name,
                         binding: BINDING_OUTPUT,
-                        expected: "var<storage, read_write>",
+                        expected: BINDING_DECLARATIONS[BINDING_OUTPUT as usize],
                         found,
                     })
                 }
@@ -423,7 +423,7 @@ fn check_bindings(
                     return Err(AbiError::WrongBindingType {
                         name,
                         binding: BINDING_PARAMS,
-                        expected: "var<uniform>",
+                        expected: BINDING_DECLARATIONS[BINDING_PARAMS as usize],
                         found,
                     })
                 }

@@ -165,6 +165,7 @@ pub async fn run(
         caps,
         workers: settings.gpu.workers,
         job_timeout: settings.job_timeout,
+        sandbox: (&settings.sandbox).into(),
         ..PoolConfig::default()
     };
     let pool = tokio::task::spawn_blocking(move || WorkerPool::new(pool_config))

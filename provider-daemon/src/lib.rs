@@ -20,15 +20,19 @@
 //! daemon process                                   worker process (same binary, `worker`)
 //! ┌──────────────────────────────────────┐  stdin  ┌──────────────────────────────────────┐
 //! │ WorkerPool::execute(job)             │ ──────▶ │ Executor: pipeline cache (shader id) │
-//! │  1. validate (naga + device limits)  │  frames │  error scopes · per-job buffers      │
-//! │  2. send to a warm worker            │ ◀────── │  upload → dispatch → readback        │
-//! │  3. wall-clock limit: kill + respawn │  stdout │ GpuContext: one device, chosen       │
-//! │  4. result_hash(output)              │         │  explicitly, Backends::PRIMARY       │
+//! │  1. validate: naga in a short-lived  │  frames │  error scopes · per-job buffers      │
+//! │     child (`worker --validate`)      │ ◀────── │  upload → dispatch → readback        │
+//! │  2. send to a warm, live worker      │  stdout │ GpuContext: one device, chosen       │
+//! │  3. wall-clock limit: kill + respawn │         │  explicitly, Backends::PRIMARY       │
+//! │  4. result_hash(output)              │         │ sandbox: scrubbed env, rlimits, no   │
+//! │                                      │         │  network, dies with the daemon       │
 //! └──────────────────────────────────────┘         └──────────────────────────────────────┘
 //! ```
 //!
-//! A hung shader cannot be stopped inside the process that submitted it, hence the worker
-//! process; blocking calls (`execute`) belong on `spawn_blocking`, never on a tokio worker.
+//! A hung shader cannot be stopped inside the process that submitted it, and a shader that
+//! crashes the parser or the driver must not take the daemon (and its key) with it, hence the
+//! child processes; blocking calls (`execute`, `validate`) belong on `spawn_blocking`, never on a
+//! tokio worker.
 //!
 //! ```no_run
 //! use provider_daemon::gpu::{kernels, PoolConfig, WorkerPool};

@@ -62,11 +62,18 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Internal: run jobs from stdin on the GPU (spawned by the daemon itself).
+    /// Internal: run jobs from stdin on the GPU, or validate one shader (spawned by the daemon
+    /// itself, in its sandbox).
     #[command(hide = true)]
-    Worker {
-        #[command(flatten)]
-        gpu: GpuArgs,
+    Worker(gpu::child::WorkerArgs),
+    /// TEST-ONLY: report, as JSON on stdout, what this process can see and reach (run it in the
+    /// sandbox to check the sandbox).
+    #[cfg(feature = "sandbox-probe")]
+    #[command(hide = true)]
+    SandboxProbe {
+        /// A TCP address to try to connect to.
+        #[arg(long)]
+        connect: std::net::SocketAddr,
     },
 }
 
@@ -102,11 +109,13 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Worker { gpu } => {
+        Command::Worker(args) => {
             // The parent logs what matters; a worker only reports errors unless RUST_LOG says.
             init_logging("error");
-            gpu::worker::run_worker(&gpu.config()).context("worker")
+            gpu::child::run(&args).context("worker")
         }
+        #[cfg(feature = "sandbox-probe")]
+        Command::SandboxProbe { connect } => sandbox_probe(connect),
         Command::Check { gpu } => {
             init_logging("info");
             check(&gpu.config())
@@ -319,5 +328,34 @@ fn run_bench(config: &GpuConfig, runs: usize) -> anyhow::Result<()> {
     );
     let report = bench::full_benchmark(&pool, &mut exec, runs)?;
     println!("{report}");
+    Ok(())
+}
+
+/// What the sandbox lets this process see and reach, as one JSON object.
+#[cfg(feature = "sandbox-probe")]
+fn sandbox_probe(connect: std::net::SocketAddr) -> anyhow::Result<()> {
+    let env: Vec<String> = std::env::vars_os()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect();
+    let connect = match std::net::TcpStream::connect_timeout(&connect, Duration::from_secs(2)) {
+        Ok(_) => "connected".to_string(),
+        Err(e) => e.to_string(),
+    };
+    #[cfg(target_os = "linux")]
+    let (death_signal, no_new_privs) = (
+        rustix::process::parent_process_death_signal()?.map(|s| s.as_raw()),
+        rustix::thread::no_new_privs()?,
+    );
+    #[cfg(not(target_os = "linux"))]
+    let (death_signal, no_new_privs): (Option<i32>, bool) = (None, false);
+    println!(
+        "{}",
+        serde_json::json!({
+            "env": env,
+            "connect": connect,
+            "death_signal": death_signal,
+            "no_new_privs": no_new_privs,
+        })
+    );
     Ok(())
 }

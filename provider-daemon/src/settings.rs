@@ -110,6 +110,8 @@ pub struct Settings {
     pub gpu: GpuSettings,
     /// The `[fetch]` section: what downloading a job's shader and input may do.
     pub fetch: FetchSettings,
+    /// The `[sandbox]` section: how GPU workers and the shader validator are confined.
+    pub sandbox: SandboxSettings,
     /// The `[fault]` section: TEST-ONLY fault injection.
     pub fault: FaultSettings,
     /// Where these settings were read from (`None`: defaults and environment only). Not a key:
@@ -142,6 +144,7 @@ impl Default for Settings {
             max_priority_fee_micro_lamports: None,
             gpu: GpuSettings::default(),
             fetch: FetchSettings::default(),
+            sandbox: SandboxSettings::default(),
             fault: FaultSettings::default(),
             source: None,
         }
@@ -231,6 +234,50 @@ impl Default for FetchSettings {
     }
 }
 
+/// The `[sandbox]` section: how the processes that touch untrusted shaders (GPU workers and the
+/// shader validator) are confined. See [`crate::gpu::sandbox`] for what it does and does not
+/// protect against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// Variables passed from the daemon's environment to workers, beyond the built-in list
+    /// ([`crate::gpu::sandbox::BUILTIN_PASS_ENV`]: `PATH`, `LD_LIBRARY_PATH`, `XDG_RUNTIME_DIR`,
+    /// `RUST_LOG`, `RUST_BACKTRACE`, `VK_*`, `MESA_*`, `LP_*`, `GALLIUM_*`, `RADV_*`, `WGPU_*`).
+    /// Names; a trailing `*` matches a prefix. Every other variable is withheld. Default: none.
+    pub pass_env: Vec<String>,
+    /// Address-space (virtual memory) limit of each worker, in bytes; 0 = unlimited. Default
+    /// 16 GiB; at least 1 GiB (an idle lavapipe worker maps about 0.8 GiB).
+    pub max_address_space_bytes: u64,
+    /// Open-file limit of each worker. Default 1024; at least 64.
+    pub max_open_files: u64,
+    /// CPU time one worker may use over its life (the kernel kills it beyond); workers close to
+    /// it are replaced between jobs. Default 1h; at least `job_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub max_cpu_time: Duration,
+    /// Start workers in their own network namespace, without network, where the kernel allows
+    /// unprivileged user namespaces (otherwise the daemon logs that it could not). Default true.
+    pub isolate_network: bool,
+}
+
+/// Smallest `sandbox.max_address_space_bytes` other than 0.
+pub const MIN_ADDRESS_SPACE_BYTES: u64 = 1 << 30;
+
+/// Smallest `sandbox.max_open_files`.
+pub const MIN_OPEN_FILES: u64 = 64;
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        let sandbox = crate::gpu::SandboxConfig::default();
+        SandboxSettings {
+            pass_env: sandbox.pass_env,
+            max_address_space_bytes: sandbox.max_address_space.unwrap_or(0),
+            max_open_files: sandbox.max_open_files,
+            max_cpu_time: sandbox.max_cpu_time,
+            isolate_network: sandbox.isolate_network,
+        }
+    }
+}
+
 impl FetchSettings {
     /// The SDK's download policy these settings describe.
     pub fn policy(&self) -> FetchPolicy {
@@ -246,6 +293,77 @@ impl FetchSettings {
             },
             max_per_host: std::num::NonZeroUsize::new(self.max_per_host),
         }
+    }
+}
+
+impl From<&SandboxSettings> for crate::gpu::SandboxConfig {
+    fn from(s: &SandboxSettings) -> Self {
+        crate::gpu::SandboxConfig {
+            pass_env: s.pass_env.clone(),
+            max_address_space: (s.max_address_space_bytes != 0)
+                .then_some(s.max_address_space_bytes),
+            max_open_files: s.max_open_files,
+            max_cpu_time: s.max_cpu_time,
+            isolate_network: s.isolate_network,
+        }
+    }
+}
+
+impl SandboxSettings {
+    /// Checks the section against its bounds (`job_timeout` bounds `max_cpu_time`).
+    fn validate(&self, origin: &str, job_timeout: Duration) -> Result<(), SettingsError> {
+        let too_low = |key, value: String, min: String| SettingsError::SandboxLimitTooLow {
+            origin: origin.to_string(),
+            key,
+            value,
+            min,
+        };
+        if self.max_address_space_bytes != 0
+            && self.max_address_space_bytes < MIN_ADDRESS_SPACE_BYTES
+        {
+            return Err(too_low(
+                "sandbox.max_address_space_bytes",
+                self.max_address_space_bytes.to_string(),
+                format!("{MIN_ADDRESS_SPACE_BYTES} (or 0 for no limit)"),
+            ));
+        }
+        if self.max_open_files < MIN_OPEN_FILES {
+            return Err(too_low(
+                "sandbox.max_open_files",
+                self.max_open_files.to_string(),
+                MIN_OPEN_FILES.to_string(),
+            ));
+        }
+        if self.max_cpu_time < job_timeout {
+            return Err(too_low(
+                "sandbox.max_cpu_time",
+                humantime_serde::re::humantime::format_duration(self.max_cpu_time).to_string(),
+                format!(
+                    "job_timeout ({})",
+                    humantime_serde::re::humantime::format_duration(job_timeout)
+                ),
+            ));
+        }
+        for entry in &self.pass_env {
+            let name = entry.strip_suffix('*').unwrap_or(entry);
+            let reason = if entry == "*" {
+                Some("a lone `*` would pass every variable, secrets included")
+            } else if name.is_empty() {
+                Some("the name is empty")
+            } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Some("a name has only letters, digits and `_`, with an optional trailing `*`")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(SettingsError::InvalidPassEnv {
+                    origin: origin.to_string(),
+                    entry: entry.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -554,6 +672,28 @@ pub enum SettingsError {
         /// Where the settings came from.
         origin: String,
     },
+    /// A `[sandbox]` limit is below what a GPU worker needs.
+    #[error("{origin}: `{key}` = {value} is too low for a GPU worker: give at least {min}")]
+    SandboxLimitTooLow {
+        /// Where the settings came from.
+        origin: String,
+        /// The key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// The smallest accepted value.
+        min: String,
+    },
+    /// An entry of `sandbox.pass_env` is not a variable name (or prefix).
+    #[error("{origin}: `sandbox.pass_env` entry {entry:?} is refused: {reason}")]
+    InvalidPassEnv {
+        /// Where the settings came from.
+        origin: String,
+        /// The entry.
+        entry: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A `[fault]` switch is on in a build without the `fault-injection` feature.
     #[error(
         "{origin}: `{key}` is set, but fault injection is for tests only and this build of the \
@@ -622,12 +762,17 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("fetch", "connect_timeout", Kind::Duration),
     ("fetch", "total_timeout", Kind::Duration),
     ("fetch", "max_per_host", Kind::UInt),
+    ("sandbox", "pass_env", Kind::List),
+    ("sandbox", "max_address_space_bytes", Kind::UInt),
+    ("sandbox", "max_open_files", Kind::UInt),
+    ("sandbox", "max_cpu_time", Kind::Duration),
+    ("sandbox", "isolate_network", Kind::Bool),
     ("fault", "lie", Kind::Bool),
     ("fault", "crash_after", Kind::OptEnum(CRASH_POINTS)),
 ];
 
 /// Sections (tables) that may appear in the file.
-const SECTIONS: &[&str] = &["gpu", "fetch", "fault"];
+const SECTIONS: &[&str] = &["gpu", "fetch", "sandbox", "fault"];
 
 fn known_keys_list() -> String {
     KEYS.iter()
@@ -711,8 +856,8 @@ impl Settings {
     /// Checks the settings are usable: `market` set and a valid address, at least one http(s)
     /// RPC URL, websocket URLs (if any) ws(s), a `store` URI, non-zero `max_concurrent_jobs`,
     /// `gpu.workers`, `fetch.max_per_host` and durations, absolute `fetch.file_roots` (at least
-    /// one if `fetch.schemes` includes `file`), and no `[fault]` switch unless the
-    /// `fault-injection` feature is compiled in.
+    /// one if `fetch.schemes` includes `file`), `[sandbox]` limits a GPU worker can live with,
+    /// and no `[fault]` switch unless the `fault-injection` feature is compiled in.
     pub fn validate(&self) -> Result<(), SettingsError> {
         let origin = || origin_of(self.source.as_deref());
         if self.market.trim().is_empty() {
@@ -766,6 +911,7 @@ impl Settings {
                 });
             }
         }
+        self.sandbox.validate(&origin(), self.job_timeout)?;
         if !cfg!(feature = "fault-injection") && self.fault.is_enabled() {
             let key = if self.fault.lie {
                 "fault.lie"
@@ -1489,6 +1635,71 @@ mod tests {
             )
             .expect("loads");
             assert_eq!(s.fetch.file_roots, vec![PathBuf::from(home).join("blobs")]);
+        }
+    }
+
+    #[test]
+    fn sandbox_section_parses_overrides_and_converts() {
+        let text = format!(
+            "{}[sandbox]\npass_env = [\"__NV_*\"]\nmax_address_space_bytes = 0\n\
+             max_open_files = 4096\nmax_cpu_time = \"2h\"\nisolate_network = true\n",
+            minimal()
+        );
+        let s = load(
+            &text,
+            &[
+                (
+                    "COMPUTE_MARKET__SANDBOX__PASS_ENV",
+                    "CUDA_CACHE_PATH, __NV_*",
+                ),
+                ("COMPUTE_MARKET__SANDBOX__ISOLATE_NETWORK", "false"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(
+            s.sandbox,
+            SandboxSettings {
+                pass_env: vec!["CUDA_CACHE_PATH".into(), "__NV_*".into()],
+                max_address_space_bytes: 0,
+                max_open_files: 4096,
+                max_cpu_time: Duration::from_secs(7200),
+                isolate_network: false,
+            }
+        );
+        let config = crate::gpu::SandboxConfig::from(&s.sandbox);
+        assert_eq!(config.max_address_space, None);
+        assert!(config.passes("__NV_PRIME_RENDER_OFFLOAD".as_ref()));
+        let defaults = crate::gpu::SandboxConfig::from(&SandboxSettings::default());
+        assert_eq!(defaults, crate::gpu::SandboxConfig::default());
+    }
+
+    #[test]
+    fn sandbox_limits_a_worker_cannot_live_with_are_refused() {
+        for (edit, key) in [
+            ("max_open_files = 10", "sandbox.max_open_files"),
+            (
+                "max_address_space_bytes = 1000",
+                "sandbox.max_address_space_bytes",
+            ),
+            ("max_cpu_time = \"10s\"", "sandbox.max_cpu_time"),
+        ] {
+            let err = load(&format!("{}[sandbox]\n{edit}\n", minimal()), &[]).expect_err(edit);
+            assert!(
+                matches!(&err, SettingsError::SandboxLimitTooLow { key: k, .. } if *k == key),
+                "{edit}: {err}"
+            );
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        for entry in ["*", "A-B", "", "X*Y"] {
+            let err = load(
+                &format!("{}[sandbox]\npass_env = [\"{entry}\"]\n", minimal()),
+                &[],
+            )
+            .expect_err(entry);
+            assert!(
+                matches!(&err, SettingsError::InvalidPassEnv { entry: e, .. } if e == entry),
+                "{entry}: {err}"
+            );
         }
     }
 

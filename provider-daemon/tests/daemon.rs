@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::node::*;
 use compute_market_localnet::LocalNet;
-use compute_market_sdk::{pda, Client, JobSpec, JobStatus, Keypair, Signer};
+use compute_market_sdk::{pda, JobSpec, JobStatus, Keypair, Signer};
 use provider_daemon::gpu::kernels;
 
 #[test]
@@ -373,61 +373,6 @@ fn configuration_errors_exit_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
-}
-
-/// Posts a job straight through the instruction builder, skipping the SDK's validation (as a
-/// hostile client could).
-async fn post_raw(
-    client: &Client,
-    wgsl: &[u8],
-    output_len: u32,
-    workgroups: [u32; 3],
-) -> compute_market_sdk::Pubkey {
-    use compute_market_sdk::{instructions, Determinism, JobPostArgs, MinCapabilities};
-    let store = client.store().unwrap();
-    let shader_uri = store.put(wgsl).await.unwrap();
-    let market = client.market().await.unwrap();
-    let job_id = rand::random();
-    let args = JobPostArgs {
-        job_id,
-        spec: compute_market_sdk::OnChainJobSpec {
-            min_capabilities: MinCapabilities::default(),
-            shader_hash: compute_market_job::sha256(wgsl),
-            input_hash: compute_market_job::sha256(&[]),
-            input_len: 0,
-            output_len,
-            workgroups,
-            params: [0; 32],
-            determinism: Determinism::Exact as u8,
-            padding: [0; 3],
-        },
-        entry_point: "main".into(),
-        shader_uri,
-        input_uri: String::new(),
-        reward_per_replica: REWARD,
-        replicas: 1,
-        quorum: 1,
-        claim_deadline: 0,
-        commit_deadline: 0,
-        reveal_deadline: 0,
-        rules: Default::default(),
-    };
-    let ix = instructions::job_post(
-        &client.market_address(),
-        &market.payment_mint,
-        &client.wallet(),
-        args,
-    );
-    client
-        .send(
-            "job_post",
-            vec![ix],
-            &[],
-            compute_market_sdk::client::cu::JOB_POST,
-        )
-        .await
-        .unwrap();
-    pda::job(&client.market_address(), &client.wallet(), job_id)
 }
 
 #[test]

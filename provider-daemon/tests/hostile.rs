@@ -3,11 +3,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compute_market_job::{AbiError, Caps, JobDescriptor, LimitSource, Location, PARAMS_LEN};
 use provider_daemon::gpu::kernels::bytes_to_words;
-use provider_daemon::gpu::{ExecError, ExecOutcome};
+use provider_daemon::gpu::sandbox::Sandbox;
+use provider_daemon::gpu::validate::Validator;
+use provider_daemon::gpu::{ExecError, ExecOutcome, SandboxConfig};
 
 const OUT: &str = "@group(0) @binding(1) var<storage, read_write> output: array<u32>;\n";
 
@@ -212,15 +215,25 @@ fn h14_output_over_provider_cap() {
     };
     let mut j = job(simple("", "@workgroup_size(1)", ""));
     j.output_len = 1 << 12;
-    let device = common::pool().device();
-    assert!(matches!(
-        provider_daemon::gpu::validate::validate_for_device(&j, device, &caps),
-        Err(AbiError::OutputTooLarge {
-            max: 1024,
-            source_of_limit: LimitSource::Provider,
-            ..
-        })
-    ));
+    let validator = Validator::new(
+        env!("CARGO_BIN_EXE_provider-daemon").into(),
+        Arc::new(Sandbox::new(SandboxConfig::default()).unwrap()),
+        common::pool().device().limits,
+        caps,
+        common::JOB_TIMEOUT,
+    );
+    let result = validator.validate(&j);
+    assert!(
+        matches!(
+            result,
+            Err(ExecError::Rejected(AbiError::OutputTooLarge {
+                max: 1024,
+                source_of_limit: LimitSource::Provider,
+                ..
+            }))
+        ),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -461,4 +474,29 @@ fn h28_non_uniform_barrier_does_not_hang_the_daemon() {
         "{result:?}"
     );
     common::assert_pool_healthy();
+}
+
+#[test]
+fn h29_deeply_nested_parentheses_are_a_parse_error() {
+    // naga's parser limits nesting depth: 100,000 parentheses are refused, not recursed into.
+    let depth = 100_000;
+    let body = format!("output[1] = {}1u{};", "(".repeat(depth), ")".repeat(depth));
+    let err = rejected(&job(simple("", "@workgroup_size(1)", &body)));
+    assert!(matches!(err, AbiError::Parse { .. }), "{err:?}");
+}
+
+#[test]
+fn h30_a_shader_that_overflows_the_parsers_stack_costs_only_the_validator() {
+    // A left-deep chain of 100,000 additions: naga lowers and validates it recursively, which
+    // overflows any thread's stack. Parsed in the daemon, this would abort the daemon.
+    let body = format!("output[1] = 1u{};", " + 1u".repeat(99_999));
+    let result = run(&job(simple("", "@workgroup_size(1)", &body)));
+    let Err(ExecError::ValidationCrashed { status }) = &result else {
+        panic!("expected a crashed validator, got {result:?}")
+    };
+    assert!(status.contains("signal"), "{status}");
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .contains("shader validation crashed the validator process"),);
 }

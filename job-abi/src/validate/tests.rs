@@ -499,3 +499,31 @@ fn output_checks() {
         Err(AbiError::OutputTooShort { len: 16, min: 32 })
     );
 }
+
+/// A verdict reported by a validator in another process comes back as the same typed error.
+#[cfg(feature = "serde")]
+#[test]
+fn errors_round_trip_through_serde() {
+    let wrong_types = [
+        "@group(0) @binding(0) var<storage, read_write> input: array<u32>;",
+        "@group(0) @binding(1) var<uniform> o: vec4<u32>;",
+        "@group(0) @binding(2) var<storage, read> params: array<u32>;",
+    ];
+    let mut errors: Vec<AbiError> = wrong_types
+        .iter()
+        .map(|decl| {
+            let src = format!("{decl}\n@compute @workgroup_size(1) fn main() {{}}");
+            shader(&src).expect_err(decl)
+        })
+        .collect();
+    errors.push(shader(&format!("{OUT}@compute fn main( {{")).expect_err("parse"));
+    errors.push(shader("").expect_err("empty"));
+    for error in errors {
+        let json = serde_json::to_string(&error).expect("serializes");
+        let back: AbiError = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, error, "{json}");
+    }
+    let forged =
+        r#"{"WrongBindingType":{"name":"x","binding":0,"expected":"var<private>","found":"y"}}"#;
+    assert!(serde_json::from_str::<AbiError>(forged).is_err());
+}

@@ -3,15 +3,26 @@
 //!
 //! * [`context`] — adapter enumeration and explicit selection, the process's one device.
 //! * [`validate`] — the job checks: the ABI (`compute_market_job`) against the device's limits.
+//!   They run in a short-lived child process, so a shader that crashes the parser costs that
+//!   process, not the daemon.
 //! * [`executor`] — in the worker: pipeline cache, per-job buffers, error scopes, timings.
 //! * [`worker`] — the parent's [`WorkerPool`] of warm worker processes, each job under a
-//!   wall-clock limit (kill and respawn on timeout), and the worker's side of the protocol.
+//!   wall-clock limit; a worker that timed out, died or lost its device is replaced.
+//! * [`sandbox`] — how workers and the validator are started: scrubbed environment, resource
+//!   limits, death signal, no new privileges, no network.
+//! * [`protocol`] — the frames parent and children exchange; [`child`] — the children's side;
+//!   [`error`] — every way a job can fail.
 //! * [`kernels`] — the example shaders with CPU references; [`bench`] — self-test and benchmarks.
 
 pub mod bench;
+pub mod child;
 pub mod context;
+pub mod error;
 pub mod executor;
 pub mod kernels;
+mod procfs;
+pub mod protocol;
+pub mod sandbox;
 pub mod validate;
 pub mod worker;
 
@@ -19,8 +30,10 @@ use std::time::Duration;
 
 pub use compute_market_job::DeterminismClass;
 pub use context::{AdapterChoice, AdapterSummary, GpuConfig, GpuContext, GpuError};
+pub use error::ExecError;
 pub use executor::Executor;
-pub use worker::{DeviceDescription, ExecError, PoolConfig, WorkerPool};
+pub use sandbox::SandboxConfig;
+pub use worker::{DeviceDescription, PoolConfig, WorkerPool};
 
 /// A finished job.
 #[derive(Clone, Debug)]

@@ -96,7 +96,9 @@ impl RunnerContext {
 
 /// Downloads and verifies a job's shader and input under the `[fetch]` settings (the URIs are
 /// the client's choice), and validates the whole job against this device and provider before
-/// anything is claimed.
+/// anything is claimed. The shader is parsed in a sandboxed child process
+/// ([`WorkerPool::validate`]): one that crashes the parser is skipped like any invalid job, and
+/// the daemon carries on.
 pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Skip> {
     let policy = ctx.settings.fetch.policy();
     let wgsl = store::fetch_verified_with(
@@ -127,8 +129,19 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
         output_len: u64::from(job.spec.output_len),
         params: job.spec.params,
     };
-    compute_market_job::validate_job(&descriptor, &ctx.device_limits, &ctx.caps)
-        .map_err(|e| Skip::Invalid(e.to_string()))?;
+    let pool = ctx.pool.clone();
+    let (descriptor, verdict) = tokio::task::spawn_blocking(move || {
+        let verdict = pool.validate(&descriptor);
+        (descriptor, verdict)
+    })
+    .await
+    .map_err(|e| Skip::Invalid(format!("validation task failed: {e}")))?;
+    verdict.map_err(|e| {
+        Skip::Invalid(match e {
+            ExecError::Rejected(abi) => abi.to_string(),
+            other => other.to_string(),
+        })
+    })?;
     Ok(descriptor)
 }
 

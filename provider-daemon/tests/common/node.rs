@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use compute_market_localnet::LocalNet;
-use compute_market_sdk::{Client, JobSpec, Keypair, ValidatedJob};
+use compute_market_sdk::{pda, Client, JobSpec, Keypair, Pubkey, ValidatedJob};
 use provider_daemon::gpu::kernels;
 
 pub const REWARD: u64 = 100_000;
@@ -165,4 +165,59 @@ pub async fn wait_settled(
             panic!("job did not settle: {e}");
         }
     }
+}
+
+/// Posts a one-replica job with an empty input straight through the instruction builder,
+/// skipping the SDK's validation (as a hostile client could).
+pub async fn post_raw(
+    client: &Client,
+    wgsl: &[u8],
+    output_len: u32,
+    workgroups: [u32; 3],
+) -> Pubkey {
+    use compute_market_sdk::{instructions, Determinism, JobPostArgs, MinCapabilities};
+    let store = client.store().unwrap();
+    let shader_uri = store.put(wgsl).await.unwrap();
+    let market = client.market().await.unwrap();
+    let job_id = rand::random();
+    let args = JobPostArgs {
+        job_id,
+        spec: compute_market_sdk::OnChainJobSpec {
+            min_capabilities: MinCapabilities::default(),
+            shader_hash: compute_market_job::sha256(wgsl),
+            input_hash: compute_market_job::sha256(&[]),
+            input_len: 0,
+            output_len,
+            workgroups,
+            params: [0; 32],
+            determinism: Determinism::Exact as u8,
+            padding: [0; 3],
+        },
+        entry_point: "main".into(),
+        shader_uri,
+        input_uri: String::new(),
+        reward_per_replica: REWARD,
+        replicas: 1,
+        quorum: 1,
+        claim_deadline: 0,
+        commit_deadline: 0,
+        reveal_deadline: 0,
+        rules: Default::default(),
+    };
+    let ix = instructions::job_post(
+        &client.market_address(),
+        &market.payment_mint,
+        &client.wallet(),
+        args,
+    );
+    client
+        .send(
+            "job_post",
+            vec![ix],
+            &[],
+            compute_market_sdk::client::cu::JOB_POST,
+        )
+        .await
+        .unwrap();
+    pda::job(&client.market_address(), &client.wallet(), job_id)
 }

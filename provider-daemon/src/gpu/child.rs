@@ -1,0 +1,119 @@
+//! The child processes' side: `<exe> worker` (a GPU worker: opens the device, then runs jobs
+//! from stdin until EOF) and `<exe> worker --validate` (the shader validator: one verdict, then
+//! exit). Both binaries that run daemons, `provider-daemon` and the `compute-market` CLI (whose
+//! `demo` runs daemons in-process), expose these through [`WorkerArgs`] and [`run`].
+//!
+//! Only protocol frames go to stdout; logs go to stderr.
+
+use std::io::{self, BufReader, BufWriter};
+
+use compute_market_job::Caps;
+
+use super::context::{AdapterChoice, GpuConfig, GpuContext};
+use super::executor::{DeviceError, Executor};
+use super::protocol;
+
+/// Stack of the thread that runs a worker's jobs: wgpu parses and translates every new shader
+/// again, recursively, so it gets four times the validator's
+/// ([`super::validate::VALIDATOR_STACK`]).
+pub const WORKER_STACK: usize = 32 << 20;
+
+/// Arguments of the hidden `worker` subcommand. The parent passes them; nothing else should.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WorkerArgs {
+    /// Adapter: `auto`, an index from `check`, or part of its name.
+    #[arg(long, default_value = "auto")]
+    pub adapter: String,
+    /// Allow a CPU (software) adapter.
+    #[arg(long)]
+    pub allow_cpu: bool,
+    /// Validate one shader from stdin (no device) and exit.
+    #[arg(long)]
+    pub validate: bool,
+}
+
+/// Runs the `worker` subcommand.
+pub fn run(args: &WorkerArgs) -> io::Result<()> {
+    if args.validate {
+        return super::validate::run_validator();
+    }
+    let gpu = GpuConfig {
+        adapter: args.adapter.parse().unwrap_or(AdapterChoice::Auto),
+        allow_cpu: args.allow_cpu,
+    };
+    std::thread::Builder::new()
+        .name("worker".into())
+        .stack_size(WORKER_STACK)
+        .spawn(move || run_worker(&gpu))?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// A GPU worker: opens the device, announces it, then runs jobs from stdin until EOF.
+fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
+    let stdin = io::stdin();
+    let mut input = BufReader::new(stdin.lock());
+    let stdout = io::stdout();
+    let mut output = BufWriter::new(stdout.lock());
+
+    let ctx = match GpuContext::new(gpu) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            protocol::write_frame(&mut output, &protocol::encode_init_failed(&e), &[])?;
+            return Ok(());
+        }
+    };
+    // The worker re-validates against the ABI and its device; provider caps are the parent's.
+    let mut executor = Executor::new(ctx, Caps::default());
+    protocol::write_frame(
+        &mut output,
+        &protocol::encode_ready(&executor.context().adapter, &executor.abi_limits()),
+        &[],
+    )?;
+
+    loop {
+        let frame = match protocol::read_frame(&mut input) {
+            Ok(frame) => frame,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let job = protocol::decode_job(frame)
+            .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
+        #[cfg(feature = "fault-injection")]
+        let result = match fault::device_lost(&job) {
+            Some(lost) => Err(lost),
+            None => executor.run(&job),
+        };
+        #[cfg(not(feature = "fault-injection"))]
+        let result = executor.run(&job);
+        let lost = matches!(result, Err(DeviceError::DeviceLost { .. }));
+        let (header, bulk) = protocol::encode_result(&result);
+        protocol::write_frame(&mut output, &header, bulk)?;
+        if lost {
+            // The device is gone for good in this process.
+            return Ok(());
+        }
+    }
+}
+
+/// TEST-ONLY: a job whose source contains [`fault::DEVICE_LOST_MARKER`] makes the worker report a
+/// lost device (and exit, as after a real loss), which no software adapter can be made to do.
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    use compute_market_job::JobDescriptor;
+
+    use super::DeviceError;
+
+    /// Put this in a shader's source (a comment will do) to simulate a lost device.
+    pub const DEVICE_LOST_MARKER: &str = "fault-injection: device lost";
+
+    pub(super) fn device_lost(job: &JobDescriptor) -> Option<DeviceError> {
+        let marker = DEVICE_LOST_MARKER.as_bytes();
+        job.wgsl
+            .windows(marker.len())
+            .any(|w| w == marker)
+            .then(|| DeviceError::DeviceLost {
+                message: "simulated by fault injection".into(),
+            })
+    }
+}

@@ -1,0 +1,550 @@
+//! The worker protocol: length-prefixed binary frames over a child's stdin/stdout (its stderr
+//! carries logs). GPU workers and the shader validator both speak it:
+//!
+//! ```text
+//! frame    = u64_le(len) || header || bulk     (len <= MAX_FRAME; bulk = the rest of the frame)
+//! request  = 0x01 Execute  wgsl entry workgroups output_len params | bulk: input
+//!          | 0x02 Validate entry limits caps                      | bulk: wgsl
+//! response = 0x01 Ready    adapter limits      (a worker, once, after the device opened)
+//!          | 0x02 Done     determinism timings | bulk: output
+//!          | 0x03 Failed   kind message line column
+//!          | 0x04 InitFailed message
+//!          | 0x05 Verdict  0 shader-info | 1 abi-error-json     (the validator, once)
+//! ```
+//!
+//! The bulk bytes (input, output, source) travel last and are written straight from the
+//! caller's buffer, so a large job costs one copy into the pipe and one out of it per direction.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use compute_market_job::{
+    AbiError, Caps, DeterminismClass, JobDescriptor, Limits, Location, ShaderInfo, PARAMS_LEN,
+};
+
+use super::context::{AdapterSummary, GpuError};
+use super::executor::{DeviceError, DeviceRun, DeviceTimings};
+use super::worker::DeviceDescription;
+
+/// Largest protocol frame: the largest input or output plus headroom for the rest.
+pub const MAX_FRAME: u64 =
+    compute_market_job::MAX_INPUT_LEN + compute_market_job::MAX_SOURCE_LEN as u64 + (1 << 20);
+
+pub(super) fn write_frame(w: &mut impl Write, header: &[u8], bulk: &[u8]) -> io::Result<()> {
+    w.write_all(&((header.len() + bulk.len()) as u64).to_le_bytes())?;
+    w.write_all(header)?;
+    w.write_all(bulk)?;
+    w.flush()
+}
+
+/// Splits a frame after its header: what remains is the bulk. Moves the bulk to the front of
+/// the frame's own allocation (one `memmove`, no new allocation).
+fn into_bulk(mut frame: Vec<u8>, header_len: usize) -> Vec<u8> {
+    frame.drain(..header_len.min(frame.len()));
+    frame
+}
+
+pub(super) fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the {MAX_FRAME}-byte maximum"),
+        ));
+    }
+    let mut payload = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
+    r.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+#[derive(Default)]
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn bytes(mut self, v: &[u8]) -> Self {
+        self = self.u64(v.len() as u64);
+        self.0.extend_from_slice(v);
+        self
+    }
+    fn str(self, v: &str) -> Self {
+        self.bytes(v.as_bytes())
+    }
+    fn duration(self, d: Duration) -> Self {
+        self.u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+    fn limits(self, l: &Limits) -> Self {
+        self.u32(l.max_workgroup_size[0])
+            .u32(l.max_workgroup_size[1])
+            .u32(l.max_workgroup_size[2])
+            .u32(l.max_invocations_per_workgroup)
+            .u32(l.max_workgroups_per_dimension)
+            .u64(l.max_storage_binding_size)
+            .u64(l.max_buffer_size)
+            .u32(l.max_workgroup_storage_size)
+    }
+    fn caps(self, c: &Caps) -> Self {
+        self.u64(c.max_source_len as u64)
+            .u64(c.max_input_len)
+            .u64(c.max_output_len)
+            .u64(c.max_total_workgroups)
+            .u64(c.max_private_memory)
+    }
+}
+
+struct Dec<'a>(&'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err("truncated message".into());
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let len = usize::try_from(self.u64()?).map_err(|e| e.to_string())?;
+        self.take(len)
+    }
+    fn string(&mut self) -> Result<String, String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|e| e.to_string())
+    }
+    fn duration(&mut self) -> Result<Duration, String> {
+        Ok(Duration::from_nanos(self.u64()?))
+    }
+    fn limits(&mut self) -> Result<Limits, String> {
+        Ok(Limits {
+            max_workgroup_size: [self.u32()?, self.u32()?, self.u32()?],
+            max_invocations_per_workgroup: self.u32()?,
+            max_workgroups_per_dimension: self.u32()?,
+            max_storage_binding_size: self.u64()?,
+            max_buffer_size: self.u64()?,
+            max_workgroup_storage_size: self.u32()?,
+        })
+    }
+    fn caps(&mut self) -> Result<Caps, String> {
+        Ok(Caps {
+            max_source_len: usize::try_from(self.u64()?).map_err(|e| e.to_string())?,
+            max_input_len: self.u64()?,
+            max_output_len: self.u64()?,
+            max_total_workgroups: self.u64()?,
+            max_private_memory: self.u64()?,
+        })
+    }
+}
+
+const REQ_EXECUTE: u8 = 1;
+const REQ_VALIDATE: u8 = 2;
+const RESP_READY: u8 = 1;
+const RESP_DONE: u8 = 2;
+const RESP_FAILED: u8 = 3;
+const RESP_INIT_FAILED: u8 = 4;
+const RESP_VERDICT: u8 = 5;
+
+/// Everything of a job but its input (which follows as the frame's bulk).
+pub(super) fn encode_job_header(job: &JobDescriptor) -> Vec<u8> {
+    let mut enc = Enc(Vec::with_capacity(
+        job.wgsl.len() + job.entry_point.len() + 128,
+    ));
+    enc = enc
+        .u8(REQ_EXECUTE)
+        .bytes(&job.wgsl)
+        .str(&job.entry_point)
+        .u32(job.workgroups[0])
+        .u32(job.workgroups[1])
+        .u32(job.workgroups[2])
+        .u64(job.output_len)
+        .bytes(&job.params);
+    enc.0
+}
+
+pub(super) fn decode_job(frame: Vec<u8>) -> Result<JobDescriptor, String> {
+    let mut d = Dec(&frame);
+    if d.u8()? != REQ_EXECUTE {
+        return Err("unknown request".into());
+    }
+    let wgsl = d.bytes()?.to_vec();
+    let entry_point = d.string()?;
+    let workgroups = [d.u32()?, d.u32()?, d.u32()?];
+    let output_len = d.u64()?;
+    let params: [u8; PARAMS_LEN] = d
+        .bytes()?
+        .try_into()
+        .map_err(|_| "params must be 32 bytes".to_string())?;
+    let header_len = frame.len() - d.0.len();
+    Ok(JobDescriptor {
+        wgsl,
+        entry_point,
+        workgroups,
+        input: into_bulk(frame, header_len),
+        output_len,
+        params,
+    })
+}
+
+/// What kind of failure a worker reported.
+#[derive(Debug)]
+pub(super) enum FailKind {
+    Rejected,
+    Compile,
+    Gpu,
+    DeviceLost,
+}
+
+/// A decoded response.
+#[derive(Debug)]
+pub(super) enum Response {
+    Ready(DeviceDescription),
+    Done {
+        output: Vec<u8>,
+        determinism: DeterminismClass,
+        timings: DeviceTimings,
+    },
+    Failed {
+        kind: FailKind,
+        message: String,
+        location: Option<Location>,
+    },
+    InitFailed(String),
+    Verdict(Result<ShaderInfo, AbiError>),
+}
+
+pub(super) fn encode_ready(adapter: &AdapterSummary, limits: &Limits) -> Vec<u8> {
+    Enc::default()
+        .u8(RESP_READY)
+        .u64(adapter.index as u64)
+        .str(&adapter.name)
+        .str(&adapter.backend)
+        .str(&adapter.device_type)
+        .str(&adapter.driver)
+        .u8(u8::from(adapter.is_cpu))
+        .limits(limits)
+        .0
+}
+
+pub(super) fn encode_init_failed(error: &GpuError) -> Vec<u8> {
+    Enc::default()
+        .u8(RESP_INIT_FAILED)
+        .str(&error.to_string())
+        .0
+}
+
+/// The response header and its bulk (the output, for `Done`).
+pub(super) fn encode_result(result: &Result<DeviceRun, DeviceError>) -> (Vec<u8>, &[u8]) {
+    match result {
+        Ok(run) => {
+            let header = Enc::default()
+                .u8(RESP_DONE)
+                .u8(match run.determinism {
+                    DeterminismClass::Exact => 0,
+                    DeterminismClass::Float => 1,
+                })
+                .duration(run.timings.validate)
+                .duration(run.timings.compile)
+                .duration(run.timings.upload)
+                .duration(run.timings.dispatch)
+                .duration(run.timings.readback)
+                .u8(u8::from(run.timings.pipeline_cached))
+                .0;
+            (header, &run.output)
+        }
+        Err(error) => {
+            let (kind, location) = match error {
+                DeviceError::Abi(_) => (0, None),
+                DeviceError::Compile { location, .. } => (1, *location),
+                DeviceError::Gpu { .. } => (2, None),
+                DeviceError::DeviceLost { .. } => (3, None),
+            };
+            let message = match error {
+                DeviceError::Compile { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let (line, column) = location.map_or((0, 0), |l| (l.line, l.column));
+            let header = Enc::default()
+                .u8(RESP_FAILED)
+                .u8(kind)
+                .str(&message)
+                .u32(line)
+                .u32(column)
+                .0;
+            (header, &[])
+        }
+    }
+}
+
+pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
+    let mut d = Dec(&frame);
+    match d.u8()? {
+        RESP_READY => {
+            let adapter = AdapterSummary {
+                index: usize::try_from(d.u64()?).map_err(|e| e.to_string())?,
+                name: d.string()?,
+                backend: d.string()?,
+                device_type: d.string()?,
+                driver: d.string()?,
+                is_cpu: d.u8()? != 0,
+            };
+            let limits = d.limits()?;
+            Ok(Response::Ready(DeviceDescription { adapter, limits }))
+        }
+        RESP_DONE => {
+            let determinism = match d.u8()? {
+                0 => DeterminismClass::Exact,
+                _ => DeterminismClass::Float,
+            };
+            let timings = DeviceTimings {
+                validate: d.duration()?,
+                compile: d.duration()?,
+                upload: d.duration()?,
+                dispatch: d.duration()?,
+                readback: d.duration()?,
+                pipeline_cached: d.u8()? != 0,
+            };
+            let header_len = frame.len() - d.0.len();
+            Ok(Response::Done {
+                output: into_bulk(frame, header_len),
+                determinism,
+                timings,
+            })
+        }
+        RESP_FAILED => {
+            let kind = match d.u8()? {
+                0 => FailKind::Rejected,
+                1 => FailKind::Compile,
+                2 => FailKind::Gpu,
+                _ => FailKind::DeviceLost,
+            };
+            let message = d.string()?;
+            let (line, column) = (d.u32()?, d.u32()?);
+            let location = (line > 0).then_some(Location { line, column });
+            Ok(Response::Failed {
+                kind,
+                message,
+                location,
+            })
+        }
+        RESP_INIT_FAILED => Ok(Response::InitFailed(d.string()?)),
+        RESP_VERDICT => decode_verdict(&mut d).map(Response::Verdict),
+        other => Err(format!("unknown response tag {other}")),
+    }
+}
+
+/// What the validator is asked: a shader (the frame's bulk) checked against these limits.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct ValidateRequest {
+    pub wgsl: Vec<u8>,
+    pub entry_point: String,
+    pub limits: Limits,
+    pub caps: Caps,
+}
+
+/// The header of a validation request for `entry_point`; the source follows as the bulk.
+pub(super) fn encode_validate(entry_point: &str, limits: &Limits, caps: &Caps) -> Vec<u8> {
+    Enc::default()
+        .u8(REQ_VALIDATE)
+        .str(entry_point)
+        .limits(limits)
+        .caps(caps)
+        .0
+}
+
+pub(super) fn decode_validate(frame: Vec<u8>) -> Result<ValidateRequest, String> {
+    let mut d = Dec(&frame);
+    if d.u8()? != REQ_VALIDATE {
+        return Err("not a validation request".into());
+    }
+    let entry_point = d.string()?;
+    let limits = d.limits()?;
+    let caps = d.caps()?;
+    let header_len = frame.len() - d.0.len();
+    Ok(ValidateRequest {
+        wgsl: into_bulk(frame, header_len),
+        entry_point,
+        limits,
+        caps,
+    })
+}
+
+pub(super) fn encode_verdict(verdict: &Result<ShaderInfo, AbiError>) -> Vec<u8> {
+    let enc = Enc::default().u8(RESP_VERDICT);
+    match verdict {
+        Ok(info) => {
+            enc.u8(0)
+                .u32(info.workgroup_size[0])
+                .u32(info.workgroup_size[1])
+                .u32(info.workgroup_size[2])
+                .u8(match info.determinism {
+                    DeterminismClass::Exact => 0,
+                    DeterminismClass::Float => 1,
+                })
+                .u8(u8::from(info.declares_input))
+                .u8(u8::from(info.declares_params))
+                .u64(info.input_min_len)
+                .u64(info.output_min_len)
+                .u64(info.workgroup_storage_bytes)
+                .u64(info.private_memory_bytes)
+                .0
+        }
+        // The error's JSON cannot fail to encode: its fields are strings and numbers.
+        Err(error) => {
+            enc.u8(1)
+                .str(&serde_json::to_string(error).unwrap_or_default())
+                .0
+        }
+    }
+}
+
+fn decode_verdict(d: &mut Dec<'_>) -> Result<Result<ShaderInfo, AbiError>, String> {
+    if d.u8()? != 0 {
+        let error = serde_json::from_str(&d.string()?).map_err(|e| e.to_string())?;
+        return Ok(Err(error));
+    }
+    Ok(Ok(ShaderInfo {
+        workgroup_size: [d.u32()?, d.u32()?, d.u32()?],
+        determinism: match d.u8()? {
+            0 => DeterminismClass::Exact,
+            _ => DeterminismClass::Float,
+        },
+        declares_input: d.u8()? != 0,
+        declares_params: d.u8()? != 0,
+        input_min_len: d.u64()?,
+        output_min_len: d.u64()?,
+        workgroup_storage_bytes: d.u64()?,
+        private_memory_bytes: d.u64()?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_round_trips() {
+        let job = JobDescriptor {
+            wgsl: b"fn main() {}".to_vec(),
+            entry_point: "main".into(),
+            workgroups: [3, 2, 1],
+            input: vec![1, 2, 3, 4],
+            output_len: 16,
+            params: [7; PARAMS_LEN],
+        };
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &encode_job_header(&job), &job.input).unwrap();
+        let payload = read_frame(&mut frame.as_slice()).unwrap();
+        assert_eq!(decode_job(payload), Ok(job));
+    }
+
+    #[test]
+    fn done_round_trips_with_its_bulk_output() {
+        let run = Ok(DeviceRun {
+            output: vec![9, 8, 7, 6],
+            determinism: DeterminismClass::Float,
+            timings: DeviceTimings {
+                dispatch: Duration::from_micros(1500),
+                pipeline_cached: true,
+                ..DeviceTimings::default()
+            },
+        });
+        let (header, bulk) = encode_result(&run);
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &header, bulk).unwrap();
+        let decoded = decode_response(read_frame(&mut frame.as_slice()).unwrap()).unwrap();
+        let Response::Done {
+            output,
+            determinism,
+            timings,
+        } = decoded
+        else {
+            panic!("{decoded:?}")
+        };
+        assert_eq!(output, vec![9, 8, 7, 6]);
+        assert_eq!(determinism, DeterminismClass::Float);
+        assert_eq!(timings.dispatch, Duration::from_micros(1500));
+        assert!(timings.pipeline_cached);
+    }
+
+    #[test]
+    fn frames_round_trip_and_reject_oversize() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"hel", b"lo").unwrap();
+        assert_eq!(read_frame(&mut buf.as_slice()).unwrap(), b"hello");
+        let huge = (MAX_FRAME + 1).to_le_bytes();
+        assert!(read_frame(&mut huge.as_slice()).is_err());
+        assert!(decode_response(vec![RESP_DONE, 1]).is_err());
+    }
+
+    #[test]
+    fn validation_request_and_verdicts_round_trip() {
+        let caps = Caps {
+            max_output_len: 1 << 10,
+            ..Caps::default()
+        };
+        let limits = Limits::default();
+        let mut frame = Vec::new();
+        write_frame(
+            &mut frame,
+            &encode_validate("main", &limits, &caps),
+            b"wgsl",
+        )
+        .unwrap();
+        let request = decode_validate(read_frame(&mut frame.as_slice()).unwrap()).unwrap();
+        assert_eq!(
+            request,
+            ValidateRequest {
+                wgsl: b"wgsl".to_vec(),
+                entry_point: "main".into(),
+                limits,
+                caps
+            }
+        );
+        let info = ShaderInfo {
+            workgroup_size: [64, 2, 1],
+            determinism: DeterminismClass::Float,
+            declares_input: true,
+            declares_params: false,
+            input_min_len: 4,
+            output_min_len: 8,
+            workgroup_storage_bytes: 16,
+            private_memory_bytes: 32,
+        };
+        let rejected = AbiError::Parse {
+            message: "expected `)`".into(),
+            location: Some(Location { line: 3, column: 9 }),
+            diagnostic: "error: expected `)`".into(),
+        };
+        for verdict in [Ok(info), Err(rejected)] {
+            let decoded = decode_response(encode_verdict(&verdict)).unwrap();
+            let Response::Verdict(back) = decoded else {
+                panic!("{decoded:?}")
+            };
+            assert_eq!(back, verdict);
+        }
+    }
+}
