@@ -60,9 +60,13 @@ pub async fn provider(net: &LocalNet) -> Client {
         .client(net.funded_wallet(STAKE).await.unwrap())
         .await
         .unwrap();
-    c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
-        .await
-        .unwrap();
+    c.register_provider(
+        STAKE,
+        compute_market_localnet::CPU_PROVIDER,
+        compute_market_localnet::CPU_PROVIDER_CAPACITY,
+    )
+    .await
+    .unwrap();
     c
 }
 

@@ -28,8 +28,6 @@ pub struct PickupOptions {
     pub jobs: usize,
     /// Whether the daemon may use its websocket (else it finds jobs by resync only).
     pub websocket: bool,
-    /// Let the daemon use a software adapter.
-    pub allow_cpu: bool,
     /// Slot time of the embedded node (`None`: a block per transaction).
     pub slot_time_ms: Option<u64>,
     /// Open jobs the daemon must skip, posted at the end to measure its RPC use while idle.
@@ -127,7 +125,6 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
     let PickupOptions {
         jobs,
         websocket,
-        allow_cpu,
         slot_time_ms,
         idle_jobs,
     } = options;
@@ -147,7 +144,7 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
     let net = target.connect(net_options, start).await?;
     let dir = tempfile::tempdir()?;
     let metrics_addr = free_local_addr()?;
-    let mut provider = start_provider(&net, dir.path(), "bench", allow_cpu, |s| {
+    let mut provider = start_provider(&net, dir.path(), "bench", |s| {
         s.metrics_addr = Some(metrics_addr);
         s.resync_interval = Duration::from_secs(1);
         s.poll_interval = Duration::from_millis(100);

@@ -201,7 +201,7 @@ impl Target {
 }
 
 /// Runs the demo; `out` is where the PNG goes.
-pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
+pub async fn run(out: PathBuf, target: Target) -> Result<()> {
     let start = Instant::now();
     let net = target.connect(LocalNetOptions::default(), start).await?;
     println!(
@@ -228,7 +228,7 @@ pub async fn run(out: PathBuf, allow_cpu: bool, target: Target) -> Result<()> {
     );
     let mut providers = Vec::new();
     for name in ["alpha", "beta", "gamma"] {
-        let p = start_provider(&net, dir.path(), name, allow_cpu, |_| {}).await?;
+        let p = start_provider(&net, dir.path(), name, |_| {}).await?;
         println!(
             "▶ provider {name} {} staked {STAKE}; daemon started",
             pda::provider(&net.market, &p.wallet.pubkey())
@@ -330,13 +330,16 @@ pub async fn start_provider(
     net: &LocalNet,
     dir: &std::path::Path,
     name: &'static str,
-    allow_cpu: bool,
     tweak: impl FnOnce(&mut Settings),
 ) -> Result<Provider> {
     let wallet = net.funded_wallet(STAKE).await?;
     let c = net.client(wallet.insecure_clone()).await?;
-    c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
-        .await?;
+    c.register_provider(
+        STAKE,
+        compute_market_localnet::CPU_PROVIDER,
+        compute_market_localnet::CPU_PROVIDER_CAPACITY,
+    )
+    .await?;
     let key_path = dir.join(format!("{name}.json"));
     std::fs::write(
         &key_path,
@@ -357,8 +360,10 @@ pub async fn start_provider(
         resync_interval: Duration::from_secs(2),
         poll_interval: Duration::from_millis(250),
         log_format: LogFormat::Text,
+        // A local trial: the best hardware adapter, or the software one on a machine without a
+        // GPU.
         gpu: GpuSettings {
-            allow_cpu,
+            allow_cpu: true,
             ..GpuSettings::default()
         },
         // The demo's clients upload to the node's blob directory: allow file:// there, and

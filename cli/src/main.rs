@@ -19,8 +19,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use compute_market_sdk::{
-    Capabilities, Client, Deadlines, DeviceClass, JobFilter, JobSpec, JobStatus, ProviderStatus,
-    ProviderUpdateArgs, Pubkey,
+    Capabilities, Capacity, Client, Deadlines, DeviceClass, JobFilter, JobSpec, JobStatus,
+    ProviderStatus, ProviderUpdateArgs, Pubkey,
 };
 
 use config::Resolved;
@@ -80,9 +80,6 @@ enum Command {
         /// Where to write the Mandelbrot image.
         #[arg(long, default_value = "mandelbrot.png")]
         out: PathBuf,
-        /// Let the daemons use a software (CPU) adapter even when a GPU exists.
-        #[arg(long)]
-        allow_cpu: bool,
     },
     /// Provider pickup latency and throughput on the local node, or with --url on that node
     /// (see BENCHMARKS.md).
@@ -94,9 +91,6 @@ enum Command {
         /// Measure with the resync only (no websocket).
         #[arg(long)]
         no_websocket: bool,
-        /// Let the daemon use a software (CPU) adapter even when a GPU exists.
-        #[arg(long)]
-        allow_cpu: bool,
         /// Milliseconds per slot of the embedded node (0: a block only when a transaction
         /// arrives). Ignored with --url.
         #[arg(long, default_value_t = compute_market_localnet::DEFAULT_SLOT_TIME_MS)]
@@ -284,6 +278,12 @@ enum ProviderCommand {
         /// PCI vendor id.
         #[arg(long, default_value_t = 0)]
         vendor_id: u32,
+        /// Devices (GPUs) served; the capabilities above hold for every one.
+        #[arg(long, default_value_t = 1)]
+        devices: u16,
+        /// Jobs run at once, across the devices.
+        #[arg(long, default_value_t = 1)]
+        max_concurrent_jobs: u16,
     },
     /// Add stake.
     Stake {
@@ -625,20 +625,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
         }
-        Command::Demo { out, allow_cpu } => {
-            return demo::run(out, allow_cpu, target(&cli.global)?).await;
+        Command::Demo { out } => {
+            return demo::run(out, target(&cli.global)?).await;
         }
         Command::BenchPickup {
             jobs,
             no_websocket,
-            allow_cpu,
             slot_time,
             idle_jobs,
         } => {
             let options = bench::PickupOptions {
                 jobs,
                 websocket: !no_websocket,
-                allow_cpu,
                 slot_time_ms: (slot_time > 0).then_some(slot_time),
                 idle_jobs,
             };
@@ -803,6 +801,8 @@ async fn run(cli: Cli) -> Result<()> {
                 bandwidth_mbps,
                 int_mops,
                 vendor_id,
+                devices,
+                max_concurrent_jobs,
             } => {
                 let capabilities = Capabilities {
                     vendor_id,
@@ -813,7 +813,13 @@ async fn run(cli: Cli) -> Result<()> {
                     bandwidth_mbps,
                     int_mops,
                 };
-                let sig = client.register_provider(stake, capabilities).await?;
+                let capacity = Capacity {
+                    devices,
+                    max_concurrent_jobs,
+                };
+                let sig = client
+                    .register_provider(stake, capabilities, capacity)
+                    .await?;
                 println!(
                     "registered provider {} with {stake} staked: {}",
                     client.provider_address(),
@@ -859,8 +865,8 @@ async fn run(cli: Cli) -> Result<()> {
                 };
                 let sig = client
                     .update_provider(ProviderUpdateArgs {
-                        capabilities: None,
                         status: Some(status),
+                        ..ProviderUpdateArgs::default()
                     })
                     .await?;
                 println!("provider {status:?}: {}", cfg.explorer_tx(&sig));

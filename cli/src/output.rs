@@ -193,6 +193,8 @@ pub fn print_provider(address: &Pubkey, p: &Provider, json: bool) {
             "fees_due": p.fees_due,
             "forfeit_due": p.forfeit_due,
             "capabilities": format!("{:?}", p.capabilities),
+            "devices": p.capacity.devices,
+            "max_concurrent_jobs": p.capacity.max_concurrent_jobs,
             "jobs_completed": p.jobs_completed,
             "jobs_failed": p.jobs_failed,
             "jobs_slashed": p.jobs_slashed,
@@ -209,6 +211,14 @@ pub fn print_provider(address: &Pubkey, p: &Provider, json: bool) {
         p.staked, p.locked, p.unbonding, p.unbonding_ends_at
     );
     println!("caps      {:?}", p.capabilities);
+    if p.capacity == Default::default() {
+        println!("capacity  not published");
+    } else {
+        println!(
+            "capacity  {} device(s), {} job(s) at once",
+            p.capacity.devices, p.capacity.max_concurrent_jobs
+        );
+    }
     println!(
         "earnings  {} to withdraw; {} fees and {} forfeited awaiting a sweep",
         p.earnings, p.fees_due, p.forfeit_due

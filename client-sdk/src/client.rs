@@ -467,11 +467,13 @@ impl Client {
         .await
     }
 
-    /// Registers this wallet as a provider with `stake` and `capabilities`.
+    /// Registers this wallet as a provider with `stake`, the `capabilities` every one of its
+    /// devices has, and its `capacity` (devices served, jobs at once; each at least 1).
     pub async fn register_provider(
         &self,
         stake: u64,
         capabilities: Capabilities,
+        capacity: Capacity,
     ) -> Result<Signature> {
         let market = self.market().await?;
         self.send(
@@ -483,6 +485,7 @@ impl Client {
                 ProviderRegisterArgs {
                     stake,
                     capabilities,
+                    capacity,
                 },
             )],
             &[],

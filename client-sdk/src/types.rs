@@ -10,9 +10,9 @@ pub use compute_market::events::*;
 /// [`crate::JobSpec::builder`], which validates them and produces this.
 pub use compute_market::state::JobSpec as OnChainJobSpec;
 pub use compute_market::state::{
-    check_replication, Applicant, Capabilities, ClaimMode, Determinism, DeviceClass, Job,
+    check_replication, Applicant, Capabilities, Capacity, ClaimMode, Determinism, DeviceClass, Job,
     JobStatus, JobTombstone, Market, MinCapabilities, Provider, ProviderStatus, ReplicaSlot,
-    SlotState, Windows,
+    SlotState, Windows, PROVIDER_RESERVED,
 };
 pub use compute_market::{
     ClaimRules, JobPostArgs, JobRevealArgs, JobSubmitArgs, MarketInitArgs, MarketUpdateArgs,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use compute_market_localnet::LocalNet;
 use compute_market_sdk::store::{self, BlobStore};
 use compute_market_sdk::{
-    pda, Capabilities, Client, Job, JobFilter, JobSpec, JobStatus, Keypair, Pubkey, SdkError,
-    ValidatedJob,
+    pda, Capabilities, Capacity, Client, Job, JobFilter, JobSpec, JobStatus, Keypair, Pubkey,
+    SdkError, ValidatedJob,
 };
 
 const DOUBLE: &str = include_str!("../../tests/fixtures/double_u32.wgsl");
@@ -54,7 +54,17 @@ fn spec(n: u8, k: u8) -> ValidatedJob {
 async fn provider(net: &LocalNet) -> Client {
     let wallet = net.funded_wallet(2_000_000).await.unwrap();
     let client = net.client(wallet).await.unwrap();
-    client.register_provider(1_000_000, caps()).await.unwrap();
+    client
+        .register_provider(
+            1_000_000,
+            caps(),
+            Capacity {
+                devices: 1,
+                max_concurrent_jobs: 1,
+            },
+        )
+        .await
+        .unwrap();
     client
 }
 

@@ -30,8 +30,8 @@ pub use validator::TestValidator;
 
 use compute_market_sdk::client::cu;
 use compute_market_sdk::{
-    instructions, pda, Capabilities, Client, ClientConfig, DeviceClass, Keypair, MarketInitArgs,
-    Pubkey, SdkError, Signer, Windows,
+    instructions, pda, Capabilities, Capacity, Client, ClientConfig, DeviceClass, Keypair,
+    MarketInitArgs, Pubkey, SdkError, Signer, Windows,
 };
 use solana_commitment_config::CommitmentConfig;
 use surfpool_sdk::cheatcodes::builders::DeployProgram;
@@ -40,13 +40,21 @@ pub use surfpool_sdk::Surfnet;
 /// What a modest software (CPU, e.g. lavapipe) provider registers with: the demo's and the
 /// tests' providers.
 pub const CPU_PROVIDER: Capabilities = Capabilities {
-    vendor_id: 0,
+    // Mesa's Vulkan vendor id, which lavapipe reports.
+    vendor_id: 0x10005,
     device_class: DeviceClass::Cpu,
     memory_mib: 1024,
     max_workgroup_invocations: 256,
     max_storage_buffer_bytes: 128 << 20,
     bandwidth_mbps: 1_000,
     int_mops: 1_000,
+};
+
+/// The capacity the demo's and the tests' providers publish: one device, and the daemon's
+/// default `max_concurrent_jobs`.
+pub const CPU_PROVIDER_CAPACITY: Capacity = Capacity {
+    devices: 1,
+    max_concurrent_jobs: 2,
 };
 
 /// Lamports every funded wallet gets on the embedded node (100 SOL).

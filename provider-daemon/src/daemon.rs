@@ -8,12 +8,12 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use compute_market_sdk::{Client, ClientConfig, Keypair, SdkError};
+use compute_market_sdk::{Capacity, Client, ClientConfig, Keypair, ProviderUpdateArgs, SdkError};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::chain::watcher::{self, Seen};
-use crate::gpu::{AdapterChoice, GpuConfig, PoolConfig, WorkerPool};
+use crate::gpu::{context, AdapterChoice, GpuConfig, GpuError, GpuFleet, PoolConfig};
 use crate::jobs::policy;
 use crate::jobs::reconcile;
 use crate::jobs::runner::RunnerContext;
@@ -119,17 +119,46 @@ pub async fn connect(
     Ok(Client::connect(config, wallet).await?)
 }
 
-/// The GPU choice of these settings.
-pub fn gpu_config(settings: &Settings) -> GpuConfig {
-    GpuConfig {
-        adapter: settings
-            .gpu
-            .adapter
-            .as_deref()
-            .map(|a| a.parse().unwrap_or(AdapterChoice::Auto))
-            .unwrap_or_default(),
-        allow_cpu: settings.gpu.allow_cpu,
+/// One GPU choice per adapter these settings serve (`gpu.adapters` resolved against the
+/// adapters of this machine, each by its index).
+pub fn gpu_configs(settings: &Settings) -> Result<Vec<GpuConfig>, GpuError> {
+    let adapters = context::enumerate_adapters();
+    let chosen = context::select_many(&adapters, &settings.gpu.adapters, settings.gpu.allow_cpu)?;
+    Ok(chosen
+        .into_iter()
+        .map(|index| GpuConfig {
+            adapter: AdapterChoice::Index(index),
+            allow_cpu: settings.gpu.allow_cpu,
+        })
+        .collect())
+}
+
+/// Publishes this daemon's capacity (devices served, `max_concurrent_jobs`) when the chain
+/// shows another, so clients see what it really runs.
+async fn publish_capacity(
+    client: &Client,
+    published: Capacity,
+    devices: usize,
+    max_concurrent_jobs: usize,
+) -> Result<(), DaemonError> {
+    let capacity = crate::publish::capacity(devices, max_concurrent_jobs);
+    if capacity == published {
+        return Ok(());
     }
+    let sig = client
+        .update_provider(ProviderUpdateArgs {
+            capacity: Some(capacity),
+            ..ProviderUpdateArgs::default()
+        })
+        .await?;
+    tracing::info!(
+        devices = capacity.devices,
+        max_concurrent_jobs = capacity.max_concurrent_jobs,
+        was = ?published,
+        %sig,
+        "published capacity"
+    );
+    Ok(())
 }
 
 /// Runs until `shutdown` resolves (SIGTERM/Ctrl-C in the binary).
@@ -159,21 +188,36 @@ pub async fn run(
         max_output_len: settings.gpu.max_output_bytes,
         ..Default::default()
     };
-    let pool_config = PoolConfig {
-        worker_exe: std::env::var_os("PROVIDER_DAEMON_WORKER_EXE").map(Into::into),
-        gpu: gpu_config(&settings),
-        caps,
-        workers: settings.gpu.workers,
-        job_timeout: settings.job_timeout,
-        sandbox: (&settings.sandbox).into(),
-        ..PoolConfig::default()
-    };
-    let pool = tokio::task::spawn_blocking(move || WorkerPool::new(pool_config))
-        .await
-        .map_err(|e| DaemonError::Gpu(e.to_string()))?
-        .map_err(|e| DaemonError::Gpu(e.to_string()))?;
-    let device = pool.device().clone();
-    tracing::info!(adapter = %device.adapter, "GPU ready");
+    let pool_settings = settings.clone();
+    let fleet = tokio::task::spawn_blocking(move || {
+        let configs = gpu_configs(&pool_settings).map_err(|e| DaemonError::Gpu(e.to_string()))?;
+        let pools = configs
+            .into_iter()
+            .map(|gpu| PoolConfig {
+                worker_exe: std::env::var_os("PROVIDER_DAEMON_WORKER_EXE").map(Into::into),
+                gpu,
+                caps,
+                workers: pool_settings.gpu.workers,
+                job_timeout: pool_settings.job_timeout,
+                sandbox: (&pool_settings.sandbox).into(),
+                ..PoolConfig::default()
+            })
+            .collect();
+        GpuFleet::new(pools).map_err(|e| DaemonError::Gpu(e.to_string()))
+    })
+    .await
+    .map_err(|e| DaemonError::Gpu(e.to_string()))??;
+    for (index, device) in fleet.devices().iter().enumerate() {
+        tracing::info!(device = index, adapter = %device.adapter, "GPU ready");
+        metrics.device_info(index, &device.adapter);
+    }
+    publish_capacity(
+        &client,
+        provider.capacity,
+        fleet.len(),
+        settings.max_concurrent_jobs,
+    )
+    .await?;
     let path = settings.state_path.clone();
     let db = Arc::new(
         tokio::task::spawn_blocking(move || StateDb::open(&path))
@@ -207,10 +251,10 @@ pub async fn run(
     let ctx = Arc::new(RunnerContext {
         client: client.clone(),
         db: db.clone(),
-        pool: Arc::new(pool),
+        device_limits: fleet.common_limits(),
+        pool: Arc::new(fleet),
         metrics: metrics.clone(),
         settings: settings.clone(),
-        device_limits: device.limits,
         caps,
     });
     tracing::info!(

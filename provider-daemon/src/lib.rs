@@ -11,6 +11,7 @@
 //!   transaction, and every step is resumed from the chain's truth after a crash.
 //! - [`settings`]: one `Settings` (TOML file, then `COMPUTE_MARKET__…` environment overrides).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`publish`]: the capabilities and capacity a provider publishes on-chain.
 //! - [`gpu`]: the **GPU executor**: it takes a job (WGSL, entry point, workgroup counts, input,
 //!   output length, params; the ABI is defined once in [`compute_market_job`]) and returns the
 //!   output bytes, their canonical result hash and the shader's determinism class, or a typed
@@ -56,5 +57,6 @@ pub mod gpu;
 pub mod jobs;
 pub mod lock;
 pub mod metrics;
+pub mod publish;
 pub mod settings;
 pub mod state;

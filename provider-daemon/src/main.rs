@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use provider_daemon::gpu::{self, bench, context, AdapterChoice, Executor, GpuConfig, GpuContext};
+use provider_daemon::publish;
 use provider_daemon::settings::Settings;
 
 #[derive(Parser)]
@@ -82,7 +83,8 @@ struct GpuArgs {
     /// Adapter: `auto` (best hardware adapter), an index from `check`, or part of its name.
     #[arg(long, env = "PROVIDER_ADAPTER", default_value = "auto")]
     adapter: String,
-    /// Allow choosing a CPU (software) adapter such as lavapipe when hardware exists.
+    /// Allow a CPU (software) adapter such as lavapipe: without it `auto` finds none on a
+    /// machine without a GPU, and one chosen by index or name is refused.
     #[arg(long, env = "PROVIDER_ALLOW_CPU")]
     allow_cpu: bool,
 }
@@ -162,15 +164,25 @@ fn with_settings(
     f(settings)
 }
 
-/// Measures this adapter (as `check` does) and registers or updates the provider on-chain.
+/// Measures every adapter the settings name (as `check` does) and registers the provider, or
+/// updates it, with the capabilities all of them have and its capacity.
 fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
-    let gpu = provider_daemon::daemon::gpu_config(&settings);
-    let report = measure(&gpu)?;
+    let configs = provider_daemon::daemon::gpu_configs(&settings)?;
+    let mut measured = Vec::with_capacity(configs.len());
+    for config in &configs {
+        let (adapter, capabilities) = publish::measure(config)?;
+        println!(
+            "Adapter: {adapter}; {:?}, bandwidth {} MB/s, integer {} Mops/s",
+            capabilities.device_class, capabilities.bandwidth_mbps, capabilities.int_mops
+        );
+        measured.push(capabilities);
+    }
+    let capabilities = publish::combine(&measured).context("no adapter to measure")?;
+    let capacity = publish::capacity(configs.len(), settings.max_concurrent_jobs);
     println!(
-        "Adapter: {} ({:?}); bandwidth {} MB/s, integer {} Mops/s",
-        report.0.name, report.1.device_class, report.1.bandwidth_mbps, report.1.int_mops
+        "Publishing: {capabilities:?}; {} device(s), {} job(s) at once",
+        capacity.devices, capacity.max_concurrent_jobs
     );
-    let capabilities = report.1;
     runtime()?.block_on(async move {
         let client = provider_daemon::daemon::connect(&settings, None).await?;
         client.market().await?;
@@ -179,16 +191,19 @@ fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
                 let sig = client
                     .update_provider(compute_market_sdk::ProviderUpdateArgs {
                         capabilities: Some(capabilities),
+                        capacity: Some(capacity),
                         status: None,
                     })
                     .await?;
                 println!(
-                    "provider {} already registered; capabilities updated: {sig}",
+                    "provider {} already registered; capabilities and capacity updated: {sig}",
                     client.provider_address()
                 );
             }
             Err(compute_market_sdk::SdkError::AccountNotFound { .. }) => {
-                let sig = client.register_provider(stake, capabilities).await?;
+                let sig = client
+                    .register_provider(stake, capabilities, capacity)
+                    .await?;
                 println!(
                     "registered provider {} with {stake} staked: {sig}",
                     client.provider_address()
@@ -198,37 +213,6 @@ fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
         }
         Ok::<_, anyhow::Error>(())
     })
-}
-
-/// What this adapter can do, as published on-chain.
-fn measure(
-    config: &GpuConfig,
-) -> anyhow::Result<(context::AdapterSummary, compute_market_sdk::Capabilities)> {
-    let ctx = GpuContext::new(config)?;
-    let adapter = ctx.adapter.clone();
-    let limits = ctx.limits.clone();
-    let mut exec = Executor::new(ctx, compute_market_job::Caps::default());
-    bench::self_test(&mut exec)?;
-    let bandwidth = bench::memory_bandwidth(&mut exec, 1 << 22, 5)?;
-    let ops = bench::integer_ops(&mut exec, 1 << 18, 256, 5)?;
-    use compute_market_sdk::DeviceClass;
-    let device_class = match adapter.device_type.to_ascii_lowercase() {
-        t if adapter.is_cpu || t.contains("cpu") => DeviceClass::Cpu,
-        t if t.contains("discrete") => DeviceClass::DiscreteGpu,
-        t if t.contains("integrated") => DeviceClass::IntegratedGpu,
-        t if t.contains("virtual") => DeviceClass::VirtualGpu,
-        _ => DeviceClass::Other,
-    };
-    let capabilities = compute_market_sdk::Capabilities {
-        vendor_id: 0,
-        device_class,
-        memory_mib: u32::try_from(limits.max_buffer_size >> 20).unwrap_or(u32::MAX),
-        max_workgroup_invocations: limits.max_compute_invocations_per_workgroup,
-        max_storage_buffer_bytes: limits.max_storage_buffer_binding_size,
-        bandwidth_mbps: (bandwidth.per_second / 1e6) as u32,
-        int_mops: (ops.per_second / 1e6) as u32,
-    };
-    Ok((adapter, capabilities))
 }
 
 /// Stake, journal and earnings.
@@ -248,6 +232,10 @@ fn status(settings: Settings) -> anyhow::Result<()> {
             p.free_stake().unwrap_or(0),
             p.unbonding,
             p.unbonding_ends_at
+        );
+        println!(
+            "capacity  {} device(s), {} job(s) at once (published)",
+            p.capacity.devices, p.capacity.max_concurrent_jobs
         );
         println!(
             "earnings  {} to withdraw (compute-market provider withdraw-earnings)",

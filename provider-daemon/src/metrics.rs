@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -72,6 +73,11 @@ pub struct Metrics {
     pub gpu_seconds: Histogram,
     /// Time from a job's posting on chain to this provider's claim being sent, in seconds.
     pub pickup_latency_seconds: Histogram,
+    /// One series per device served, always 1: labels `device` (index in the fleet),
+    /// `adapter`, `vendor_id`, `memory_mib`.
+    pub gpu_device_info: IntGaugeVec,
+    /// Jobs each device ran, by `device`.
+    pub gpu_jobs_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -144,8 +150,46 @@ impl Metrics {
                 "Time from a job's posting on chain to its claim being sent, in seconds.",
                 PICKUP_LATENCY_BUCKETS,
             )?,
+            gpu_device_info: {
+                let g = IntGaugeVec::new(
+                    Opts::new("gpu_device_info", "Devices served (always 1), by device."),
+                    &["device", "adapter", "vendor_id", "memory_mib"],
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
+            gpu_jobs_total: {
+                let c = IntCounterVec::new(
+                    Opts::new("gpu_jobs_total", "Jobs each device ran, by device."),
+                    &["device"],
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             registry,
         })
+    }
+
+    /// Records device `index` of the fleet in `gpu_device_info`.
+    pub fn device_info(&self, index: usize, adapter: &crate::gpu::AdapterSummary) {
+        let memory = adapter
+            .memory_bytes
+            .map_or_else(|| "unknown".to_string(), |b| (b >> 20).to_string());
+        self.gpu_device_info
+            .with_label_values(&[
+                index.to_string().as_str(),
+                adapter.name.as_str(),
+                format!("{:#x}", adapter.vendor_id).as_str(),
+                memory.as_str(),
+            ])
+            .set(1);
+    }
+
+    /// Counts a job run on device `index`: `gpu_jobs_total{device}` + 1.
+    pub fn device_job(&self, index: usize) {
+        self.gpu_jobs_total
+            .with_label_values(&[index.to_string().as_str()])
+            .inc();
     }
 
     /// The registry holding these metrics (to register more collectors).

@@ -18,6 +18,8 @@ fn one_daemon_completes_a_single_replica_job() {
     rt.block_on(async {
         let net = LocalNet::start(Default::default()).await.unwrap();
         let p = provider(&net, dir.path(), "solo", "").await;
+        // Registered with 2 jobs at once; this daemon runs 3 and publishes that at start.
+        p.edit_config(&[("job_timeout", "max_concurrent_jobs = 3\njob_timeout")]);
         let daemon = start(&p, dir.path(), "solo");
         let client = client(&net).await;
         let (job, expected) = vector_job(1, 1);
@@ -35,6 +37,13 @@ fn one_daemon_completes_a_single_replica_job() {
         assert_eq!(
             (record.jobs_completed, record.locked, record.earnings),
             (1, 0, REWARD)
+        );
+        assert_eq!(
+            record.capacity,
+            compute_market_sdk::Capacity {
+                devices: 1,
+                max_concurrent_jobs: 3
+            }
         );
         assert_eq!(owner.withdraw_earnings().await.unwrap().0, REWARD);
         let payout = pda::token_account(&p.wallet.pubkey(), &net.mint);
@@ -99,9 +108,13 @@ fn a_daemon_settles_a_seven_replica_job() {
         for _ in 0..6 {
             let wallet = net.funded_wallet(STAKE).await.unwrap();
             let c = net.client(wallet).await.unwrap();
-            c.register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
-                .await
-                .unwrap();
+            c.register_provider(
+                STAKE,
+                compute_market_localnet::CPU_PROVIDER,
+                compute_market_localnet::CPU_PROVIDER_CAPACITY,
+            )
+            .await
+            .unwrap();
             others.push(c);
         }
         let (job, expected) = vector_job(7, 4);
@@ -364,9 +377,26 @@ fn configuration_errors_exit_with_a_clear_message() {
     assert!(run(&unknown_market).contains("unknown market"));
     let no_adapter = good.replace(
         "allow_cpu = true",
-        "allow_cpu = true\nadapter = \"no-such-gpu\"",
+        "allow_cpu = true\nadapters = [\"no-such-gpu\"]",
     );
     assert!(run(&no_adapter).contains("no-such-gpu"));
+    let twice = good.replace(
+        "allow_cpu = true",
+        "allow_cpu = true\nadapters = [\"0\", \"0\"]",
+    );
+    assert!(run(&twice).contains("listed twice"), "{}", run(&twice));
+    if provider_daemon::gpu::context::enumerate_adapters()
+        .iter()
+        .all(|a| a.is_cpu)
+    {
+        // Only a software adapter here: it is not used unless allowed (it used to be, silently).
+        let software = good.replace("allow_cpu = true", "allow_cpu = false");
+        let message = run(&software);
+        assert!(
+            message.contains("CPU (software) adapter") && message.contains("allow_cpu"),
+            "{message}"
+        );
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_provider-daemon"))
         .args(["run", "--config", "/nonexistent.toml"])
         .output()

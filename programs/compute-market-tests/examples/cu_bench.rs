@@ -99,6 +99,10 @@ fn provider(rows: &mut Rows) -> (Harness, ProviderActor) {
     );
     let update = compute_market::ProviderUpdateArgs {
         capabilities: Some(caps()),
+        capacity: Some(compute_market::state::Capacity {
+            devices: 4,
+            max_concurrent_jobs: 8,
+        }),
         status: None,
     };
     let ix = h.provider_update_ix(&p, update);

@@ -173,4 +173,8 @@ pub enum MarketError {
     Overflow,
     #[msg("Account invariant violated")]
     InvariantViolated,
+
+    // --- added later (kept last so earlier codes never change) ---
+    #[msg("Capacity needs at least one device and one concurrent job")]
+    InvalidCapacity,
 }

@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::{Capabilities, Determinism, JobStatus, ProviderStatus, Windows};
+use crate::state::{Capabilities, Capacity, Determinism, JobStatus, ProviderStatus, Windows};
 
 /// A market was created.
 #[event]
@@ -70,6 +70,8 @@ pub struct ProviderRegistered {
     pub stake: u64,
     /// Published capabilities.
     pub capabilities: Capabilities,
+    /// Published capacity.
+    pub capacity: Capacity,
 }
 
 /// A provider added stake.
@@ -114,6 +116,8 @@ pub struct ProviderUpdated {
     pub provider: Pubkey,
     /// Capabilities now published.
     pub capabilities: Capabilities,
+    /// Capacity now published.
+    pub capacity: Capacity,
     /// Status now.
     pub status: ProviderStatus,
 }

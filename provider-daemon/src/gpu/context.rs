@@ -14,7 +14,7 @@ pub const NO_ADAPTER_HINT: &str = "no Vulkan/Metal/DX12 adapter found. On Debian
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum AdapterChoice {
     /// The best hardware adapter (discrete, then integrated, then virtual); a CPU adapter only
-    /// when allowed or when it is the only one.
+    /// when there is no hardware adapter and CPU adapters are allowed.
     #[default]
     Auto,
     /// The adapter at this index of [`enumerate_adapters`] (as `provider-daemon check` lists).
@@ -54,9 +54,10 @@ impl fmt::Display for AdapterChoice {
 pub struct GpuConfig {
     /// Which adapter.
     pub adapter: AdapterChoice,
-    /// Allow choosing a CPU adapter (lavapipe, WARP) by index or name when a hardware adapter
-    /// exists. [`AdapterChoice::Auto`] never prefers a CPU adapter over hardware, and uses one
-    /// only when CPU adapters are all there is.
+    /// Allow a CPU (software) adapter (lavapipe, WARP): without it one is never used, however
+    /// chosen. [`AdapterChoice::Auto`] never prefers a CPU adapter over hardware, and falls back
+    /// to one only with this set. (A software adapter is slow and lavapipe stops loops after
+    /// 65,535 iterations: a provider serving on one by accident would be slashed.)
     pub allow_cpu: bool,
 }
 
@@ -88,15 +89,36 @@ pub struct AdapterSummary {
     pub driver: String,
     /// Whether this is a software (CPU) adapter.
     pub is_cpu: bool,
+    /// PCI vendor id as the driver reports it (0x10de NVIDIA, 0x1002 AMD, 0x8086 Intel,
+    /// 0x106b Apple, 0x10005 Mesa's software adapters); 0 when the backend gives none.
+    pub vendor_id: u32,
+    /// Device-local memory in bytes: the largest `DEVICE_LOCAL` heap on Vulkan (for a CPU
+    /// adapter, the system memory it may use). `None` where the backend does not say (Metal,
+    /// DX12).
+    pub memory_bytes: Option<u64>,
+}
+
+impl AdapterSummary {
+    /// Device memory in MiB as published on-chain: [`Self::memory_bytes`], or, where the backend
+    /// does not report it, the largest buffer the device accepts (a lower bound).
+    pub fn memory_mib(&self, limits: &compute_market_job::Limits) -> u32 {
+        let bytes = self.memory_bytes.unwrap_or(limits.max_buffer_size);
+        u32::try_from(bytes >> 20).unwrap_or(u32::MAX)
+    }
 }
 
 impl fmt::Display for AdapterSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[{}] {} ({}, {}, driver: {})",
-            self.index, self.name, self.backend, self.device_type, self.driver
-        )
+            "[{}] {} ({}, {}, vendor {:#x}, ",
+            self.index, self.name, self.backend, self.device_type, self.vendor_id
+        )?;
+        match self.memory_bytes {
+            Some(bytes) => write!(f, "{} MiB", bytes >> 20)?,
+            None => f.write_str("memory not reported")?,
+        }
+        write!(f, ", driver: {})", self.driver)
     }
 }
 
@@ -117,13 +139,23 @@ pub enum GpuError {
         /// What exists.
         available: Vec<AdapterSummary>,
     },
-    /// A CPU adapter was chosen explicitly although a hardware adapter exists.
-    #[error("`{name}` is a CPU (software) adapter and a hardware adapter exists; pass --allow-cpu to use it anyway:\n{}", list(available))]
+    /// A CPU adapter was chosen (explicitly, or by `auto` because there is no hardware adapter)
+    /// without `allow_cpu`.
+    #[error("`{name}` is a CPU (software) adapter: slow, and it stops long loops (wrong results \
+             get a provider slashed); pass --allow-cpu (or set gpu.allow_cpu) to use it anyway:\n{}", list(available))]
     CpuAdapterNotAllowed {
         /// The chosen adapter.
         name: String,
         /// What exists.
         available: Vec<AdapterSummary>,
+    },
+    /// An adapter is listed twice in `gpu.adapters`.
+    #[error("adapter {index} (`{name}`) is listed twice in gpu.adapters: list each adapter once")]
+    DuplicateAdapter {
+        /// Its index.
+        index: usize,
+        /// Its name.
+        name: String,
     },
     /// The adapter refused to open a device.
     #[error("could not open a device on `{adapter}`: {message}")]
@@ -146,7 +178,8 @@ fn list(adapters: &[AdapterSummary]) -> String {
         .join("\n")
 }
 
-fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
+fn summarize(index: usize, adapter: &wgpu::Adapter) -> AdapterSummary {
+    let info = adapter.get_info();
     let driver = [info.driver.as_str(), info.driver_info.as_str()]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -159,7 +192,31 @@ fn summarize(index: usize, info: &wgpu::AdapterInfo) -> AdapterSummary {
         device_type: format!("{:?}", info.device_type),
         driver,
         is_cpu: info.device_type == DeviceType::Cpu,
+        vendor_id: info.vendor,
+        memory_bytes: device_local_memory(adapter),
     }
+}
+
+/// The largest `DEVICE_LOCAL` memory heap of a Vulkan adapter, in bytes; `None` on other
+/// backends (wgpu has no portable query).
+fn device_local_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    /// `VK_MEMORY_HEAP_DEVICE_LOCAL_BIT`.
+    const DEVICE_LOCAL: u32 = 0x1;
+    // SAFETY: the hal adapter is only read (an instance-level property query) while `adapter`
+    // and its instance are alive; no wgpu object is created or destroyed through it.
+    let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
+    let instance = hal.shared_instance().raw_instance();
+    // SAFETY: the physical device was enumerated from this instance.
+    let properties =
+        unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
+    let count = usize::try_from(properties.memory_heap_count).ok()?;
+    properties
+        .memory_heaps
+        .get(..count)?
+        .iter()
+        .filter(|heap| heap.flags.as_raw() & DEVICE_LOCAL != 0)
+        .map(|heap| heap.size)
+        .max()
 }
 
 fn new_instance() -> wgpu::Instance {
@@ -176,7 +233,7 @@ pub fn enumerate_adapters() -> Vec<AdapterSummary> {
     pollster::block_on(instance.enumerate_adapters(BACKENDS))
         .iter()
         .enumerate()
-        .map(|(i, a)| summarize(i, &a.get_info()))
+        .map(|(i, a)| summarize(i, a))
         .collect()
 }
 
@@ -252,7 +309,7 @@ impl GpuContext {
         let summaries: Vec<AdapterSummary> = adapters
             .iter()
             .enumerate()
-            .map(|(i, a)| summarize(i, &a.get_info()))
+            .map(|(i, a)| summarize(i, a))
             .collect();
         if adapters.is_empty() {
             return Err(GpuError::NoAdapter);
@@ -352,19 +409,69 @@ pub fn select(adapters: &[AdapterSummary], config: &GpuConfig) -> Result<usize, 
                     .filter(|a| a.is_cpu == cpu)
                     .min_by_key(|a| (rank(device_type_of(a)), a.index))
             };
-            return best(false)
+            best(false)
                 .or_else(|| best(true))
-                .map(|a| a.index)
-                .ok_or(GpuError::NoAdapter);
+                .ok_or(GpuError::NoAdapter)?
         }
     };
-    if chosen.is_cpu && !config.allow_cpu && adapters.iter().any(|a| !a.is_cpu) {
+    if chosen.is_cpu && !config.allow_cpu {
         return Err(GpuError::CpuAdapterNotAllowed {
             name: chosen.name.clone(),
             available: adapters.to_vec(),
         });
     }
     Ok(chosen.index)
+}
+
+/// Resolves the `gpu.adapters` list into distinct adapter indices, in the order given. Each
+/// entry is `auto` (as [`AdapterChoice::Auto`]), `all` (every hardware adapter; the CPU ones
+/// only when there is no hardware adapter and `allow_cpu` is set), an index or part of a name.
+/// An empty list means `auto`. An adapter named twice is refused.
+pub fn select_many(
+    adapters: &[AdapterSummary],
+    choices: &[String],
+    allow_cpu: bool,
+) -> Result<Vec<usize>, GpuError> {
+    let single = |choice: AdapterChoice| {
+        select(
+            adapters,
+            &GpuConfig {
+                adapter: choice,
+                allow_cpu,
+            },
+        )
+    };
+    let mut chosen = Vec::new();
+    if choices.is_empty() {
+        chosen.push(single(AdapterChoice::Auto)?);
+    }
+    for choice in choices {
+        if choice.trim().eq_ignore_ascii_case("all") {
+            let hardware: Vec<usize> = adapters
+                .iter()
+                .filter(|a| !a.is_cpu)
+                .map(|a| a.index)
+                .collect();
+            if hardware.is_empty() {
+                // No GPU: `all` means the CPU adapters, under the same rule as `auto`.
+                single(AdapterChoice::Auto)?;
+                chosen.extend(adapters.iter().map(|a| a.index));
+            } else {
+                chosen.extend(hardware);
+            }
+        } else {
+            chosen.push(single(choice.parse().unwrap_or_default())?);
+        }
+    }
+    for (i, index) in chosen.iter().enumerate() {
+        if chosen[..i].contains(index) {
+            return Err(GpuError::DuplicateAdapter {
+                index: *index,
+                name: adapters[*index].name.clone(),
+            });
+        }
+    }
+    Ok(chosen)
 }
 
 fn device_type_of(a: &AdapterSummary) -> DeviceType {
@@ -389,6 +496,8 @@ mod tests {
             device_type: device_type.into(),
             driver: String::new(),
             is_cpu: device_type == "Cpu",
+            vendor_id: 0,
+            memory_bytes: None,
         }
     }
 
@@ -413,11 +522,19 @@ mod tests {
         let auto = GpuConfig::default();
         assert_eq!(select(&mixed, &auto).ok(), Some(2));
         let cpu_only = [adapter(0, "llvmpipe", "Cpu")];
-        assert_eq!(
-            select(&cpu_only, &auto).ok(),
-            Some(0),
-            "the only adapter is used"
+        assert!(
+            matches!(
+                select(&cpu_only, &auto),
+                Err(GpuError::CpuAdapterNotAllowed { .. })
+            ),
+            "a software adapter is never used without allow_cpu, even when it is the only one"
         );
+        let auto_cpu = GpuConfig {
+            allow_cpu: true,
+            ..GpuConfig::default()
+        };
+        assert_eq!(select(&cpu_only, &auto_cpu).ok(), Some(0));
+        assert_eq!(select(&mixed, &auto_cpu).ok(), Some(2), "hardware first");
         assert!(matches!(select(&[], &auto), Err(GpuError::NoAdapter)));
         let by_name = GpuConfig {
             adapter: AdapterChoice::Name("LLVM".into()),
@@ -440,5 +557,42 @@ mod tests {
             select(&mixed, &missing),
             Err(GpuError::AdapterNotFound { .. })
         ));
+    }
+
+    #[test]
+    fn adapter_lists_resolve_to_distinct_adapters() {
+        let mixed = [
+            adapter(0, "llvmpipe", "Cpu"),
+            adapter(1, "RTX 4090", "DiscreteGpu"),
+            adapter(2, "RTX 3090", "DiscreteGpu"),
+        ];
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(select_many(&mixed, &[], false).unwrap(), vec![1]);
+        assert_eq!(
+            select_many(&mixed, &list(&["all"]), true).unwrap(),
+            vec![1, 2],
+            "no CPU beside GPUs"
+        );
+        assert_eq!(
+            select_many(&mixed, &list(&["rtx 3090", "1"]), false).unwrap(),
+            vec![2, 1]
+        );
+        assert!(matches!(
+            select_many(&mixed, &list(&["1", "rtx 4090"]), false),
+            Err(GpuError::DuplicateAdapter { index: 1, .. })
+        ));
+        assert!(matches!(
+            select_many(&mixed, &list(&["0"]), false),
+            Err(GpuError::CpuAdapterNotAllowed { .. })
+        ));
+        let cpu_only = [adapter(0, "llvmpipe", "Cpu")];
+        assert!(matches!(
+            select_many(&cpu_only, &list(&["all"]), false),
+            Err(GpuError::CpuAdapterNotAllowed { .. })
+        ));
+        assert_eq!(
+            select_many(&cpu_only, &list(&["all"]), true).unwrap(),
+            vec![0]
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! * [`executor`] — in the worker: pipeline cache, per-job buffers, error scopes, timings.
 //! * [`worker`] — the parent's [`WorkerPool`] of warm worker processes, each job under a
 //!   wall-clock limit; a worker that timed out, died or lost its device is replaced.
+//! * [`fleet`] — one pool per adapter ([`GpuFleet`]): several GPUs behind one provider.
 //! * [`sandbox`] — how workers and the validator are started: scrubbed environment, resource
 //!   limits, death signal, no new privileges, no network.
 //! * [`protocol`] — the frames parent and children exchange; [`child`] — the children's side;
@@ -19,6 +20,7 @@ pub mod child;
 pub mod context;
 pub mod error;
 pub mod executor;
+pub mod fleet;
 pub mod kernels;
 mod procfs;
 pub mod protocol;
@@ -32,6 +34,7 @@ pub use compute_market_job::DeterminismClass;
 pub use context::{AdapterChoice, AdapterSummary, GpuConfig, GpuContext, GpuError};
 pub use error::ExecError;
 pub use executor::Executor;
+pub use fleet::{FleetOutcome, GpuFleet};
 pub use sandbox::SandboxConfig;
 pub use worker::{DeviceDescription, PoolConfig, WorkerPool};
 

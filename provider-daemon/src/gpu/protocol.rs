@@ -245,6 +245,8 @@ pub(super) fn encode_ready(adapter: &AdapterSummary, limits: &Limits) -> Vec<u8>
         .str(&adapter.device_type)
         .str(&adapter.driver)
         .u8(u8::from(adapter.is_cpu))
+        .u32(adapter.vendor_id)
+        .u64(adapter.memory_bytes.map_or(0, |b| b.max(1)))
         .limits(limits)
         .0
 }
@@ -310,6 +312,9 @@ pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
                 device_type: d.string()?,
                 driver: d.string()?,
                 is_cpu: d.u8()? != 0,
+                vendor_id: d.u32()?,
+                // 0: not reported (a real heap is never empty).
+                memory_bytes: Some(d.u64()?).filter(|b| *b != 0),
             };
             let limits = d.limits()?;
             Ok(Response::Ready(DeviceDescription { adapter, limits }))

@@ -253,7 +253,8 @@ mod tests {
             jobs_given_back: 0,
             total_earned: 0,
             registered_at: 0,
-            reserved: [0; 64],
+            capacity: Default::default(),
+            reserved: [0; compute_market_sdk::PROVIDER_RESERVED],
         }
     }
 

@@ -14,7 +14,7 @@ use compute_market_job::{Caps, JobDescriptor, Limits};
 use compute_market_sdk::store;
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
 
-use crate::gpu::{ExecError, WorkerPool};
+use crate::gpu::{ExecError, GpuFleet};
 use crate::jobs::policy::Skip;
 use crate::metrics::Metrics;
 use crate::settings::{CrashPoint, Settings};
@@ -27,12 +27,12 @@ pub struct RunnerContext {
     /// The write-ahead journal.
     pub db: Arc<StateDb>,
     /// The GPU executor.
-    pub pool: Arc<WorkerPool>,
+    pub pool: Arc<GpuFleet>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Settings.
     pub settings: Arc<Settings>,
-    /// The device's limits, as the job ABI sees them.
+    /// The limits every device of the fleet has, as the job ABI sees them.
     pub device_limits: Limits,
     /// This provider's caps.
     pub caps: Caps,
@@ -97,7 +97,7 @@ impl RunnerContext {
 /// Downloads and verifies a job's shader and input under the `[fetch]` settings (the URIs are
 /// the client's choice), and validates the whole job against this device and provider before
 /// anything is claimed. The shader is parsed in a sandboxed child process
-/// ([`WorkerPool::validate`]): one that crashes the parser is skipped like any invalid job, and
+/// ([`GpuFleet::validate`]): one that crashes the parser is skipped like any invalid job, and
 /// the daemon carries on.
 pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Skip> {
     let policy = ctx.settings.fetch.policy();
@@ -204,14 +204,16 @@ async fn compute(
     let pool = ctx.pool.clone();
     let timeout = ctx.settings.job_timeout;
     let started = std::time::Instant::now();
-    let outcome =
-        tokio::task::spawn_blocking(move || pool.execute_with_timeout(&descriptor, timeout))
-            .await
-            .map_err(|e| format!("executor task: {e}"))?
-            .map_err(|e: ExecError| e.to_string())?;
+    let ran = tokio::task::spawn_blocking(move || pool.execute_with_timeout(&descriptor, timeout))
+        .await
+        .map_err(|e| format!("executor task: {e}"))?
+        .map_err(|e: ExecError| e.to_string())?;
     ctx.metrics
         .gpu_seconds
         .observe(started.elapsed().as_secs_f64());
+    ctx.metrics.device_job(ran.device);
+    tracing::debug!(device = ran.device, timings = %ran.outcome.timings, "job ran");
+    let outcome = ran.outcome;
     let mut output = outcome.output;
     if lie(ctx) {
         if let Some(b) = output.first_mut() {

@@ -14,7 +14,7 @@
 //!    `fetch.schemes`, `fetch.file_roots`, `sandbox.pass_env`) take a comma-separated list
 //!    (`COMPUTE_MARKET__FETCH__SCHEMES=https,s3,file`); an empty value clears an optional key
 //!    (`metrics_addr`, `priority_fee_micro_lamports`, `max_priority_fee_micro_lamports`,
-//!    `gpu.adapter`, `fault.crash_after`) or empties a list, and is an error for other keys.
+//!    `fault.crash_after`) or empties a list, and is an error for other keys.
 //!    Unknown `COMPUTE_MARKET__*` variables are refused, like unknown keys in the file.
 //!
 //! [`Settings::load`] then expands a leading `~/` in `keypair_path`, `state_path` and
@@ -167,12 +167,17 @@ impl Default for Settings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GpuSettings {
-    /// Substring of the adapter name to use (case-insensitive), e.g. `"RTX 4090"`. Default: none
-    /// (the first suitable hardware adapter).
-    pub adapter: Option<String>,
-    /// Allow a CPU (software) adapter when no GPU is found. For tests and CI only. Default false.
+    /// The adapters to serve, one worker pool each, under one provider identity: each entry
+    /// `auto` (the best hardware adapter), `all` (every hardware adapter), an index from
+    /// `provider-daemon check` or part of an adapter's name (case-insensitive), e.g.
+    /// `["RTX 4090", "RTX 3090"]`. An adapter listed twice is refused. Default: none (`auto`).
+    #[serde(deserialize_with = "load::list")]
+    pub adapters: Vec<String>,
+    /// Allow a CPU (software) adapter such as lavapipe: without it none is used, even on a
+    /// machine without a GPU (slow, and lavapipe stops long loops: wrong results get a provider
+    /// slashed). For tests, CI and the local demo. Default false.
     pub allow_cpu: bool,
-    /// Number of warm GPU worker processes. Default 1; must be at least 1.
+    /// Number of warm GPU worker processes per adapter. Default 1; must be at least 1.
     pub workers: usize,
     /// Largest job input accepted, in bytes. Default 128 MiB.
     pub max_input_bytes: u64,
@@ -183,7 +188,7 @@ pub struct GpuSettings {
 impl Default for GpuSettings {
     fn default() -> Self {
         GpuSettings {
-            adapter: None,
+            adapters: Vec::new(),
             allow_cpu: false,
             workers: 1,
             max_input_bytes: DEFAULT_MAX_IO_BYTES,

@@ -78,7 +78,7 @@ fn full_file_parses_every_type() {
         "{}ws_urls = [\"wss://example.org\"]\nkeypair_path = \"/k.json\"\nstate_path = \"/s.sqlite\"\n\
          min_reward = 5\nmax_concurrent_jobs = 4\njob_timeout = \"2m\"\nresync_interval = \"30s\"\n\
          poll_interval = \"250ms\"\nmetrics_addr = \"127.0.0.1:9464\"\nlog_format = \"json\"\n\
-         priority_fee_micro_lamports = 1000\n[gpu]\nadapter = \"RTX\"\nallow_cpu = true\nworkers = 3\n\
+         priority_fee_micro_lamports = 1000\n[gpu]\nadapters = [\"RTX\", \"1\"]\nallow_cpu = true\nworkers = 3\n\
          max_input_bytes = 10\nmax_output_bytes = 20\n[fetch]\nschemes = [\"https\", \"http\", \"file\"]\n\
          file_roots = [\"/srv/blobs\"]\nallow_private_addresses = true\nmax_redirects = 2\n\
          s3_credentials = true\nconnect_timeout = \"3s\"\ntotal_timeout = \"1m\"\nmax_per_host = 4\n",
@@ -102,7 +102,7 @@ fn full_file_parses_every_type() {
     assert_eq!(
         s.gpu,
         GpuSettings {
-            adapter: Some("RTX".into()),
+            adapters: vec!["RTX".into(), "1".into()],
             allow_cpu: true,
             workers: 3,
             max_input_bytes: 10,
@@ -137,13 +137,13 @@ fn environment_overrides_file() {
     let s = load(
         &format!(
             "{}ws_urls = [\"ws://x\"]\nmin_reward = 3\nmax_jobs_per_client = 4\n\
-             [gpu]\nworkers = 2\nadapter = \"X\"\n",
+             [gpu]\nworkers = 2\nadapters = [\"X\"]\n",
             minimal()
         ),
         &[
             ("COMPUTE_MARKET__GPU__ALLOW_CPU", "true"),
             ("COMPUTE_MARKET__GPU__WORKERS", "5"),
-            ("COMPUTE_MARKET__GPU__ADAPTER", ""),
+            ("COMPUTE_MARKET__GPU__ADAPTERS", ""),
             (
                 "COMPUTE_MARKET__RPC_URLS",
                 "https://a.example, https://b.example",
@@ -163,7 +163,10 @@ fn environment_overrides_file() {
     .expect("loads");
     assert!(s.gpu.allow_cpu);
     assert_eq!(s.gpu.workers, 5);
-    assert_eq!(s.gpu.adapter, None);
+    assert!(
+        s.gpu.adapters.is_empty(),
+        "an empty variable empties the list"
+    );
     assert_eq!(s.rpc_urls, vec!["https://a.example", "https://b.example"]);
     assert_eq!(s.job_timeout, Duration::from_secs(90));
     assert_eq!(s.metrics_addr, Some("0.0.0.0:9000".parse().expect("addr")));
@@ -559,7 +562,7 @@ fn every_key_round_trips() {
         log_format: LogFormat::Json,
         ..Settings::default()
     };
-    settings.gpu.adapter = Some("y".into());
+    settings.gpu.adapters = vec!["y".into()];
     settings.fetch.schemes = vec![Scheme::File];
     settings.fetch.file_roots = vec![PathBuf::from("/p")];
     settings.fault.crash_after = Some(CrashPoint::RevealSent);

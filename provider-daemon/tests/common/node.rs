@@ -71,7 +71,11 @@ pub async fn provider(net: &LocalNet, dir: &Path, name: &str, extra: &str) -> Pr
     let wallet = net.funded_wallet(2 * STAKE).await.unwrap();
     let client = net.client(wallet.insecure_clone()).await.unwrap();
     client
-        .register_provider(STAKE, compute_market_localnet::CPU_PROVIDER)
+        .register_provider(
+            STAKE,
+            compute_market_localnet::CPU_PROVIDER,
+            compute_market_localnet::CPU_PROVIDER_CAPACITY,
+        )
         .await
         .unwrap();
     let keypair = dir.join(format!("{name}-key.json"));

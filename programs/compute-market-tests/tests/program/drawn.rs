@@ -166,6 +166,7 @@ fn nothing_an_applicant_does_after_applying_changes_the_draw() {
             p,
             ProviderUpdateArgs {
                 capabilities: None,
+                capacity: None,
                 status: Some(ProviderStatus::Paused),
             },
         );

@@ -43,6 +43,12 @@ fn created_accounts_have_the_shipped_sizes_and_versions() {
     assert_eq!(h.market_account().version, 2);
     assert_eq!(h.provider(&p.provider).version, 2);
     assert_eq!(h.job(&job).version, 2);
+    // The published capacity took the first 4 of the 64 reserved bytes at the end: every earlier
+    // field keeps its offset, and an account registered before reads a zero capacity.
+    let data = h.svm.get_account(&p.provider).unwrap().data;
+    let at = PROVIDER_LEN - 64;
+    assert_eq!(&data[at..at + 4], &[2, 0, 4, 0], "devices 2, jobs 4 (LE)");
+    assert!(data[at + 4..].iter().all(|b| *b == 0));
 }
 
 #[test]

@@ -129,14 +129,15 @@ fn paused_provider_cannot_claim_and_capabilities_update() {
         &p,
         ProviderUpdateArgs {
             capabilities: Some(new_caps),
+            capacity: None,
             status: Some(ProviderStatus::Paused),
         },
     );
     let meta = h.send(&[ix], &[&p.wallet.key]).unwrap();
     let ev: ProviderUpdated = event(&meta);
     assert_eq!(
-        (ev.capabilities, ev.status),
-        (new_caps, ProviderStatus::Paused)
+        (ev.capabilities, ev.capacity, ev.status),
+        (new_caps, capacity(), ProviderStatus::Paused)
     );
     let args = h.job_args(1, 1);
     let job = h.post(&client, &args).unwrap();
@@ -145,12 +146,76 @@ fn paused_provider_cannot_claim_and_capabilities_update() {
         &p,
         ProviderUpdateArgs {
             capabilities: None,
+            capacity: None,
             status: Some(ProviderStatus::Active),
         },
     );
     h.send(&[ix], &[&p.wallet.key]).unwrap();
     h.claim(&p, &job).unwrap();
     assert_eq!(h.provider(&p.provider).capabilities.memory_mib, 1);
+}
+
+#[test]
+fn capacity_is_published_at_registration_and_updated() {
+    let mut h = Harness::new();
+    let wallet = h.wallet(MIN_STAKE);
+    let p = ProviderActor::of(&h.market, wallet);
+    let meta = h
+        .provider_register_with(&p, MIN_STAKE, caps(), capacity())
+        .unwrap();
+    let ev: ProviderRegistered = event(&meta);
+    assert_eq!(ev.capacity, capacity());
+    assert_eq!(h.provider(&p.provider).capacity, capacity());
+    let bigger = Capacity {
+        devices: 8,
+        max_concurrent_jobs: 16,
+    };
+    let ix = h.provider_update_ix(
+        &p,
+        ProviderUpdateArgs {
+            capacity: Some(bigger),
+            ..ProviderUpdateArgs::default()
+        },
+    );
+    let ev: ProviderUpdated = event(&h.send(&[ix], &[&p.wallet.key]).unwrap());
+    assert_eq!(ev.capacity, bigger);
+    assert_eq!(h.provider(&p.provider).capacity, bigger);
+    assert_eq!(h.provider(&p.provider).capabilities, caps(), "unchanged");
+}
+
+#[test]
+fn a_capacity_without_devices_or_jobs_is_refused() {
+    let mut h = Harness::new();
+    for bad in [
+        Capacity {
+            devices: 0,
+            max_concurrent_jobs: 1,
+        },
+        Capacity {
+            devices: 1,
+            max_concurrent_jobs: 0,
+        },
+    ] {
+        let wallet = h.wallet(MIN_STAKE);
+        let p = ProviderActor::of(&h.market, wallet);
+        assert_market_err(
+            h.provider_register_with(&p, MIN_STAKE, caps(), bad),
+            MarketError::InvalidCapacity,
+        );
+    }
+    let p = h.new_provider();
+    let ix = h.provider_update_ix(
+        &p,
+        ProviderUpdateArgs {
+            capacity: Some(Capacity::default()),
+            ..ProviderUpdateArgs::default()
+        },
+    );
+    assert_market_err(
+        h.send(&[ix], &[&p.wallet.key]),
+        MarketError::InvalidCapacity,
+    );
+    assert_eq!(h.provider(&p.provider).capacity, capacity());
 }
 
 #[test]

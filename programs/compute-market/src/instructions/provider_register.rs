@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::ProviderRegistered;
-use crate::state::{Capabilities, Market, Provider, ProviderStatus};
+use crate::state::{Capabilities, Capacity, Market, Provider, ProviderStatus, PROVIDER_RESERVED};
 use crate::token::{Authority, Tokens};
 
 /// A provider's registration.
@@ -15,6 +15,8 @@ pub struct ProviderRegisterArgs {
     pub stake: u64,
     /// The adapter's capabilities and benchmark figures.
     pub capabilities: Capabilities,
+    /// Devices served and jobs run at once (each at least 1).
+    pub capacity: Capacity,
 }
 
 #[derive(Accounts)]
@@ -62,6 +64,7 @@ impl ProviderRegister<'_> {
             args.stake >= self.market.min_provider_stake,
             MarketError::StakeBelowMinimum
         );
+        require!(args.capacity.is_valid(), MarketError::InvalidCapacity);
         Ok(())
     }
 }
@@ -106,7 +109,8 @@ impl ProviderRegister<'_> {
             jobs_given_back: 0,
             total_earned: 0,
             registered_at: now,
-            reserved: [0; 64],
+            capacity: args.capacity,
+            reserved: [0; PROVIDER_RESERVED],
         });
         emit!(ProviderRegistered {
             market: accs.market.key(),
@@ -114,6 +118,7 @@ impl ProviderRegister<'_> {
             owner: accs.owner.key(),
             stake: args.stake,
             capabilities: args.capabilities,
+            capacity: args.capacity,
         });
         Ok(())
     }

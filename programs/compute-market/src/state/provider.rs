@@ -48,6 +48,26 @@ impl Capabilities {
     }
 }
 
+/// How much work a provider takes at once, published on-chain next to its capabilities so
+/// clients can size and split jobs. All zero on accounts registered before it existed
+/// ("not published").
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
+pub struct Capacity {
+    /// Adapters (GPUs) the provider's daemon serves; its `capabilities` hold for every one.
+    pub devices: u16,
+    /// Jobs the provider runs at once, across its devices.
+    pub max_concurrent_jobs: u16,
+}
+
+impl Capacity {
+    /// True when both figures are at least 1 (what register and update accept).
+    pub fn is_valid(&self) -> bool {
+        self.devices >= 1 && self.max_concurrent_jobs >= 1
+    }
+}
+
 /// Whether a provider takes new work.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
 pub enum ProviderStatus {
@@ -106,9 +126,15 @@ pub struct Provider {
     pub total_earned: u64,
     /// Unix time of registration.
     pub registered_at: i64,
+    /// Published capacity (version 2 accounts registered before it existed read all zeros).
+    pub capacity: Capacity,
     /// Reserved for future versions.
-    pub reserved: [u8; 64],
+    pub reserved: [u8; PROVIDER_RESERVED],
 }
+
+/// Reserved bytes at the end of [`Provider`] (64 in the first version 2 layout, of which
+/// [`Capacity`] took 4).
+pub const PROVIDER_RESERVED: usize = 60;
 
 impl Provider {
     /// Stake neither locked nor unbonding.

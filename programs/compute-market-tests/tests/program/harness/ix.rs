@@ -67,6 +67,16 @@ impl Harness {
         stake: u64,
         capabilities: Capabilities,
     ) -> TxResult {
+        self.provider_register_with(p, stake, capabilities, capacity())
+    }
+
+    pub fn provider_register_with(
+        &mut self,
+        p: &ProviderActor,
+        stake: u64,
+        capabilities: Capabilities,
+        capacity: Capacity,
+    ) -> TxResult {
         let ix = sdk_ix::provider_register(
             &self.market,
             &self.mint,
@@ -74,6 +84,7 @@ impl Harness {
             ProviderRegisterArgs {
                 stake,
                 capabilities,
+                capacity,
             },
         );
         self.send(&[ix], &[&p.wallet.key])

@@ -107,6 +107,14 @@ pub fn caps() -> Capabilities {
     }
 }
 
+/// The capacity test providers publish.
+pub fn capacity() -> Capacity {
+    Capacity {
+        devices: 2,
+        max_concurrent_jobs: 4,
+    }
+}
+
 /// The default market parameters.
 pub fn market_args() -> MarketInitArgs {
     MarketInitArgs {
