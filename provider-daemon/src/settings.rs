@@ -41,6 +41,9 @@ pub const DEFAULT_KEYPAIR_PATH: &str = "~/.config/solana/id.json";
 /// Default `state_path` (relative to the daemon's working directory).
 pub const DEFAULT_STATE_PATH: &str = "provider-state.sqlite";
 
+/// Default `output_retention`: 7 days.
+pub const DEFAULT_OUTPUT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Default `gpu.max_input_bytes` and `gpu.max_output_bytes`: 128 MiB.
 pub const DEFAULT_MAX_IO_BYTES: u64 = 128 * 1024 * 1024;
 
@@ -65,6 +68,11 @@ pub struct Settings {
     /// Base URI of the blob store where job outputs are uploaded, e.g.
     /// `file:///var/lib/compute-market/blobs`, `https://…` or `s3://bucket/prefix`. Required.
     pub store: String,
+    /// How long an output this daemon uploaded is kept after its job finished (settled, given
+    /// up or gone), then deleted from `store` (`file://` and `s3://` stores; an `http(s)://`
+    /// store cannot delete, and keeps everything). 0 keeps outputs forever. Default 7 days.
+    #[serde(with = "humantime_serde")]
+    pub output_retention: Duration,
     /// The daemon's write-ahead journal (SQLite file). Default `provider-state.sqlite`.
     pub state_path: PathBuf,
     /// Jobs paying less than this (in the market's mint base units) are skipped. Default 0.
@@ -128,6 +136,7 @@ impl Default for Settings {
             keypair_path: PathBuf::from(DEFAULT_KEYPAIR_PATH),
             market: String::new(),
             store: String::new(),
+            output_retention: DEFAULT_OUTPUT_RETENTION,
             state_path: PathBuf::from(DEFAULT_STATE_PATH),
             min_reward: 0,
             min_reward_to_collateral_bps: 0,
@@ -380,12 +389,35 @@ pub struct FaultSettings {
     /// Exit the process right after this transaction was sent (crash-recovery tests). Default:
     /// none.
     pub crash_after: Option<CrashPoint>,
+    /// Make this discovery task panic half a second after it started (dead-watcher tests).
+    /// Default: none.
+    pub watcher_panics: Option<Watcher>,
 }
 
 impl FaultSettings {
     /// Whether any fault is switched on.
     pub fn is_enabled(&self) -> bool {
-        self.lie || self.crash_after.is_some()
+        self.lie || self.crash_after.is_some() || self.watcher_panics.is_some()
+    }
+}
+
+/// A job-discovery task, for [`FaultSettings::watcher_panics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Watcher {
+    /// The websocket subscription ([`crate::chain::watcher::subscribe`]).
+    Websocket,
+    /// The periodic resync ([`crate::chain::watcher::resync`]).
+    Resync,
+}
+
+impl Watcher {
+    /// The settings value (`websocket`, `resync`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Watcher::Websocket => "websocket",
+            Watcher::Resync => "resync",
+        }
     }
 }
 
@@ -703,7 +735,7 @@ pub enum SettingsError {
     FaultInjectionDisabled {
         /// Where the settings came from.
         origin: String,
-        /// The first enabled switch (`fault.lie` or `fault.crash_after`).
+        /// The first enabled switch (`fault.lie`, `fault.crash_after` or `fault.watcher_panics`).
         key: &'static str,
     },
 }
@@ -726,6 +758,7 @@ enum Kind {
 
 const LOG_FORMATS: &[&str] = &["auto", "json", "text"];
 const CRASH_POINTS: &[&str] = &["claim_sent", "commit_sent", "reveal_sent", "submit_sent"];
+const WATCHERS: &[&str] = &["websocket", "resync"];
 
 /// Every key: (section, key, kind). Section "" is the top level. Kept in sync with the structs by
 /// the tests (`every_known_key_is_accepted`, `example_documents_every_key`).
@@ -735,6 +768,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("", "keypair_path", Kind::Path),
     ("", "market", Kind::Str),
     ("", "store", Kind::Str),
+    ("", "output_retention", Kind::Duration),
     ("", "state_path", Kind::Path),
     ("", "min_reward", Kind::UInt),
     ("", "min_reward_to_collateral_bps", Kind::UInt),
@@ -769,6 +803,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("sandbox", "isolate_network", Kind::Bool),
     ("fault", "lie", Kind::Bool),
     ("fault", "crash_after", Kind::OptEnum(CRASH_POINTS)),
+    ("fault", "watcher_panics", Kind::OptEnum(WATCHERS)),
 ];
 
 /// Sections (tables) that may appear in the file.
@@ -915,8 +950,10 @@ impl Settings {
         if !cfg!(feature = "fault-injection") && self.fault.is_enabled() {
             let key = if self.fault.lie {
                 "fault.lie"
-            } else {
+            } else if self.fault.crash_after.is_some() {
                 "fault.crash_after"
+            } else {
+                "fault.watcher_panics"
             };
             return Err(SettingsError::FaultInjectionDisabled {
                 origin: origin(),
