@@ -205,6 +205,8 @@ pub async fn run(
     // their own child token is cancelled, at the end of the grace period.
     let stop_jobs = CancellationToken::new();
     let stop = stop_jobs.child_token();
+    // However `run` returns (an early error included), nothing it started runs on.
+    let _stop_all_on_return = stop_jobs.clone().drop_guard();
     // Long-lived tasks other than jobs, waited for at the end.
     let background = TaskTracker::new();
     if let Some(addr) = settings.metrics_addr {

@@ -12,8 +12,8 @@
 //! - Memory is bounded: decisions and slot marks of jobs not seen for [`FORGET_AFTER`] are
 //!   dropped.
 //! - **Every job runs in a task of its own, in a `job` span** (`job = <address>`, and the
-//!   journal `phase` as it advances), so each log line of a job names it. The tasks are tracked
-//!   ([`Scheduler::shutdown`] waits for them) and stop when the daemon's token is cancelled.
+//!   journal `phase` as it advances), so each log line of a job names it. The tasks are tracked:
+//!   at shutdown they get a grace period, then their token is cancelled ([`Scheduler::shutdown`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
