@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use backon::{ConstantBuilder, Retryable};
 use compute_market_job::{Caps, JobDescriptor, Limits};
 use compute_market_sdk::store;
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
@@ -410,25 +411,28 @@ async fn apply_or_draw(
 /// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
 /// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
 async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
-    // A transient failure is retried (the alternative is a slash); a refusal is final.
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match ctx.client.give_back(&address).await {
-            Ok(sig) => {
-                ctx.metrics.jobs_given_back_total.inc();
-                tracing::warn!(%sig, reason = %why, "gave the job back");
-                return format!("{why}; given back ({sig})");
-            }
-            Err(e) if e.program_error_name().is_none() && attempts < 5 => {
-                ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(error = %e, "giving the job back failed; retrying");
-                tokio::time::sleep(ctx.settings.poll_interval).await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "giving the job back failed");
-                return format!("{why}; give-back failed: {e}");
-            }
+    // A transient failure is retried, 5 attempts in all (the alternative is a slash); a
+    // refusal is final.
+    let attempts = ConstantBuilder::new()
+        .with_delay(ctx.settings.poll_interval)
+        .with_max_times(4);
+    let sent = (|| ctx.client.give_back(&address))
+        .retry(attempts)
+        .when(|e: &SdkError| e.program_error_name().is_none())
+        .notify(|e: &SdkError, _| {
+            ctx.metrics.rpc_errors_total.inc();
+            tracing::warn!(error = %e, "giving the job back failed; retrying");
+        })
+        .await;
+    match sent {
+        Ok(sig) => {
+            ctx.metrics.jobs_given_back_total.inc();
+            tracing::warn!(%sig, reason = %why, "gave the job back");
+            format!("{why}; given back ({sig})")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "giving the job back failed");
+            format!("{why}; give-back failed: {e}")
         }
     }
 }
