@@ -688,6 +688,60 @@ async fn object_store_custom_scheme_and_other_uris() {
 }
 
 #[tokio::test]
+async fn file_and_object_stores_delete_their_own_blobs_and_http_ones_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let memory = Arc::new(InMemory::new());
+    let stores = [
+        BlobStore::open(&file_base(&tmp.path().join("blobs")))
+            .await
+            .unwrap(),
+        BlobStore::from_object_store("s3://bucket/outputs", memory.clone()).unwrap(),
+    ];
+    for store in &stores {
+        assert!(store.can_delete());
+        let kept = store.put(b"kept").await.unwrap();
+        let gone = store.put(b"gone").await.unwrap();
+        store.delete(&gone).await.unwrap();
+        let err = store
+            .fetch_verified(&gone, &sha256(b"gone"), MIB)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+        store.delete(&gone).await.expect("deleting twice is fine");
+        assert_eq!(
+            store
+                .fetch_verified(&kept, &sha256(b"kept"), MIB)
+                .await
+                .unwrap(),
+            b"kept"
+        );
+        // Only names this store gives out: `{base}/{sha256hex}`.
+        let base = store.base();
+        for other in [
+            format!("{base}/../{}", hex_sha(b"kept")),
+            format!("{base}/notes.txt"),
+            format!("{base}x/{}", hex_sha(b"kept")),
+            format!("file:///etc/{}", hex_sha(b"kept")),
+        ] {
+            let err = store.delete(&other).await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::InvalidUri { uri, .. } if *uri == other),
+                "{err:?}"
+            );
+        }
+    }
+    let http = BlobStore::open("http://127.0.0.1:9/blobs").await.unwrap();
+    assert!(!http.can_delete());
+    let uri = format!("http://127.0.0.1:9/blobs/{}", hex_sha(b"x"));
+    let err = http.delete(&uri).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::DeleteUnsupported { uri: u } if *u == uri),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("http(s)://"), "{err}");
+}
+
+#[tokio::test]
 async fn s3_uris_are_parsed_offline() {
     // Opening S3 contacts nothing (credentials and region come from the environment on first
     // use), so it works offline; S3 itself is not reachable here.

@@ -1,25 +1,32 @@
-//! `provider-daemon run`: the supervisor. Starts, in order: the journal, the GPU worker pool,
-//! the metrics endpoint, the resumption of every journaled job (before any new work), then the
-//! chain watchers and the scheduler. On SIGTERM/Ctrl-C it stops taking work, stops the
-//! watchers, and gives in-flight jobs a grace period; whatever is left resumes from the journal
-//! on the next start.
+//! `provider-daemon run`: the supervisor. Starts, in order: the GPU worker pool, the journal,
+//! the metrics endpoint and housekeeping (output retention, journal pruning), the resumption of
+//! every journaled job (before any new work), then the chain watchers and the scheduler.
+//!
+//! Shutdown is one cancellation token tree: on SIGTERM/Ctrl-C the daemon's token is cancelled,
+//! which stops taking work, the watchers, the metrics endpoint and housekeeping; in-flight jobs
+//! (tracked in a `TaskTracker`) get [`SHUTDOWN_GRACE`] to finish before their own token is
+//! cancelled, and whatever is left resumes from the journal on the next start. A watcher that
+//! dies (ends or panics while the daemon runs) shuts the daemon down the same way, and `run`
+//! returns [`DaemonError::TaskDied`] naming it.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
 use compute_market_sdk::{Capacity, Client, ClientConfig, Keypair, ProviderUpdateArgs, SdkError};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::chain::watcher::{self, Seen};
 use crate::gpu::{context, AdapterChoice, GpuConfig, GpuError, GpuFleet, PoolConfig};
 use crate::jobs::policy;
 use crate::jobs::reconcile;
+use crate::jobs::retention::{Housekeeping, OutputGate};
 use crate::jobs::runner::RunnerContext;
 use crate::jobs::scheduler::Scheduler;
 use crate::metrics::Metrics;
-use crate::settings::{LogFormat, Settings};
+use crate::settings::{LogFormat, Settings, Watcher};
 use crate::state::StateDb;
 
 /// How long finished jobs stay in the journal (30 days).
@@ -43,6 +50,18 @@ pub enum DaemonError {
     /// The journal failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// A job-discovery task ended while the daemon ran: without it the daemon cannot see new
+    /// jobs, so it stops instead of idling blind.
+    #[error(
+        "the {task} task stopped unexpectedly ({reason}): the daemon cannot see new jobs \
+         without it, so it stopped; restart it (journaled jobs resume)"
+    )]
+    TaskDied {
+        /// The task (`websocket watcher` or `resync`).
+        task: &'static str,
+        /// How it ended.
+        reason: String,
+    },
 }
 
 /// Installs logging: JSON when stderr is not a terminal (or when asked), text otherwise.
@@ -161,7 +180,8 @@ async fn publish_capacity(
     Ok(())
 }
 
-/// Runs until `shutdown` resolves (SIGTERM/Ctrl-C in the binary).
+/// Runs until `shutdown` resolves (SIGTERM/Ctrl-C in the binary): `Ok` then; an error if it
+/// could not start, or if a job-discovery task died ([`DaemonError::TaskDied`]).
 pub async fn run(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()>,
@@ -224,30 +244,26 @@ pub async fn run(
             .await
             .map_err(|e| DaemonError::Config(e.to_string()))??,
     );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
+    // The daemon's token: cancelled when it stops taking work (SIGTERM/Ctrl-C, a dead watcher).
+    // Discovery, the metrics endpoint and housekeeping stop with it; the job tasks run on until
+    // their own child token is cancelled, at the end of the grace period.
+    let stop_jobs = CancellationToken::new();
+    let stop = stop_jobs.child_token();
+    // However `run` returns (an early error included), nothing it started runs on.
+    let _stop_all_on_return = stop_jobs.clone().drop_guard();
+    // Long-lived tasks other than jobs, waited for at the end.
+    let background = TaskTracker::new();
     if let Some(addr) = settings.metrics_addr {
         let metrics = metrics.clone();
-        let mut stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
+        let stopped = stop.clone().cancelled_owned();
+        background.spawn(async move {
             if let Err(e) = crate::metrics::serve(metrics, addr, stopped).await {
                 tracing::error!(%addr, error = %e, "metrics endpoint failed");
             }
         });
     }
-    // Finished jobs are kept in the journal for a while (for `status` and for operators), then
-    // forgotten.
-    let forget = db.clone();
-    let cutoff = crate::state::unix_now() - JOURNAL_RETENTION_SECS;
-    match tokio::task::spawn_blocking(move || forget.forget_finished(cutoff)).await {
-        Ok(Ok(n)) if n > 0 => tracing::info!(records = n, "forgot finished journal records"),
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the journal"),
-        Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),
-    }
+    let outputs = Arc::new(OutputGate::default());
+    background.spawn(housekeeping(&settings, &client, &db, &outputs).run(stop.clone()));
     let ctx = Arc::new(RunnerContext {
         client: client.clone(),
         db: db.clone(),
@@ -256,6 +272,7 @@ pub async fn run(
         metrics: metrics.clone(),
         settings: settings.clone(),
         caps,
+        outputs,
     });
     tracing::info!(
         provider = %client.provider_address(),
@@ -281,6 +298,7 @@ pub async fn run(
         limits,
         settings.max_concurrent_jobs,
         settings.max_jobs_per_client,
+        stop_jobs.clone(),
     );
 
     // Resume journaled work, and every job the chain says we hold a slot of, before taking
@@ -297,67 +315,145 @@ pub async fn run(
     } else {
         settings.ws_urls.clone()
     };
-    tasks.spawn(watcher::subscribe(
-        ws_urls,
-        client.market_address(),
-        seen_tx.clone(),
-        metrics.clone(),
-        stop_rx.clone(),
+    let mut websocket = background.spawn(with_fault(
+        &settings,
+        Watcher::Websocket,
+        watcher::subscribe(
+            ws_urls,
+            client.market_address(),
+            seen_tx.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ),
     ));
-    tasks.spawn(watcher::resync(
-        client.clone(),
-        seen_tx,
-        settings.resync_interval,
-        metrics.clone(),
-        stop_rx.clone(),
+    let mut resync = background.spawn(with_fault(
+        &settings,
+        Watcher::Resync,
+        watcher::resync(
+            client.clone(),
+            seen_tx,
+            settings.resync_interval,
+            metrics.clone(),
+            stop.clone(),
+        ),
     ));
 
+    // Both watchers run until `stop` is cancelled, which happens only after this loop: one
+    // that ends before is dead, and a daemon that cannot see new jobs stops (non-zero exit)
+    // rather than idle blind. The watchers own the senders, so `seen_rx` closes only once both
+    // ended, which their own branches report.
     tokio::pin!(shutdown);
-    loop {
+    let mut discovering = true;
+    let outcome = loop {
         tokio::select! {
             biased;
-            _ = &mut shutdown => break,
-            Some(done) = scheduler.jobs.join_next(), if !scheduler.jobs.is_empty() => {
-                match done {
-                    Ok(address) => scheduler.on_job_done(address),
-                    Err(e) => tracing::error!(error = %e, "job task panicked"),
-                }
-            }
+            () = &mut shutdown => break Ok(()),
+            ended = &mut websocket => break Err(died("websocket watcher", ended)),
+            ended = &mut resync => break Err(died("resync", ended)),
+            Some(address) = scheduler.ended.recv() => scheduler.on_job_done(address),
             Some(prepared) = scheduler.prepares.join_next(), if !scheduler.prepares.is_empty() => {
                 match prepared {
                     Ok((seen, outcome)) => scheduler.on_prepared(seen, outcome),
                     Err(e) => tracing::error!(error = %e, "job preparation panicked"),
                 }
             }
-            seen = seen_rx.recv() => {
-                let Some(seen) = seen else { break };
-                scheduler.on_seen(seen).await;
-            }
+            seen = seen_rx.recv(), if discovering => match seen {
+                Some(seen) => scheduler.on_seen(seen).await,
+                None => discovering = false,
+            },
         }
+    };
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "stopping");
     }
-
     tracing::info!(
         in_flight = scheduler.running(),
         "shutting down: no new work; finishing in-flight jobs"
     );
-    let _ = stop_tx.send(true);
-    scheduler.prepares.abort_all();
-    let grace = SHUTDOWN_GRACE;
-    if tokio::time::timeout(grace, async {
-        while scheduler.jobs.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "grace period over: stopping; journaled jobs resume on the next start"
-        );
-        scheduler.jobs.abort_all();
-    }
-    tasks.abort_all();
+    stop.cancel();
+    scheduler.shutdown(SHUTDOWN_GRACE).await;
+    background.close();
+    background.wait().await;
+    stop_jobs.cancel();
     tracing::info!("stopped");
-    Ok(())
+    outcome
+}
+
+/// The error of a discovery task that ended while the daemon ran, however it ended.
+fn died(task: &'static str, ended: Result<(), tokio::task::JoinError>) -> DaemonError {
+    let reason = match ended {
+        Ok(()) => "it returned".to_string(),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            format!("it panicked: {message}")
+        }
+        Err(e) => format!("it was cancelled: {e}"),
+    };
+    DaemonError::TaskDied { task, reason }
+}
+
+/// The housekeeping task of these settings: expired outputs deleted from the store (when
+/// `output_retention` is set and the store can delete), old finished journal records forgotten.
+fn housekeeping(
+    settings: &Settings,
+    client: &Client,
+    db: &Arc<StateDb>,
+    gate: &Arc<OutputGate>,
+) -> Housekeeping {
+    let retention = settings.output_retention;
+    let outputs = match client.store() {
+        Some(store) if !retention.is_zero() && store.can_delete() => {
+            Some((store.clone(), retention))
+        }
+        Some(store) if !retention.is_zero() => {
+            tracing::warn!(
+                store = store.base(),
+                "output_retention is set, but an http(s):// store cannot delete: outputs are kept"
+            );
+            None
+        }
+        _ => None,
+    };
+    Housekeeping {
+        db: db.clone(),
+        outputs,
+        gate: gate.clone(),
+        journal_retention: Duration::from_secs(JOURNAL_RETENTION_SECS.unsigned_abs()),
+    }
+}
+
+/// `task`, made to panic half a second after it started when `[fault] watcher_panics` names
+/// `which` (fault injection, tests only).
+fn with_fault<F>(
+    settings: &Settings,
+    which: Watcher,
+    task: F,
+) -> impl std::future::Future<Output = ()> + Send + 'static
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    #[cfg(feature = "fault-injection")]
+    let dies = settings.fault.watcher_panics == Some(which);
+    #[cfg(not(feature = "fault-injection"))]
+    let dies = {
+        let _ = settings;
+        false
+    };
+    async move {
+        if !dies {
+            return task.await;
+        }
+        tokio::select! {
+            () = task => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        panic!("fault injection: the {} task panics", which.as_str());
+    }
 }
 
 /// Waits for SIGTERM or Ctrl-C.

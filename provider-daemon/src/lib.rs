@@ -6,7 +6,8 @@
 //! - [`chain`]: job discovery: websocket subscription plus periodic resync, merged by slot.
 //! - [`jobs`]: [`jobs::policy`] decides which jobs to claim (and says why it skips the others);
 //!   [`jobs::runner`] drives a claimed job: claim, fetch and verify blobs, execute, upload,
-//!   submit or commit/reveal, crank settlement.
+//!   submit or commit/reveal, crank settlement, each job in a span of its own ([`jobs::span`]);
+//!   [`jobs::retention`] deletes the outputs of jobs finished long enough ago.
 //! - [`state`]: the write-ahead journal (SQLite): intents and salts are stored before every
 //!   transaction, and every step is resumed from the chain's truth after a crash.
 //! - [`settings`]: one `Settings` (TOML file, then `COMPUTE_MARKET__…` environment overrides).

@@ -1,4 +1,4 @@
-//! Prometheus metrics of the provider daemon and a minimal HTTP endpoint serving them.
+//! Prometheus metrics of the provider daemon and the HTTP endpoint serving them (hyper).
 //!
 //! [`Metrics`] owns its own [`Registry`] (no global state, so tests and several daemons in one
 //! process do not collide); its fields are the metrics, to be updated directly
@@ -9,17 +9,25 @@
 //! Label values (`reason`) should come from a small fixed set (e.g. `reward_too_low`,
 //! `timeout`, `rpc`): every distinct value is a new time series.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -33,9 +41,10 @@ pub const PICKUP_LATENCY_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
-/// Longest request head the server reads.
+/// Longest request head the server reads (hyper's smallest buffer limit); a longer one is
+/// answered 431.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
-/// How long a client has to send its request head, and to take the response.
+/// How long a client has to send its request head; twice that to be served in all.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A metric could not be created or registered (a bug: names are fixed).
@@ -240,7 +249,7 @@ impl Drop for InFlightGuard {
 }
 
 /// Serves `GET /metrics` (and `HEAD`) on `addr` until `shutdown` completes; every other path is
-/// answered 404. Fails only if `addr` cannot be bound.
+/// answered 404, other methods 405. Fails only if `addr` cannot be bound.
 pub async fn serve(
     metrics: Arc<Metrics>,
     addr: SocketAddr,
@@ -256,6 +265,8 @@ pub async fn serve(
 }
 
 /// [`serve`] on a listener that is already bound (e.g. to port 0, to learn the port first).
+/// Each connection serves one request (HTTP/1, `Connection: close`) with hyper; connections
+/// still open at shutdown are dropped.
 pub async fn serve_listener(
     metrics: Arc<Metrics>,
     listener: TcpListener,
@@ -271,7 +282,7 @@ pub async fn serve_listener(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.spawn(handle_connection(metrics.clone(), stream));
+                    connections.spawn(serve_connection(metrics.clone(), stream));
                 }
                 Err(e) => {
                     // Out of file descriptors, a connection reset before accept, …: keep serving.
@@ -286,125 +297,58 @@ pub async fn serve_listener(
     Ok(())
 }
 
-async fn handle_connection(metrics: Arc<Metrics>, mut stream: TcpStream) {
-    let head = match tokio::time::timeout(IO_TIMEOUT, read_head(&mut stream)).await {
-        Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) => {
-            let response = response(400, "Bad Request", "request head too large\n", &[], true);
-            let _ = write_response(&mut stream, &response).await;
-            return;
-        }
-        // Closed, failed or too slow: nothing to answer.
-        Ok(Err(_)) | Err(_) => return,
-    };
-    let response = respond(&metrics, &head);
-    let _ = write_response(&mut stream, &response).await;
+async fn serve_connection(metrics: Arc<Metrics>, stream: TcpStream) {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let response = respond(&metrics, request.method(), request.uri().path());
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(IO_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .keep_alive(false)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service);
+    // Closed, malformed (answered 400 by hyper) or too slow: nothing more to do.
+    let _ = tokio::time::timeout(2 * IO_TIMEOUT, connection).await;
 }
 
-async fn write_response(stream: &mut TcpStream, response: &[u8]) -> io::Result<()> {
-    tokio::time::timeout(IO_TIMEOUT, async {
-        stream.write_all(response).await?;
-        stream.shutdown().await
-    })
-    .await
-    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client too slow"))?
-}
-
-/// Reads up to the blank line ending the request head. `Ok(None)`: longer than
-/// [`MAX_REQUEST_HEAD`]. An error if the peer closes before the head ends.
-async fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed before the request head ended",
-            ));
-        }
-        head.extend_from_slice(&buf[..n]);
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            return Ok(Some(head));
-        }
-        if head.len() > MAX_REQUEST_HEAD {
-            return Ok(None);
-        }
-    }
-}
-
-/// The whole response to one request head.
-fn respond(metrics: &Metrics, head: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(head);
-    let request_line = text.lines().next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return response(400, "Bad Request", "malformed request line\n", &[], true);
-    };
-    if !version.starts_with("HTTP/1.") {
-        return response(
-            505,
-            "HTTP Version Not Supported",
-            "only HTTP/1.x\n",
-            &[],
-            true,
-        );
-    }
-    let path = target.split(['?', '#']).next().unwrap_or_default();
-    if path != "/metrics" {
-        return response(
-            404,
-            "Not Found",
-            "not found: metrics are at /metrics\n",
-            &[],
-            true,
-        );
-    }
-    match method {
-        "GET" => response(200, "OK", &metrics.render(), &[], true),
-        "HEAD" => response(200, "OK", &metrics.render(), &[], false),
-        _ => response(
-            405,
-            "Method Not Allowed",
-            "use GET\n",
-            &[("Allow", "GET, HEAD")],
-            true,
+/// The response to `method` on `path`.
+fn respond(metrics: &Metrics, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let (status, body, content_type) = match (path, method) {
+        ("/metrics", &Method::GET | &Method::HEAD) => (
+            StatusCode::OK,
+            metrics.render(),
+            format!("{}; charset=utf-8", prometheus::TEXT_FORMAT),
         ),
-    }
-}
-
-fn response(
-    status: u16,
-    reason: &str,
-    body: &str,
-    extra_headers: &[(&str, &str)],
-    with_body: bool,
-) -> Vec<u8> {
-    let content_type = if status == 200 {
-        format!("{}; charset=utf-8", prometheus::TEXT_FORMAT)
-    } else {
-        "text/plain; charset=utf-8".to_string()
+        ("/metrics", _) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use GET\n".to_string(),
+            "text/plain; charset=utf-8".to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found: metrics are at /metrics\n".to_string(),
+            "text/plain; charset=utf-8".to_string(),
+        ),
     };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n",
-        body.len()
-    );
-    for (name, value) in extra_headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+    // hyper sends no body in answer to HEAD, and the length of the one it would have sent.
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(CONTENT_TYPE, value);
     }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    if with_body {
-        out.extend_from_slice(body.as_bytes());
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
     }
-    out
+    response
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     const NAMES: [&str; 13] = [
@@ -533,8 +477,9 @@ mod tests {
             "{head}"
         );
 
+        // An HTTP/1.0 client is answered in HTTP/1.0.
         let with_query = request(addr, "GET /metrics?x=1 HTTP/1.0\r\n\r\n").await;
-        assert!(with_query.starts_with("HTTP/1.1 200 OK"), "{with_query}");
+        assert!(with_query.starts_with("HTTP/1.0 200 OK"), "{with_query}");
         let head_only = request(addr, "HEAD /metrics HTTP/1.1\r\n\r\n").await;
         assert!(head_only.starts_with("HTTP/1.1 200 OK") && head_only.ends_with("\r\n\r\n"));
         let not_found = request(addr, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;

@@ -9,7 +9,11 @@
 //!
 //! The database is opened in WAL journal mode with `synchronous=FULL`: once a call returns `Ok`,
 //! the write survives a process crash or power loss. The schema is versioned with
-//! `PRAGMA user_version`; a database written by a newer daemon is refused rather than guessed at.
+//! `PRAGMA user_version` and brought up to date on open, one migration per version
+//! ([`MIGRATIONS`]); a database written by a newer daemon is refused rather than guessed at.
+//!
+//! Besides the records, the journal keeps what output retention needs ([`outputs`]): when each
+//! job finished, and whether its uploaded output was deleted.
 //!
 //! All calls are synchronous and take a mutex around the connection; from async code call them
 //! inside `tokio::task::spawn_blocking` (the struct is `Send + Sync`; share it in an `Arc`).
@@ -24,8 +28,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use compute_market_sdk::Pubkey;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
+pub mod outputs;
+
+/// The schema migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
+pub const MIGRATIONS: [&str; 2] = [SCHEMA_V1, MIGRATION_V2];
+
 /// The schema version this build writes and understands (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a call waits for another connection's lock on the file before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,6 +58,16 @@ WHEN NEW.salt IS NOT OLD.salt
 BEGIN
     SELECT RAISE(ABORT, 'the commit salt of a job is never changed');
 END;
+";
+
+/// Version 2: when each job finished (`finished_at`, unix seconds; filled in for the finished
+/// records already there) and when its output was deleted (`output_expired_at`), for output
+/// retention.
+const MIGRATION_V2: &str = "
+ALTER TABLE jobs ADD COLUMN finished_at INTEGER;
+ALTER TABLE jobs ADD COLUMN output_expired_at INTEGER;
+UPDATE jobs SET finished_at = updated_at WHERE phase IN ('done', 'abandoned');
+CREATE INDEX jobs_by_output ON jobs (output_uri) WHERE output_uri IS NOT NULL;
 ";
 
 /// Where a job stands for this provider. Stored as its snake_case name.
@@ -139,7 +158,8 @@ impl FromStr for Phase {
     }
 }
 
-/// Everything the daemon keeps about one job.
+/// Everything the daemon keeps about one job's progress (the retention bookkeeping is read and
+/// written through [`outputs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// The job account.
@@ -372,31 +392,35 @@ impl StateDb {
         let version: i64 = tx
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(sql_err("reading user_version"))?;
-        match version {
-            0 => {
-                let tables: i64 = tx
-                    .query_row(
-                        "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
-                        [],
-                        |row| row.get(0),
-                    )
-                    .map_err(sql_err("inspecting the schema"))?;
-                if tables > 0 {
-                    return Err(StateError::Foreign { path });
-                }
-                tx.execute_batch(SCHEMA_V1)
-                    .map_err(sql_err("creating the schema"))?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(sql_err("writing user_version"))?;
+        if version == 0 {
+            let tables: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(sql_err("inspecting the schema"))?;
+            if tables > 0 {
+                return Err(StateError::Foreign { path });
             }
-            SCHEMA_VERSION => {}
-            found => {
+        }
+        let applied = match usize::try_from(version) {
+            Ok(applied) if applied <= MIGRATIONS.len() => applied,
+            _ => {
                 return Err(StateError::UnsupportedVersion {
                     path,
-                    found,
+                    found: version,
                     supported: SCHEMA_VERSION,
                 })
             }
+        };
+        for migration in &MIGRATIONS[applied..] {
+            tx.execute_batch(migration)
+                .map_err(sql_err("migrating the schema"))?;
+        }
+        if version != SCHEMA_VERSION {
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(sql_err("writing user_version"))?;
         }
         tx.commit().map_err(sql_err("committing the schema"))?;
         Ok(StateDb {
@@ -429,14 +453,16 @@ impl StateDb {
     }
 
     /// Inserts a new record. Returns `false`, changing nothing, if `rec.job` already has one:
-    /// a stored salt is never overwritten.
+    /// a stored salt is never overwritten. A record inserted finished counts as finished at its
+    /// `updated_at`.
     pub fn insert_new(&self, rec: &JobRecord) -> Result<bool, StateError> {
         let conn = self.lock();
         let inserted = conn
             .execute(
                 "INSERT INTO jobs (job, phase, replicas, salt, result_hash, output_uri, signature,
-                                   posted_at, updated_at, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                   posted_at, updated_at, note, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                         CASE WHEN ?2 IN ('done', 'abandoned') THEN ?9 END)
                  ON CONFLICT (job) DO NOTHING",
                 params![
                     rec.job.to_string(),
@@ -456,7 +482,8 @@ impl StateDb {
     }
 
     /// Moves `job` to `phase` (the same phase is allowed: it just applies `update`), writes the
-    /// `Some` fields of `update` and sets `updated_at` to now. The salt is never changed.
+    /// `Some` fields of `update` and sets `updated_at` to now (and the time it finished, when
+    /// `phase` is the first terminal one). The salt is never changed.
     ///
     /// Fails with [`StateError::NotFound`] if the job has no record, and with
     /// [`StateError::Terminal`] if it is [`Phase::Done`] or [`Phase::Abandoned`] and `phase` is
@@ -504,7 +531,9 @@ impl StateDb {
                              output_uri = coalesce(?4, output_uri),
                              signature = coalesce(?5, signature),
                              note = coalesce(?6, note),
-                             updated_at = ?7
+                             updated_at = ?7,
+                             finished_at = CASE WHEN ?2 IN ('done', 'abandoned')
+                                                THEN coalesce(finished_at, ?7) END
              WHERE job = ?1",
             params![
                 key,
@@ -540,12 +569,15 @@ impl StateDb {
 
     /// Deletes finished records ([`Phase::Done`], [`Phase::Abandoned`]) last changed before
     /// `before` (unix seconds), so the journal does not grow without bound; returns how many.
-    /// Unfinished records are never deleted.
-    pub fn forget_finished(&self, before: i64) -> Result<usize, StateError> {
+    /// Unfinished records are never deleted; with `outputs_expire` (output retention is on),
+    /// neither is a record whose uploaded output was not deleted yet: the retention sweep needs
+    /// its URI.
+    pub fn forget_finished(&self, before: i64, outputs_expire: bool) -> Result<usize, StateError> {
         let conn = self.lock();
         conn.execute(
-            "DELETE FROM jobs WHERE phase IN ('done', 'abandoned') AND updated_at < ?1",
-            [before],
+            "DELETE FROM jobs WHERE phase IN ('done', 'abandoned') AND updated_at < ?1
+             AND (NOT ?2 OR output_uri IS NULL OR output_expired_at IS NOT NULL)",
+            params![before, outputs_expire],
         )
         .map_err(self.err("forgetting finished jobs"))
     }
@@ -709,11 +741,14 @@ mod tests {
         db.advance(&key(2), Phase::Abandoned, RecordUpdate::default())
             .expect("abandoned");
         assert_eq!(
-            db.forget_finished(unix_now() - 60).expect("forget"),
+            db.forget_finished(unix_now() - 60, false).expect("forget"),
             0,
             "too recent"
         );
-        assert_eq!(db.forget_finished(unix_now() + 1).expect("forget"), 2);
+        assert_eq!(
+            db.forget_finished(unix_now() + 1, false).expect("forget"),
+            2
+        );
         assert_eq!(db.get(&key(1)).expect("get"), None);
         assert!(db.get(&key(3)).expect("get").is_some(), "pending kept");
     }

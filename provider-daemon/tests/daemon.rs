@@ -31,6 +31,19 @@ fn one_daemon_completes_a_single_replica_job() {
             compute_market_job::result_hash(&expected)
         );
         assert_eq!(handle.result().await.unwrap(), expected);
+        // The runner logs inside the job's span: its lines name the job (and its phase). The
+        // job is settled when the submission lands; the daemon logs it once it sees that too.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !daemon.log().contains(": job settled ") {
+            assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let log = daemon.log();
+        let span = format!("job{{job={}", handle.address);
+        for line in ["taking job", "claimed", "result submitted", "job settled"] {
+            let logged = log.lines().find(|l| l.contains(&format!(": {line} ")));
+            assert!(logged.is_some_and(|l| l.contains(&span)), "{line}: {log}");
+        }
         // The reward is credited to the provider's account; its owner withdraws it.
         let owner = net.client(p.wallet.insecure_clone()).await.unwrap();
         let record = owner.provider().await.unwrap();

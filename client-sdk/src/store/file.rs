@@ -1,5 +1,5 @@
-//! `file://` blobs: atomic writes, and reads confined to the policy's directories and to regular
-//! files.
+//! `file://` blobs: atomic writes, reads confined to the policy's directories and to regular
+//! files, and deletes.
 
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,17 @@ pub(super) async fn put_file(
         return Err(io(e));
     }
     Ok(())
+}
+
+/// Deletes the blob file `path` (of `uri`); one already gone is not an error.
+pub(super) async fn delete_file(uri: &str, path: &Path) -> Result<(), StoreError> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+            uri: uri.to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn io_error(uri: &str, source: std::io::Error) -> StoreError {

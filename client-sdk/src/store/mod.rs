@@ -26,6 +26,12 @@
 //!
 //! Uploads run under a connect timeout and a total timeout per request ([`Timeouts`]), so a
 //! hung server produces an error rather than a hang.
+//!
+//! **Deleting.** [`BlobStore::delete`] removes a blob this store names (`{base}/{sha256hex}`)
+//! from a `file://` or `object_store` (`s3://`) store. An `http(s)://` store cannot delete
+//! ([`StoreError::DeleteUnsupported`]): its uploads are plain `PUT`s, and a server's way of
+//! deleting is its own. Blobs are content-addressed: whoever else stored the same bytes in the
+//! same place loses them too.
 
 mod file;
 mod http;
@@ -161,6 +167,12 @@ pub enum StoreError {
         uri: String,
         /// What went wrong, with the status code where there was one.
         message: String,
+    },
+    /// This store cannot delete blobs (an `http(s)://` store; see [`BlobStore::can_delete`]).
+    #[error("cannot delete {uri}: an http(s):// blob store has no delete")]
+    DeleteUnsupported {
+        /// The URI.
+        uri: String,
     },
 }
 
@@ -338,6 +350,45 @@ impl BlobStore {
         }
         tracing::debug!(uri = %uri, len = bytes.len(), "blob stored");
         Ok(uri)
+    }
+
+    /// Whether [`BlobStore::delete`] can delete: `file://` and `object_store` (`s3://`) stores
+    /// can, an `http(s)://` store cannot.
+    pub fn can_delete(&self) -> bool {
+        !matches!(self.backend, Backend::Http)
+    }
+
+    /// Deletes the blob `uri`: one this store names, `{base}/{sha256hex}` (anything else is
+    /// [`StoreError::InvalidUri`], before anything is touched). A blob already gone is not an
+    /// error. An `http(s)://` store answers [`StoreError::DeleteUnsupported`]. Runs under this
+    /// store's total timeout ([`StoreError::TimedOut`]).
+    pub async fn delete(&self, uri: &str) -> Result<(), StoreError> {
+        let name = uri
+            .strip_prefix(self.base.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| invalid(uri, &format!("not a blob of the store at {}", self.base)))?;
+        let delete = async {
+            match &self.backend {
+                Backend::File { dir } => file::delete_file(uri, &dir.join(name)).await,
+                Backend::Http => Err(StoreError::DeleteUnsupported {
+                    uri: uri.to_string(),
+                }),
+                Backend::Object { store, prefix } => {
+                    s3::delete_object(store.as_ref(), uri, &prefix.child(name)).await
+                }
+            }
+        };
+        tokio::time::timeout(self.timeouts.total, delete)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::TimedOut {
+                    uri: uri.to_string(),
+                    after: self.timeouts.total,
+                })
+            })?;
+        tracing::debug!(uri = %uri, "blob deleted");
+        Ok(())
     }
 
     /// Downloads `uri`, capped at `max_len` bytes, and verifies its SHA-256 against

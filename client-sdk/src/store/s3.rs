@@ -1,5 +1,5 @@
-//! `s3://` blobs (and any `object_store` backend): the S3 client, signed or not, and capped
-//! downloads.
+//! `s3://` blobs (and any `object_store` backend): the S3 client, signed or not, capped
+//! downloads, and deletes.
 
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
@@ -47,6 +47,18 @@ fn object_err(uri: &str, e: object_store::Error) -> StoreError {
             uri: uri.to_string(),
             message: error_chain(&e),
         },
+    }
+}
+
+/// Deletes the object `key` (of `uri`); one already gone is not an error.
+pub(super) async fn delete_object(
+    store: &dyn ObjectStore,
+    uri: &str,
+    key: &ObjectPath,
+) -> Result<(), StoreError> {
+    match store.delete(key).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(object_err(uri, e)),
     }
 }
 

@@ -10,7 +10,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use compute_market_sdk::{Job, JobFilter, Pubkey, SlotState};
+use backon::{ConstantBuilder, Retryable};
+use compute_market_sdk::{Job, JobFilter, Pubkey, SdkError, SlotState};
 
 use crate::daemon::DaemonError;
 use crate::jobs::runner::RunnerContext;
@@ -18,7 +19,7 @@ use crate::state::{JobRecord, Phase, RecordUpdate};
 
 /// How many times the chain listing is tried at start before the daemon goes on with the
 /// journal alone.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: usize = 3;
 
 /// The jobs to resume, journal first; journals the chain's jobs it did not know.
 pub async fn pending_jobs(ctx: &RunnerContext) -> Result<Vec<Pubkey>, DaemonError> {
@@ -49,23 +50,27 @@ async fn held_on_chain(ctx: &RunnerContext) -> Vec<(Pubkey, Job)> {
         provider: Some(ctx.client.provider_address()),
         ..Default::default()
     };
-    for attempt in 1..=ATTEMPTS {
-        match ctx.client.list(filter.clone()).await {
-            Ok(jobs) => {
-                return jobs
-                    .into_iter()
-                    .filter(|(_, job)| !job.status().is_settled())
-                    .collect()
-            }
-            Err(e) => {
-                ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(attempt, error = %e, "cannot list the jobs we hold slots of");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+    let retries = ConstantBuilder::new()
+        .with_delay(Duration::from_secs(1))
+        .with_max_times(ATTEMPTS - 1);
+    let listed = (|| ctx.client.list(filter.clone()))
+        .retry(retries)
+        .notify(|e: &SdkError, _| {
+            ctx.metrics.rpc_errors_total.inc();
+            tracing::warn!(error = %e, "cannot list the jobs we hold slots of; retrying");
+        })
+        .await;
+    match listed {
+        Ok(jobs) => jobs
+            .into_iter()
+            .filter(|(_, job)| !job.status().is_settled())
+            .collect(),
+        Err(e) => {
+            ctx.metrics.rpc_errors_total.inc();
+            tracing::warn!(error = %e, "going on with the journal alone: jobs claimed but not journaled are not resumed until the next start");
+            Vec::new()
         }
     }
-    tracing::warn!("going on with the journal alone: jobs claimed but not journaled are not resumed until the next start");
-    Vec::new()
 }
 
 /// Journals a job the chain says we hold and the journal does not know; whether to resume it.

@@ -7,15 +7,22 @@
 //! sent, and on every step the runner re-reads the job account and acts on what the chain says
 //! its slot is. Every step is safe to repeat, so a crash at any point is followed by a resume
 //! that neither claims twice nor loses the salt a reveal needs.
+//!
+//! A runner runs in its job's span ([`crate::jobs::span`]): its log lines name the job and the
+//! journal phase it is in, and its blocking work (journal writes, GPU execution, validation)
+//! runs inside the same span.
 
 use std::sync::Arc;
 
+use backon::{ConstantBuilder, Retryable};
 use compute_market_job::{Caps, JobDescriptor, Limits};
 use compute_market_sdk::store;
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
 
 use crate::gpu::{ExecError, GpuFleet};
 use crate::jobs::policy::Skip;
+use crate::jobs::retention::OutputGate;
+use crate::jobs::span::blocking;
 use crate::metrics::Metrics;
 use crate::settings::{CrashPoint, Settings};
 use crate::state::{unix_now, JobRecord, Phase, RecordUpdate, StateDb, StateError};
@@ -36,6 +43,8 @@ pub struct RunnerContext {
     pub device_limits: Limits,
     /// This provider's caps.
     pub caps: Caps,
+    /// Held (shared) from an output's upload until the journal records it; see [`OutputGate`].
+    pub outputs: Arc<OutputGate>,
 }
 
 /// Why a runner step failed.
@@ -79,7 +88,7 @@ impl RunnerContext {
         f: impl FnOnce(&StateDb) -> Result<T, StateError> + Send + 'static,
     ) -> Result<T, RunError> {
         let db = self.db.clone();
-        Ok(tokio::task::spawn_blocking(move || f(&db))
+        Ok(blocking(move || f(&db))
             .await
             .map_err(|e| RunError::Task(e.to_string()))??)
     }
@@ -130,7 +139,7 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
         params: job.spec.params,
     };
     let pool = ctx.pool.clone();
-    let (descriptor, verdict) = tokio::task::spawn_blocking(move || {
+    let (descriptor, verdict) = blocking(move || {
         let verdict = pool.validate(&descriptor);
         (descriptor, verdict)
     })
@@ -191,12 +200,13 @@ fn is_program_error(e: &SdkError, names: &[&str]) -> bool {
     e.program_error_name().is_some_and(|n| names.contains(&n))
 }
 
-/// Runs the job on the GPU and uploads the output; returns (result hash, output URI).
-async fn compute(
+/// Runs the job on the GPU (preparing it first when resumed): its output, or why it could not
+/// be run.
+async fn execute(
     ctx: &RunnerContext,
     job: &Job,
     descriptor: Option<JobDescriptor>,
-) -> Result<([u8; 32], String), String> {
+) -> Result<Vec<u8>, String> {
     let descriptor = match descriptor {
         Some(d) => d,
         None => prepare(ctx, job).await.map_err(|s| s.to_string())?,
@@ -204,7 +214,7 @@ async fn compute(
     let pool = ctx.pool.clone();
     let timeout = ctx.settings.job_timeout;
     let started = std::time::Instant::now();
-    let ran = tokio::task::spawn_blocking(move || pool.execute_with_timeout(&descriptor, timeout))
+    let ran = blocking(move || pool.execute_with_timeout(&descriptor, timeout))
         .await
         .map_err(|e| format!("executor task: {e}"))?
         .map_err(|e: ExecError| e.to_string())?;
@@ -220,13 +230,40 @@ async fn compute(
             *b ^= 0xff;
         }
     }
+    Ok(output)
+}
+
+/// Runs the job, uploads its output to the store and journals both ([`Phase::Computed`]);
+/// returns (result hash, output URI). `Ok(Err(why))`: the job could not be run, or its output
+/// not stored.
+async fn compute(
+    ctx: &RunnerContext,
+    address: Pubkey,
+    job: &Job,
+    descriptor: Option<JobDescriptor>,
+) -> Result<Result<([u8; 32], String), String>, RunError> {
+    let output = match execute(ctx, job, descriptor).await {
+        Ok(output) => output,
+        Err(why) => return Ok(Err(why)),
+    };
     let hash = compute_market_job::result_hash(&output);
-    let store = ctx
-        .client
-        .store()
-        .ok_or_else(|| "no blob store configured for outputs".to_string())?;
-    let uri = store.put(&output).await.map_err(|e| e.to_string())?;
-    Ok((hash, uri))
+    let Some(store) = ctx.client.store() else {
+        return Ok(Err("no blob store configured for outputs".into()));
+    };
+    // Until the journal records the URI, the retention sweep must not delete the blob (the same
+    // bytes may be the expired output of an older job).
+    let _uploading = ctx.outputs.upload().await;
+    let uri = match store.put(&output).await {
+        Ok(uri) => uri,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let update = RecordUpdate {
+        result_hash: Some(hash),
+        output_uri: Some(uri.clone()),
+        ..Default::default()
+    };
+    ctx.advance(address, Phase::Computed, update).await?;
+    Ok(Ok((hash, uri)))
 }
 
 /// Drives a journaled job until it is done or abandoned. Safe to call again for the same job
@@ -245,6 +282,7 @@ pub async fn drive(
             .db(move |db| db.get(&address))
             .await?
             .ok_or(RunError::NoRecord(address))?;
+        tracing::Span::current().record("phase", record.phase.as_str());
         if matches!(record.phase, Phase::Done | Phase::Abandoned) {
             return Ok(());
         }
@@ -266,13 +304,13 @@ pub async fn drive(
                     return Ok(());
                 }
                 missing = missing.saturating_add(1);
-                tracing::warn!(%address, "the node does not show the job (behind, or restarted?); waiting");
+                tracing::warn!("the node does not show the job (behind, or restarted?); waiting");
                 tokio::time::sleep(poll.saturating_mul(missing.min(300))).await;
                 continue;
             }
             Err(e) => {
                 ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(%address, error = %e, "reading the job failed; retrying");
+                tracing::warn!(error = %e, "reading the job failed; retrying");
                 tokio::time::sleep(poll).await;
                 continue;
             }
@@ -298,7 +336,7 @@ pub async fn drive(
                 if paid { ", paid" } else { "" }
             );
             ctx.advance(address, Phase::Done, note(text)).await?;
-            tracing::info!(%address, status = ?job.status(), paid, "job settled");
+            tracing::info!(status = ?job.status(), paid, "job settled");
             return Ok(());
         }
         let now = match ctx.client.chain_time().await {
@@ -316,15 +354,15 @@ pub async fn drive(
             Ok(None) => {}
             Err(RunError::Sdk(e)) => {
                 ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(%address, error = %e, "step failed; will retry");
+                tracing::warn!(error = %e, "step failed; will retry");
             }
             Err(fatal) => return Err(fatal),
         }
         // Anyone may crank a job stuck past a deadline; the runner does so for its own jobs.
         if job.expiry(now).is_some() {
             match ctx.client.expire(&address).await {
-                Ok(sig) => tracing::info!(%address, %sig, "expired the job"),
-                Err(e) => tracing::debug!(%address, error = %e, "expire not possible yet"),
+                Ok(sig) => tracing::info!(%sig, "expired the job"),
+                Err(e) => tracing::debug!(error = %e, "expire not possible yet"),
             }
         }
         tokio::time::sleep(poll).await;
@@ -353,7 +391,7 @@ async fn apply_or_draw(
         }
         return match ctx.client.apply(&address, None).await {
             Ok(sig) => {
-                tracing::info!(%address, %sig, "applied to a drawn job");
+                tracing::info!(%sig, "applied to a drawn job");
                 Ok(None)
             }
             Err(e) if is_program_error(&e, &["AlreadyApplied"]) => Ok(None),
@@ -366,8 +404,8 @@ async fn apply_or_draw(
     }
     if now > job.claim_deadline {
         match ctx.client.draw(&address).await {
-            Ok(sig) => tracing::info!(%address, %sig, "drew the job's replicas"),
-            Err(e) => tracing::debug!(%address, error = %e, "draw not possible yet"),
+            Ok(sig) => tracing::info!(%sig, "drew the job's replicas"),
+            Err(e) => tracing::debug!(error = %e, "draw not possible yet"),
         }
     }
     Ok(None)
@@ -376,25 +414,28 @@ async fn apply_or_draw(
 /// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
 /// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
 async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
-    // A transient failure is retried (the alternative is a slash); a refusal is final.
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match ctx.client.give_back(&address).await {
-            Ok(sig) => {
-                ctx.metrics.jobs_given_back_total.inc();
-                tracing::warn!(%address, %sig, reason = %why, "gave the job back");
-                return format!("{why}; given back ({sig})");
-            }
-            Err(e) if e.program_error_name().is_none() && attempts < 5 => {
-                ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(%address, error = %e, "giving the job back failed; retrying");
-                tokio::time::sleep(ctx.settings.poll_interval).await;
-            }
-            Err(e) => {
-                tracing::error!(%address, error = %e, "giving the job back failed");
-                return format!("{why}; give-back failed: {e}");
-            }
+    // A transient failure is retried, 5 attempts in all (the alternative is a slash); a
+    // refusal is final.
+    let attempts = ConstantBuilder::new()
+        .with_delay(ctx.settings.poll_interval)
+        .with_max_times(4);
+    let sent = (|| ctx.client.give_back(&address))
+        .retry(attempts)
+        .when(|e: &SdkError| e.program_error_name().is_none())
+        .notify(|e: &SdkError, _| {
+            ctx.metrics.rpc_errors_total.inc();
+            tracing::warn!(error = %e, "giving the job back failed; retrying");
+        })
+        .await;
+    match sent {
+        Ok(sig) => {
+            ctx.metrics.jobs_given_back_total.inc();
+            tracing::warn!(%sig, reason = %why, "gave the job back");
+            format!("{why}; given back ({sig})")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "giving the job back failed");
+            format!("{why}; give-back failed: {e}")
         }
     }
 }
@@ -405,7 +446,7 @@ async fn holds_slot(ctx: &RunnerContext, address: &Pubkey) -> Option<bool> {
     match ctx.client.job(address).await {
         Ok(job) => Some(job.slot_of(&ctx.provider_address()).is_some()),
         Err(e) => {
-            tracing::warn!(%address, error = %e, "cannot tell whether we hold the job; retrying");
+            tracing::warn!(error = %e, "cannot tell whether we hold the job; retrying");
             None
         }
     }
@@ -442,7 +483,7 @@ async fn step(
                 ctx.metrics.jobs_claimed_total.inc();
                 let age = (now - job.posted_at).max(0) as f64;
                 ctx.metrics.pickup_latency_seconds.observe(age);
-                tracing::info!(%address, %sig, ms = started.elapsed().as_millis() as u64, "claimed");
+                tracing::info!(%sig, ms = started.elapsed().as_millis() as u64, "claimed");
                 ctx.advance(address, Phase::Claimed, signature(sig)).await?;
                 Ok(None)
             }
@@ -485,16 +526,8 @@ async fn step(
             }
             let (hash, uri) = match (record.result_hash, record.output_uri.clone()) {
                 (Some(h), Some(u)) => (h, u),
-                _ => match compute(ctx, job, descriptor.take()).await {
-                    Ok((h, u)) => {
-                        let update = RecordUpdate {
-                            result_hash: Some(h),
-                            output_uri: Some(u.clone()),
-                            ..Default::default()
-                        };
-                        ctx.advance(address, Phase::Computed, update).await?;
-                        (h, u)
-                    }
+                _ => match compute(ctx, address, job, descriptor.take()).await? {
+                    Ok(computed) => computed,
                     Err(message) => {
                         // The job cannot be run (it failed validation on the device, hung, or
                         // crashed its worker): nothing honest to commit. Give the slot back
@@ -504,7 +537,7 @@ async fn step(
                             .jobs_failed_total
                             .with_label_values(&["execution"])
                             .inc();
-                        tracing::error!(%address, error = %message, "job failed to execute");
+                        tracing::error!(error = %message, "job failed to execute");
                         return Ok(Some((
                             Phase::Abandoned,
                             give_back(ctx, address, format!("execution failed: {message}")).await,
@@ -517,13 +550,13 @@ async fn step(
                     .await?;
                 let sig = ctx.client.submit_result(&address, hash, &uri).await?;
                 crash_point(ctx, CrashPoint::SubmitSent);
-                tracing::info!(%address, %sig, "result submitted");
+                tracing::info!(%sig, "result submitted");
             } else {
                 ctx.advance(address, Phase::Committing, RecordUpdate::default())
                     .await?;
                 let sig = ctx.client.commit(&address, &hash, &record.salt).await?;
                 crash_point(ctx, CrashPoint::CommitSent);
-                tracing::info!(%address, %sig, "result committed");
+                tracing::info!(%sig, "result committed");
                 ctx.advance(address, Phase::Committed, signature(sig))
                     .await?;
             }
@@ -543,7 +576,7 @@ async fn step(
                 .await?;
             let sig = ctx.client.reveal(&address, hash, record.salt, &uri).await?;
             crash_point(ctx, CrashPoint::RevealSent);
-            tracing::info!(%address, %sig, "result revealed");
+            tracing::info!(%sig, "result revealed");
             ctx.advance(address, Phase::Revealed, signature(sig))
                 .await?;
             Ok(None)
@@ -551,8 +584,8 @@ async fn step(
         SlotState::Revealed => {
             if job.can_finalize(now) {
                 match ctx.client.finalize(&address).await {
-                    Ok(sig) => tracing::info!(%address, %sig, "finalized"),
-                    Err(e) => tracing::debug!(%address, error = %e, "finalize not possible yet"),
+                    Ok(sig) => tracing::info!(%sig, "finalized"),
+                    Err(e) => tracing::debug!(error = %e, "finalize not possible yet"),
                 }
             }
             Ok(None)

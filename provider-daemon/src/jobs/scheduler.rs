@@ -11,6 +11,9 @@
 //!   its own job.
 //! - Memory is bounded: decisions and slot marks of jobs not seen for [`FORGET_AFTER`] are
 //!   dropped.
+//! - **Every job runs in a task of its own, in a `job` span** (`job = <address>`, and the
+//!   journal `phase` as it advances), so each log line of a job names it. The tasks are tracked:
+//!   at shutdown they get a grace period, then their token is cancelled ([`Scheduler::shutdown`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -18,14 +21,19 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use compute_market_job::JobDescriptor;
 use compute_market_sdk::{Job, Market, Provider, Pubkey, SdkError};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::chain::watcher::{Seen, SlotMerge};
 use crate::jobs::policy::{self, Skip};
 use crate::jobs::runner::{self, RunnerContext};
+use crate::jobs::span::job_span;
 
 /// How long a view of our provider, the market and the clock is used before it is read again.
 pub const VIEW_TTL: Duration = Duration::from_secs(5);
@@ -56,12 +64,20 @@ struct Decision {
     retry: Option<(Instant, u32)>,
 }
 
-/// The pause before retrying a job whose download failed `failures` times: 30 s, doubling,
-/// at most 10 minutes.
+/// The pauses before retrying a job whose download failed: 30 s, doubling, at most 10 minutes.
+const FETCH_RETRY: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_secs(30))
+    .with_max_delay(Duration::from_secs(600))
+    .without_max_times();
+
+/// The pause before retrying a job whose download failed `failures` times ([`FETCH_RETRY`]).
 fn retry_pause(failures: u32) -> Duration {
-    Duration::from_secs(30)
-        .saturating_mul(1 << failures.saturating_sub(1).min(5))
-        .min(Duration::from_secs(600))
+    // The schedule reaches its cap after 6 failures; counting further changes nothing.
+    let nth = usize::try_from(failures.saturating_sub(1).min(6)).unwrap_or(6);
+    FETCH_RETRY
+        .build()
+        .nth(nth)
+        .unwrap_or(Duration::from_secs(600))
 }
 
 /// The scheduler's state. See the module documentation.
@@ -82,9 +98,30 @@ pub struct Scheduler {
     /// Preparations in progress; each yields its job and the outcome.
     pub prepares: JoinSet<(Seen, Result<JobDescriptor, Skip>)>,
     permits: Arc<Semaphore>,
-    /// Jobs being run; each yields its address when it ends.
-    pub jobs: JoinSet<Pubkey>,
+    /// The job tasks.
+    jobs: TaskTracker,
+    /// Cancelled when job tasks must stop (the grace period at shutdown is over).
+    stop_jobs: CancellationToken,
+    ended_tx: mpsc::UnboundedSender<Pubkey>,
+    /// The address of each job task that ended (returned, panicked or stopped).
+    pub ended: mpsc::UnboundedReceiver<Pubkey>,
     last_prune: Instant,
+}
+
+/// Sends its job's address to [`Scheduler::ended`] when dropped: when the job task ends, however
+/// it ends.
+struct EndedGuard {
+    address: Pubkey,
+    tx: mpsc::UnboundedSender<Pubkey>,
+}
+
+impl Drop for EndedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(job = %self.address, "job task panicked");
+        }
+        let _ = self.tx.send(self.address);
+    }
 }
 
 fn now_unix() -> i64 {
@@ -103,13 +140,15 @@ fn version(job: &Job) -> u64 {
 
 impl Scheduler {
     /// A scheduler running at most `max_jobs` jobs at once, and at most `per_client` of one
-    /// client's (0: no limit).
+    /// client's (0: no limit). Its job tasks stop once `stop_jobs` is cancelled.
     pub fn new(
         ctx: Arc<RunnerContext>,
         limits: policy::Limits,
         max_jobs: usize,
         per_client: usize,
+        stop_jobs: CancellationToken,
     ) -> Self {
+        let (ended_tx, ended) = mpsc::unbounded_channel();
         Self {
             ctx,
             limits,
@@ -124,9 +163,36 @@ impl Scheduler {
             prepare_slots: Arc::new(Semaphore::new(MAX_PREPARING)),
             prepares: JoinSet::new(),
             permits: Arc::new(Semaphore::new(max_jobs)),
-            jobs: JoinSet::new(),
+            jobs: TaskTracker::new(),
+            stop_jobs,
+            ended_tx,
+            ended,
             last_prune: Instant::now(),
         }
+    }
+
+    /// Runs `job` as the task of `address`, in its `job` span, until it ends or the job tasks
+    /// are stopped; [`Scheduler::ended`] then hears of it.
+    fn spawn_job(
+        &self,
+        address: Pubkey,
+        job: impl std::future::Future<Output = Result<(), runner::RunError>> + Send + 'static,
+    ) {
+        let ended = EndedGuard {
+            address,
+            tx: self.ended_tx.clone(),
+        };
+        let stop = self.stop_jobs.clone();
+        let span = job_span(&address);
+        self.jobs.spawn(
+            async move {
+                let _ended = ended;
+                if let Some(Err(e)) = stop.run_until_cancelled(job).await {
+                    tracing::error!(error = %e, "runner stopped");
+                }
+            }
+            .instrument(span),
+        );
     }
 
     /// Resumes a journaled job (before any new work is taken).
@@ -134,13 +200,11 @@ impl Scheduler {
         self.in_flight.insert(address, Pubkey::default());
         let ctx = self.ctx.clone();
         let permits = self.permits.clone();
-        self.jobs.spawn(async move {
+        self.spawn_job(address, async move {
             let _permit = permits.acquire_owned().await;
             let _in_flight = ctx.metrics.in_flight();
-            if let Err(e) = runner::drive(ctx, address, None).await {
-                tracing::error!(job = %address, error = %e, "runner stopped");
-            }
-            address
+            tracing::info!("resuming the job from the journal");
+            runner::drive(ctx, address, None).await
         });
     }
 
@@ -244,11 +308,16 @@ impl Scheduler {
         self.preparing.insert(seen.address);
         let ctx = self.ctx.clone();
         let slots = self.prepare_slots.clone();
-        self.prepares.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            let outcome = runner::prepare(&ctx, &seen.job).await;
-            (seen, outcome)
-        });
+        let span = job_span(&seen.address);
+        span.record("phase", "prepare");
+        self.prepares.spawn(
+            async move {
+                let _slot = slots.acquire_owned().await;
+                let outcome = runner::prepare(&ctx, &seen.job).await;
+                (seen, outcome)
+            }
+            .instrument(span),
+        );
     }
 
     /// A preparation finished: take the job, or remember why not.
@@ -272,15 +341,16 @@ impl Scheduler {
         };
         self.in_flight.insert(seen.address, seen.job.client);
         self.stale = true;
-        tracing::info!(job = %seen.address, source = seen.source, reward = seen.job.reward_per_replica, "taking job");
         let ctx = self.ctx.clone();
-        self.jobs.spawn(async move {
+        self.spawn_job(seen.address, async move {
             let _permit = permit;
             let _in_flight = ctx.metrics.in_flight();
-            if let Err(e) = runner::take(ctx, seen.address, seen.job, descriptor).await {
-                tracing::error!(job = %seen.address, error = %e, "runner stopped");
-            }
-            seen.address
+            tracing::info!(
+                source = seen.source,
+                reward = seen.job.reward_per_replica,
+                "taking job"
+            );
+            runner::take(ctx, seen.address, seen.job, descriptor).await
         });
     }
 
@@ -293,6 +363,22 @@ impl Scheduler {
     /// Jobs still running.
     pub fn running(&self) -> usize {
         self.jobs.len()
+    }
+
+    /// Stops taking work: drops the preparations, lets the running jobs finish for `grace`,
+    /// then stops them (cancels the job tasks' token) and waits for their tasks to end. A job
+    /// stopped that way resumes from the journal on the next start.
+    pub async fn shutdown(mut self, grace: Duration) {
+        self.prepares.abort_all();
+        self.jobs.close();
+        if tokio::time::timeout(grace, self.jobs.wait()).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "grace period over: stopping; journaled jobs resume on the next start"
+            );
+            self.stop_jobs.cancel();
+            self.jobs.wait().await;
+        }
     }
 
     fn decide(&mut self, seen: &Seen, version: u64, skip: &Skip) {
@@ -345,5 +431,18 @@ fn report(metrics: &crate::metrics::Metrics, seen: &Seen, skip: &Skip, first: bo
         tracing::info!(job = %seen.address, reason = %skip, "skipping job");
     } else {
         tracing::debug!(job = %seen.address, reason = %skip, "skipping job");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_downloads_are_retried_after_30_s_doubling_up_to_10_min() {
+        let pauses: Vec<u64> = (1..=9).map(|n| retry_pause(n).as_secs()).collect();
+        assert_eq!(pauses, [30, 60, 120, 240, 480, 600, 600, 600, 600]);
+        assert_eq!(retry_pause(0).as_secs(), 30);
+        assert_eq!(retry_pause(u32::MAX).as_secs(), 600);
     }
 }

@@ -240,7 +240,7 @@ pub enum SettingsError {
     FaultInjectionDisabled {
         /// Where the settings came from.
         origin: String,
-        /// The first enabled switch (`fault.lie` or `fault.crash_after`).
+        /// The first enabled switch (`fault.lie`, `fault.crash_after` or `fault.watcher_panics`).
         key: &'static str,
     },
 }

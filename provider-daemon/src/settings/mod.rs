@@ -53,6 +53,9 @@ pub const DEFAULT_STATE_PATH: &str = "provider-state.sqlite";
 /// Default `gpu.max_input_bytes` and `gpu.max_output_bytes`: 128 MiB.
 pub const DEFAULT_MAX_IO_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Default `output_retention`: 7 days.
+pub const DEFAULT_OUTPUT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Everything the provider daemon's operator can set.
 ///
 /// Construct it with [`Settings::load`] (file + environment + validation) or, in code and tests,
@@ -76,6 +79,11 @@ pub struct Settings {
     /// Base URI of the blob store where job outputs are uploaded, e.g.
     /// `file:///var/lib/compute-market/blobs`, `https://…` or `s3://bucket/prefix`. Required.
     pub store: String,
+    /// How long an output this daemon uploaded is kept after its job finished (settled, given
+    /// up or gone), then deleted from `store` (`file://` and `s3://` stores; an `http(s)://`
+    /// store cannot delete, and keeps everything). 0 keeps outputs forever. Default 7 days.
+    #[serde(with = "humantime_serde")]
+    pub output_retention: Duration,
     /// The daemon's write-ahead journal (SQLite file). Default `provider-state.sqlite`.
     pub state_path: PathBuf,
     /// Jobs paying less than this (in the market's mint base units) are skipped. Default 0.
@@ -140,6 +148,7 @@ impl Default for Settings {
             keypair_path: PathBuf::from(DEFAULT_KEYPAIR_PATH),
             market: String::new(),
             store: String::new(),
+            output_retention: DEFAULT_OUTPUT_RETENTION,
             state_path: PathBuf::from(DEFAULT_STATE_PATH),
             min_reward: 0,
             min_reward_to_collateral_bps: 0,
@@ -342,12 +351,35 @@ pub struct FaultSettings {
     /// Exit the process right after this transaction was sent (crash-recovery tests). Default:
     /// none.
     pub crash_after: Option<CrashPoint>,
+    /// Make this discovery task panic half a second after it started (dead-watcher tests).
+    /// Default: none.
+    pub watcher_panics: Option<Watcher>,
 }
 
 impl FaultSettings {
     /// Whether any fault is switched on.
     pub fn is_enabled(&self) -> bool {
-        self.lie || self.crash_after.is_some()
+        self.lie || self.crash_after.is_some() || self.watcher_panics.is_some()
+    }
+}
+
+/// A job-discovery task, for [`FaultSettings::watcher_panics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Watcher {
+    /// The websocket subscription ([`crate::chain::watcher::subscribe`]).
+    Websocket,
+    /// The periodic resync ([`crate::chain::watcher::resync`]).
+    Resync,
+}
+
+impl Watcher {
+    /// The settings value (`websocket`, `resync`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Watcher::Websocket => "websocket",
+            Watcher::Resync => "resync",
+        }
     }
 }
 

@@ -569,7 +569,7 @@ fn every_key_round_trips() {
     let figment = figment::Figment::from(figment::providers::Serialized::defaults(&settings));
     let back: Settings = figment.extract().expect("round trip");
     assert_eq!(back, settings);
-    assert_eq!(known_keys().len(), 39, "{:?}", known_keys());
+    assert_eq!(known_keys().len(), 41, "{:?}", known_keys());
 }
 
 fn example_path() -> PathBuf {

@@ -73,8 +73,10 @@ impl Settings {
         if !cfg!(feature = "fault-injection") && self.fault.is_enabled() {
             let key = if self.fault.lie {
                 "fault.lie"
-            } else {
+            } else if self.fault.crash_after.is_some() {
                 "fault.crash_after"
+            } else {
+                "fault.watcher_panics"
             };
             return Err(SettingsError::FaultInjectionDisabled {
                 origin: origin(),
