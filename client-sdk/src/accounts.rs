@@ -3,7 +3,7 @@
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{AccountDeserialize, Discriminator};
-use solana_account_decoder_client_types::UiAccountEncoding;
+use solana_account_decoder_client_types::{UiAccount, UiAccountEncoding};
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig};
 use solana_rpc_client_api::filter::{Memcmp, RpcFilterType};
@@ -60,19 +60,27 @@ pub fn decode_provider(address: &Pubkey, data: &[u8]) -> Result<Provider> {
 
 /// Raw data of the account at `address`, owned by the program, from a state at least as new
 /// as `min_slot` (0: any).
-async fn program_account_data(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Vec<u8>> {
-    let config = RpcAccountInfoConfig {
+fn read_config(rpc: &RpcClient, min_slot: u64) -> RpcAccountInfoConfig {
+    RpcAccountInfoConfig {
         encoding: Some(UiAccountEncoding::Base64),
         commitment: Some(rpc.commitment()),
         min_context_slot: (min_slot > 0).then_some(min_slot),
         ..Default::default()
-    };
+    }
+}
+
+async fn program_account_data(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Result<Vec<u8>> {
     let account = rpc
-        .get_ui_account_with_config(address, config)
+        .get_ui_account_with_config(address, read_config(rpc, min_slot))
         .await
         .map_err(|e| SdkError::rpc(format!("getAccountInfo {address}"), e))?
         .value
         .ok_or(SdkError::AccountNotFound { address: *address })?;
+    program_data(address, account)
+}
+
+/// The data of a program-owned account (an error for any other owner).
+fn program_data(address: &Pubkey, account: UiAccount) -> Result<Vec<u8>> {
     if account.owner != PROGRAM_ID.to_string() {
         return Err(SdkError::AccountDecode {
             address: *address,
@@ -97,6 +105,42 @@ pub async fn fetch_job(rpc: &RpcClient, address: &Pubkey, min_slot: u64) -> Resu
         address,
         &program_account_data(rpc, address, min_slot).await?,
     )
+}
+
+/// The cluster's unix time in the Clock sysvar's data (`None`: too short to be the clock).
+pub fn clock_unix_timestamp(data: &[u8]) -> Option<i64> {
+    // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_timestamp.
+    data.get(32..40)
+        .and_then(|b| b.try_into().ok())
+        .map(i64::from_le_bytes)
+}
+
+/// Fetches and decodes a job and reads the cluster's clock (unix time), in one
+/// `getMultipleAccounts` request, from a state at least as new as `min_slot` (0: any): what a
+/// provider's runner needs on every step, for one request instead of two.
+pub async fn fetch_job_and_time(
+    rpc: &RpcClient,
+    address: &Pubkey,
+    min_slot: u64,
+) -> Result<(Job, i64)> {
+    use anchor_lang::solana_program::sysvar::SysvarId;
+    let clock = <anchor_lang::prelude::Clock as SysvarId>::id();
+    let mut accounts = rpc
+        .get_multiple_ui_accounts_with_config(&[*address, clock], read_config(rpc, min_slot))
+        .await
+        .map_err(|e| SdkError::rpc(format!("getMultipleAccounts {address} + clock"), e))?
+        .value
+        .into_iter();
+    let (job, clock) = (accounts.next().flatten(), accounts.next().flatten());
+    let job = job.ok_or(SdkError::AccountNotFound { address: *address })?;
+    let time = clock
+        .and_then(|c| c.data.decode())
+        .as_deref()
+        .and_then(clock_unix_timestamp)
+        .ok_or_else(|| {
+            SdkError::rpc("reading the clock sysvar", "missing or short clock account")
+        })?;
+    Ok((decode_job(address, &program_data(address, job)?)?, time))
 }
 
 /// Fetches and decodes a market, from a state at least as new as `min_slot` (0: any).

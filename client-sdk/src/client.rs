@@ -164,6 +164,10 @@ pub(crate) struct Inner {
     pub(crate) priority_fee_cap: Option<u64>,
     /// Recent prioritization fee (75th percentile) and when it was read.
     pub(crate) recent_fee: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// The blockhash new transactions use (see [`crate::send`]).
+    pub(crate) blockhash: std::sync::Mutex<Option<crate::send::CachedBlockhash>>,
+    /// Signatures of the transactions sent lately, with when (duplicates get a newer blockhash).
+    pub(crate) sent: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Signature)>>,
     /// The newest slot one of our transactions landed in: reads ask for state at least as new.
     min_slot: std::sync::atomic::AtomicU64,
     poll_interval: Duration,
@@ -220,6 +224,8 @@ impl Client {
                 priority_fee: config.priority_fee_micro_lamports,
                 priority_fee_cap: config.priority_fee_cap_micro_lamports,
                 recent_fee: std::sync::Mutex::new(None),
+                blockhash: std::sync::Mutex::new(None),
+                sent: std::sync::Mutex::new(std::collections::VecDeque::new()),
                 min_slot: std::sync::atomic::AtomicU64::new(0),
                 poll_interval: config.poll_interval,
             }),
@@ -287,10 +293,7 @@ impl Client {
             .get_account_data(&clock)
             .await
             .map_err(|e| SdkError::rpc("reading the clock sysvar", e))?;
-        // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_timestamp.
-        data.get(32..40)
-            .and_then(|b| b.try_into().ok())
-            .map(i64::from_le_bytes)
+        accounts::clock_unix_timestamp(&data)
             .ok_or_else(|| SdkError::rpc("reading the clock sysvar", "short clock account"))
     }
 
@@ -384,6 +387,12 @@ impl Client {
     /// A job.
     pub async fn job(&self, address: &Pubkey) -> Result<Job> {
         accounts::fetch_job(self.rpc(), address, self.min_context_slot()).await
+    }
+
+    /// The job at `address` and the chain's unix time, read together in one request, at least
+    /// as new as this client's own last transaction.
+    pub async fn job_and_time(&self, address: &Pubkey) -> Result<(Job, i64)> {
+        accounts::fetch_job_and_time(self.rpc(), address, self.min_context_slot()).await
     }
 
     /// Jobs matching `filter` (the market defaults to this client's market).

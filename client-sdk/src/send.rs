@@ -9,6 +9,12 @@
 //! for state at least that new (`minContextSlot`), so a lagging or load-balanced node can never
 //! show a state from before our own transaction.
 //!
+//! A recent blockhash is reused for new transactions for [`BLOCKHASH_TTL`] (it stays valid for
+//! ~150 blocks, about a minute), so a busy provider asks for one every few seconds rather than
+//! once per transaction. A transaction identical to one this client sent before (the same
+//! instructions with the same blockhash: a retry, or the same intent twice, like staking 100
+//! twice) would be dropped as a duplicate, so it is signed again with a newer blockhash.
+//!
 //! The priority fee is either fixed (`ClientConfig::priority_fee_micro_lamports`) or, when a cap
 //! is set (`ClientConfig::priority_fee_cap_micro_lamports`), follows
 //! `getRecentPrioritizationFees` for the transaction's writable accounts (the 75th percentile of
@@ -25,6 +31,7 @@ use solana_rpc_client_api::config::{RpcSendTransactionConfig, RpcTransactionConf
 use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
+use solana_transaction_error::TransactionError::BlockhashNotFound;
 
 use crate::client::{cu, Client};
 use crate::error::{Result, SdkError};
@@ -35,6 +42,18 @@ pub const REBROADCAST_EVERY: Duration = Duration::from_secs(2);
 const STATUS_EVERY: Duration = Duration::from_millis(400);
 /// How long recent prioritization fees are reused before they are read again.
 const FEE_TTL: Duration = Duration::from_secs(10);
+/// How long a blockhash is reused for new transactions before a fresh one is read.
+pub const BLOCKHASH_TTL: Duration = Duration::from_secs(10);
+
+/// A recent blockhash, its last valid block height, and when it was read.
+pub(crate) type CachedBlockhash = (Instant, solana_message::Hash, u64);
+/// Longer than a blockhash stays valid (150 blocks: ~60 s on a cluster): a transaction sent
+/// longer ago can no longer be a duplicate.
+const BLOCKHASH_LIFETIME: Duration = Duration::from_secs(120);
+/// Most signatures remembered to catch duplicates (the oldest are forgotten first).
+const MAX_REMEMBERED_SENDS: usize = 8192;
+/// How many newer blockhashes a repeated transaction waits for (one per status interval).
+const DUPLICATE_TRIES: u32 = 30;
 
 impl Client {
     /// Signs (payer + `signers`) and sends `ixs` with a compute-unit limit; returns once the
@@ -48,30 +67,38 @@ impl Client {
         signers: &[&Keypair],
         cu_limit: u32,
     ) -> Result<Signature> {
-        let (blockhash, last_valid) = self
-            .rpc()
-            .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
-            .await
-            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
         let price = self.priority_fee_for(&ixs).await;
-        let tx = self.sign_with_price(name, ixs, signers, cu_limit, blockhash, price)?;
-        let signature = tx.signatures[0];
         let preflight = RpcSendTransactionConfig {
             preflight_commitment: Some(CommitmentConfig::confirmed().commitment),
             ..Default::default()
         };
-        match self
-            .rpc()
-            .send_transaction_with_config(&tx, preflight)
-            .await
-        {
-            Ok(_) => {}
-            // The node may have taken it before the connection broke: wait and rebroadcast.
-            Err(e) if is_transport(&e) => {
-                tracing::debug!(%signature, error = %e, "send failed in transport; rebroadcasting")
+        let mut fresh = false;
+        let (tx, last_valid) = loop {
+            let (tx, last_valid) = self
+                .signed_once(name, &ixs, signers, cu_limit, price, fresh)
+                .await?;
+            let signature = tx.signatures[0];
+            match self
+                .rpc()
+                .send_transaction_with_config(&tx, preflight)
+                .await
+            {
+                Ok(_) => break (tx, last_valid),
+                // The node may have taken it before the connection broke: wait and rebroadcast.
+                Err(e) if is_transport(&e) => {
+                    tracing::debug!(%signature, error = %e, "send failed in transport; rebroadcasting");
+                    break (tx, last_valid);
+                }
+                // A reused blockhash this node does not know (another node of a rotation, or
+                // one that restarted): once more with a fresh one.
+                Err(e) if !fresh && e.get_transaction_error() == Some(BlockhashNotFound) => {
+                    tracing::debug!(%signature, "blockhash not found; signing with a fresh one");
+                    fresh = true;
+                }
+                Err(e) => return Err(SdkError::from_send(name, e)),
             }
-            Err(e) => return Err(SdkError::from_send(name, e)),
-        }
+        };
+        let signature = tx.signatures[0];
         let rebroadcast = RpcSendTransactionConfig {
             skip_preflight: true,
             max_retries: Some(0),
@@ -125,6 +152,78 @@ impl Client {
             }
             sent = Instant::now();
         }
+    }
+
+    /// `ixs` signed with a recent blockhash (a fresh one if `fresh`), never the very same
+    /// transaction as one sent before; with the blockhash's last valid block height.
+    async fn signed_once(
+        &self,
+        name: &str,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+        cu_limit: u32,
+        price: Option<u64>,
+        fresh: bool,
+    ) -> Result<(Transaction, u64)> {
+        let (mut blockhash, mut last_valid) = self.recent_blockhash(fresh).await?;
+        let mut tx =
+            self.sign_with_price(name, ixs.to_vec(), signers, cu_limit, blockhash, price)?;
+        let mut tries = 0;
+        while !self.first_send(&tx.signatures[0]) {
+            // The very same transaction went out before: wait for a newer blockhash.
+            tries += 1;
+            if tries > DUPLICATE_TRIES {
+                return Err(SdkError::rpc(
+                    "getLatestBlockhash",
+                    "no new blockhash to send a repeated transaction with",
+                ));
+            }
+            if tries > 1 {
+                tokio::time::sleep(STATUS_EVERY).await;
+            }
+            (blockhash, last_valid) = self.recent_blockhash(true).await?;
+            tx = self.sign_with_price(name, ixs.to_vec(), signers, cu_limit, blockhash, price)?;
+        }
+        Ok((tx, last_valid))
+    }
+
+    fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A blockhash read less than [`BLOCKHASH_TTL`] ago (unless `fresh`), or a new one read at
+    /// confirmed commitment.
+    async fn recent_blockhash(&self, fresh: bool) -> Result<(solana_message::Hash, u64)> {
+        if let Some((at, hash, last_valid)) = *Self::lock(&self.inner().blockhash) {
+            if !fresh && at.elapsed() < BLOCKHASH_TTL {
+                return Ok((hash, last_valid));
+            }
+        }
+        let (hash, last_valid) = self
+            .rpc()
+            .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+            .await
+            .map_err(|e| SdkError::rpc("getLatestBlockhash", e))?;
+        *Self::lock(&self.inner().blockhash) = Some((Instant::now(), hash, last_valid));
+        Ok((hash, last_valid))
+    }
+
+    /// Records `signature` as sent; false if this client already sent that very transaction
+    /// while its blockhash could still be valid.
+    fn first_send(&self, signature: &Signature) -> bool {
+        let mut sent = Self::lock(&self.inner().sent);
+        while sent
+            .front()
+            .is_some_and(|(at, _)| at.elapsed() > BLOCKHASH_LIFETIME)
+            || sent.len() >= MAX_REMEMBERED_SENDS
+        {
+            sent.pop_front();
+        }
+        if sent.iter().any(|(_, s)| s == signature) {
+            return false;
+        }
+        sent.push_back((Instant::now(), *signature));
+        true
     }
 
     /// The node's status of `signature`, at any commitment (`None`: unknown to it, or the node

@@ -336,3 +336,21 @@ async fn a_dead_rpc_endpoint_is_passed_over_and_every_request_is_counted() {
     assert_eq!(counted.lock().unwrap().len(), 3);
     assert_eq!(client.rpc().url(), net.rpc_url());
 }
+
+/// The same intent twice at once (staking 10, twice) lands twice: the second transaction would
+/// be byte for byte the first (same instructions, same recent blockhash) and be dropped by the
+/// node as a duplicate, so the SDK signs it again with a newer blockhash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_instruction_sent_twice_at_once_lands_twice() {
+    let net = LocalNet::start(Default::default()).await.unwrap();
+    let p = provider(&net).await;
+    let before = p.provider().await.unwrap().staked;
+    let (a, b) = tokio::join!(p.stake(10), p.stake(10));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a, b, "two transactions, not one sent twice");
+    assert_eq!(p.provider().await.unwrap().staked, before + 20);
+    // One after the other, within the time a blockhash is reused: both land too.
+    p.stake(10).await.unwrap();
+    p.stake(10).await.unwrap();
+    assert_eq!(p.provider().await.unwrap().staked, before + 40);
+}

@@ -286,10 +286,11 @@ pub async fn drive(
         if matches!(record.phase, Phase::Done | Phase::Abandoned) {
             return Ok(());
         }
-        let job = match ctx.client.job(&address).await {
-            Ok(job) => {
+        // The job and the chain's clock in one request (at least as new as our last transaction).
+        let (job, now) = match ctx.client.job_and_time(&address).await {
+            Ok(read) => {
                 missing = 0;
-                job
+                read
             }
             // A job account never disappears (it ends as a tombstone): the node is behind, or
             // restarted from an older state. Giving up here could leave a held slot to be
@@ -319,35 +320,8 @@ pub async fn drive(
             let slot = job.slot_of(&me);
             let paid = job.status() == JobStatus::Completed
                 && slot.is_some_and(|i| job.slots[i].result_hash == job.result_hash);
-            if paid {
-                ctx.metrics.jobs_completed_total.inc();
-                ctx.metrics
-                    .earnings_base_units_total
-                    .inc_by(job.reward_per_replica);
-            } else {
-                ctx.metrics
-                    .jobs_failed_total
-                    .with_label_values(&[&format!("{:?}", job.status()).to_lowercase()])
-                    .inc();
-            }
-            let text = format!(
-                "settled {:?}{}",
-                job.status(),
-                if paid { ", paid" } else { "" }
-            );
-            ctx.advance(address, Phase::Done, note(text)).await?;
-            tracing::info!(status = ?job.status(), paid, "job settled");
-            return Ok(());
+            return settled(&ctx, address, &job, job.status(), paid).await;
         }
-        let now = match ctx.client.chain_time().await {
-            Ok(t) => t,
-            Err(e) => {
-                ctx.metrics.rpc_errors_total.inc();
-                tracing::warn!(error = %e, "reading the clock failed; retrying");
-                tokio::time::sleep(poll).await;
-                continue;
-            }
-        };
         let result = step(&ctx, address, &job, &record, now, &mut descriptor).await;
         match result {
             Ok(Some((phase, text))) => ctx.advance(address, phase, note(text)).await?,
@@ -366,6 +340,36 @@ pub async fn drive(
             }
         }
         tokio::time::sleep(poll).await;
+    }
+}
+
+/// Records a settled job: metrics, the journal (done) and the log.
+async fn settled(
+    ctx: &RunnerContext,
+    address: Pubkey,
+    job: &Job,
+    status: JobStatus,
+    paid: bool,
+) -> Result<(), RunError> {
+    count_settled(ctx, job, status, paid);
+    let text = format!("settled {status:?}{}", if paid { ", paid" } else { "" });
+    ctx.advance(address, Phase::Done, note(text)).await?;
+    tracing::info!(?status, paid, "job settled");
+    Ok(())
+}
+
+/// Counts a settled job in the metrics.
+fn count_settled(ctx: &RunnerContext, job: &Job, status: JobStatus, paid: bool) {
+    if paid {
+        ctx.metrics.jobs_completed_total.inc();
+        ctx.metrics
+            .earnings_base_units_total
+            .inc_by(job.reward_per_replica);
+    } else {
+        ctx.metrics
+            .jobs_failed_total
+            .with_label_values(&[&format!("{status:?}").to_lowercase()])
+            .inc();
     }
 }
 
@@ -551,6 +555,14 @@ async fn step(
                 let sig = ctx.client.submit_result(&address, hash, &uri).await?;
                 crash_point(ctx, CrashPoint::SubmitSent);
                 tracing::info!(%sig, "result submitted");
+                // A one-replica job settles in its `job_submit` and pays our slot: nothing is
+                // left to watch, so no read to learn it.
+                count_settled(ctx, job, JobStatus::Completed, true);
+                tracing::info!(status = ?JobStatus::Completed, paid = true, "job settled");
+                return Ok(Some((
+                    Phase::Done,
+                    format!("settled Completed, paid (our submission {sig} settled it)"),
+                )));
             } else {
                 ctx.advance(address, Phase::Committing, RecordUpdate::default())
                     .await?;

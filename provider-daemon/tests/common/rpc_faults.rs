@@ -24,9 +24,10 @@ pub struct Faults {
     pub stale: Option<Stale>,
 }
 
-/// `getAccountInfo` of `address` keeps answering the first state the proxy saw of it (its
-/// `snapshot`) until `until`, unless asked for a newer slot (`minContextSlot`), which a lagging
-/// node refuses with error -32016.
+/// `getAccountInfo` of `address` (and `getMultipleAccounts` naming it) keeps answering the first
+/// state the proxy saw of it (its `snapshot`) until `until`, unless asked for a newer slot
+/// (`minContextSlot`), which a lagging node refuses with error -32016. (The other accounts of a
+/// `getMultipleAccounts` come from the node, at the stale slot.)
 pub struct Stale {
     /// The account (base58).
     pub address: String,
@@ -98,6 +99,9 @@ enum Action {
     Forward,
     TooMany,
     Answer(Value),
+    /// Forward, then replace entry `index` of the `getMultipleAccounts` answer with the stale
+    /// snapshot (and its slot).
+    ForwardStale(usize),
 }
 
 fn decide(state: &mut State, request: &Value) -> Action {
@@ -132,6 +136,30 @@ fn decide(state: &mut State, request: &Value) -> Action {
                 "jsonrpc": "2.0", "id": id,
                 "result": {"context": {"slot": 0}, "value": vec![Value::Null; signatures.len().max(1)]},
             }));
+        }
+    }
+    if method == "getMultipleAccounts" {
+        if let Some(Stale {
+            address,
+            until,
+            snapshot: Some((slot, _)),
+        }) = &state.faults.stale
+        {
+            let index = request["params"][0]
+                .as_array()
+                .and_then(|keys| keys.iter().position(|k| k == address));
+            if let Some(index) = index.filter(|_| Instant::now() < *until) {
+                let wanted = request["params"][1]["minContextSlot"].as_u64().unwrap_or(0);
+                if wanted > *slot {
+                    *state.counts.entry("behind").or_default() += 1;
+                    return Action::Answer(json!({
+                        "jsonrpc": "2.0", "id": id,
+                        "error": {"code": -32016, "message": "Minimum context slot has not been reached", "data": {"contextSlot": slot}},
+                    }));
+                }
+                *state.counts.entry("stale").or_default() += 1;
+                return Action::ForwardStale(index);
+            }
         }
     }
     if method == "getAccountInfo" {
@@ -173,7 +201,7 @@ async fn serve(
         let (status, reply) = match action {
             Action::TooMany => ("429 Too Many Requests", b"rate limited".to_vec()),
             Action::Answer(v) => ("200 OK", v.to_string().into_bytes()),
-            Action::Forward => {
+            Action::Forward | Action::ForwardStale(_) => {
                 let Ok(response) = http
                     .post(&upstream)
                     .header("content-type", "application/json")
@@ -187,7 +215,13 @@ async fn serve(
                     return;
                 };
                 remember(&state, &request, &bytes);
-                ("200 OK", bytes.to_vec())
+                match action {
+                    Action::ForwardStale(index) => (
+                        "200 OK",
+                        stale_entry(&state, &bytes, index).unwrap_or(bytes.to_vec()),
+                    ),
+                    _ => ("200 OK", bytes.to_vec()),
+                }
             }
         };
         let head = format!(
@@ -202,26 +236,54 @@ async fn serve(
     }
 }
 
-/// Captures the stale account's snapshot from the first answer that has it.
+/// A forwarded `getMultipleAccounts` answer with entry `index` replaced by the stale snapshot
+/// and its slot.
+fn stale_entry(state: &Mutex<State>, response: &[u8], index: usize) -> Option<Vec<u8>> {
+    let mut response = serde_json::from_slice::<Value>(response).ok()?;
+    let (slot, snapshot) = state
+        .lock()
+        .unwrap()
+        .faults
+        .stale
+        .as_ref()?
+        .snapshot
+        .clone()?;
+    response["result"]["context"]["slot"] = json!(slot);
+    *response["result"]["value"].get_mut(index)? = snapshot["value"].clone();
+    Some(response.to_string().into_bytes())
+}
+
+/// Captures the stale account's snapshot (`{context, value}`, as `getAccountInfo` answers) from
+/// the first `getAccountInfo` or `getMultipleAccounts` answer that has it.
 fn remember(state: &Mutex<State>, request: &Value, response: &[u8]) {
-    if request["method"] != "getAccountInfo" {
-        return;
-    }
     let Ok(response) = serde_json::from_slice::<Value>(response) else {
         return;
     };
-    let (Some(address), Some(slot)) = (
-        request["params"][0].as_str(),
-        response["result"]["context"]["slot"].as_u64(),
-    ) else {
+    let Some(slot) = response["result"]["context"]["slot"].as_u64() else {
         return;
     };
-    let result = response["result"].clone();
     let mut state = state.lock().unwrap();
-    if let Some(stale) = state.faults.stale.as_mut() {
-        if stale.address == address && stale.snapshot.is_none() && !result["value"].is_null() {
-            stale.snapshot = Some((slot, result));
+    let Some(stale) = state.faults.stale.as_mut() else {
+        return;
+    };
+    let value = match request["method"].as_str() {
+        Some("getAccountInfo") if request["params"][0] == stale.address => {
+            response["result"]["value"].clone()
         }
+        Some("getMultipleAccounts") => {
+            let index = request["params"][0]
+                .as_array()
+                .and_then(|keys| keys.iter().position(|k| *k == stale.address));
+            match index {
+                Some(i) => response["result"]["value"][i].clone(),
+                None => return,
+            }
+        }
+        _ => return,
+    };
+    if stale.snapshot.is_none() && !value.is_null() {
+        let context = response["result"]["context"].clone();
+        stale.snapshot = Some((slot, json!({"context": context, "value": value})));
     }
 }
 
