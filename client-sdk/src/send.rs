@@ -1,6 +1,7 @@
 //! Sending transactions so that they land, and knowing when they did.
 //!
-//! [`Client::send`] signs once, sends with preflight (a program error comes back at once, with
+//! [`Client::send`] signs once (again only if the node does not know the blockhash), sends with
+//! preflight (a program error comes back at once, with
 //! its logs), then polls the signature's status, **rebroadcasting the same signed transaction**
 //! every [`REBROADCAST_EVERY`] until it is confirmed or its blockhash has expired. Transient RPC
 //! failures while waiting (a dropped connection, a 429, a node restarting) are waited out, not

@@ -315,3 +315,41 @@ mod wire {
             })
     }
 }
+
+impl AbiError {
+    /// The bound a size or count exceeded, for the errors that are about a limit: a device with
+    /// larger limits (or a provider with larger caps) might accept the job. `None` for errors of
+    /// the shader or the job itself, which no device accepts.
+    pub fn limit_source(&self) -> Option<LimitSource> {
+        match self {
+            AbiError::SourceTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::WorkgroupSizeTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::TooManyInvocations {
+                source_of_limit, ..
+            }
+            | AbiError::WorkgroupStorageTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::PrivateMemoryTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::WorkgroupCountTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::TooManyWorkgroups {
+                source_of_limit, ..
+            }
+            | AbiError::InputTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::OutputTooLarge {
+                source_of_limit, ..
+            } => Some(*source_of_limit),
+            _ => None,
+        }
+    }
+}

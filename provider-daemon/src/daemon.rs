@@ -231,13 +231,17 @@ pub async fn run(
         tracing::info!(device = index, adapter = %device.adapter, "GPU ready");
         metrics.device_info(index, &device.adapter);
     }
-    publish_capacity(
+    // Best effort: a node or fee problem here must not keep the daemon from the jobs it holds.
+    if let Err(e) = publish_capacity(
         &client,
         provider.capacity,
         fleet.len(),
         settings.max_concurrent_jobs,
     )
-    .await?;
+    .await
+    {
+        tracing::warn!(error = %e, "cannot publish the capacity now; carrying on (it is published at the next start)");
+    }
     let path = settings.state_path.clone();
     let db = Arc::new(
         tokio::task::spawn_blocking(move || StateDb::open(&path))
@@ -290,8 +294,13 @@ pub async fn run(
             .map_err(|e| DaemonError::Config(e.to_string()))?,
         max_input_bytes: settings.gpu.max_input_bytes,
         max_output_bytes: settings.gpu.max_output_bytes,
-        seconds_needed: i64::try_from((settings.job_timeout + settings.claim_margin).as_secs())
-            .unwrap_or(i64::MAX),
+        seconds_needed: i64::try_from(
+            settings
+                .job_timeout
+                .saturating_add(settings.claim_margin)
+                .as_secs(),
+        )
+        .unwrap_or(i64::MAX),
     };
     let mut scheduler = Scheduler::new(
         ctx.clone(),

@@ -31,8 +31,9 @@ fn one_daemon_completes_a_single_replica_job() {
             compute_market_job::result_hash(&expected)
         );
         assert_eq!(handle.result().await.unwrap(), expected);
-        // The runner logs inside the job's span: its lines name the job (and its phase). The
-        // job is settled when the submission lands; the daemon logs it once it sees that too.
+        // The runner logs inside the job's span: its lines name the job (and its phase). A
+        // one-replica job is settled by the submission itself; the daemon logs that once it
+        // landed.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while !daemon.log().contains(": job settled ") {
             assert!(tokio::time::Instant::now() < deadline, "{}", daemon.log());

@@ -70,6 +70,12 @@ pub enum ExecError {
         /// Why.
         message: String,
     },
+    /// Every worker stayed busy until the job's latest start: it was not run.
+    #[error("no GPU worker was free in time (waited {waited:?}); the job was not run")]
+    Busy {
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The worker sent something that is not the protocol.
     #[error("worker protocol error: {message}")]
     Protocol {

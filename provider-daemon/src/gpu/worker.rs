@@ -234,12 +234,24 @@ impl WorkerPool {
         job: &JobDescriptor,
         limit: Duration,
     ) -> Result<ExecOutcome, ExecError> {
+        self.execute_by(job, limit, None)
+    }
+
+    /// Validates and runs a job with an explicit wall-clock limit, on a worker that is free by
+    /// `start_by` ([`ExecError::Busy`] if none is: waiting for a worker counts against the job's
+    /// deadline as much as running it). `None`: waits as long as it takes.
+    pub fn execute_by(
+        &self,
+        job: &JobDescriptor,
+        limit: Duration,
+        start_by: Option<Instant>,
+    ) -> Result<ExecOutcome, ExecError> {
         let started = Instant::now();
         let info = self.validate(job)?;
         let validate = started.elapsed();
 
         let header = protocol::encode_job_header(job);
-        let mut worker = self.checkout()?;
+        let mut worker = self.checkout(start_by)?;
         if !worker.ready {
             if let Err(e) = wait_ready(&mut worker, self.config.startup_timeout) {
                 self.replace(worker);
@@ -297,9 +309,10 @@ impl WorkerPool {
     }
 
     /// An idle worker (dead ones replaced first), or a fresh one (not yet ready) when fewer
-    /// than `workers` run; waits while all are busy.
-    fn checkout(&self) -> Result<Worker, ExecError> {
+    /// than `workers` run; waits while all are busy, until `start_by` if given.
+    fn checkout(&self, start_by: Option<Instant>) -> Result<Worker, ExecError> {
         self.replace_dead_idle();
+        let waiting = Instant::now();
         let mut state = self.lock();
         loop {
             if let Some(worker) = state.idle.pop() {
@@ -310,7 +323,21 @@ impl WorkerPool {
                 drop(state);
                 return self.spawn().inspect_err(|_| self.forget_one());
             }
-            state = self.returned.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = match start_by {
+                None => self.returned.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(ExecError::Busy {
+                            waited: waiting.elapsed(),
+                        });
+                    }
+                    self.returned
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
         }
     }
 
@@ -552,11 +579,11 @@ fn run_on(
     input: &[u8],
     limit: Duration,
 ) -> Result<Response, RunFailure> {
-    let deadline = Instant::now() + limit;
+    let started = Instant::now();
     if protocol::write_frame(&mut worker.stdin, header, input).is_err() {
         return Err(RunFailure::Died);
     }
-    let remaining = deadline.saturating_duration_since(Instant::now());
+    let remaining = limit.saturating_sub(started.elapsed());
     match worker.frames.recv_timeout(remaining) {
         Ok(Ok(frame)) => protocol::decode_response(frame).map_err(RunFailure::Protocol),
         Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(RunFailure::Died),

@@ -13,6 +13,7 @@
 //! runs inside the same span.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use backon::{ConstantBuilder, Retryable};
 use compute_market_job::{Caps, JobDescriptor, Limits};
@@ -206,6 +207,7 @@ async fn execute(
     ctx: &RunnerContext,
     job: &Job,
     descriptor: Option<JobDescriptor>,
+    start_by: std::time::Instant,
 ) -> Result<Vec<u8>, String> {
     let descriptor = match descriptor {
         Some(d) => d,
@@ -214,7 +216,7 @@ async fn execute(
     let pool = ctx.pool.clone();
     let timeout = ctx.settings.job_timeout;
     let started = std::time::Instant::now();
-    let ran = blocking(move || pool.execute_with_timeout(&descriptor, timeout))
+    let ran = blocking(move || pool.execute_by(&descriptor, timeout, Some(start_by)))
         .await
         .map_err(|e| format!("executor task: {e}"))?
         .map_err(|e: ExecError| e.to_string())?;
@@ -241,8 +243,9 @@ async fn compute(
     address: Pubkey,
     job: &Job,
     descriptor: Option<JobDescriptor>,
+    start_by: std::time::Instant,
 ) -> Result<Result<([u8; 32], String), String>, RunError> {
-    let output = match execute(ctx, job, descriptor).await {
+    let output = match execute(ctx, job, descriptor, start_by).await {
         Ok(output) => output,
         Err(why) => return Ok(Err(why)),
     };
@@ -341,6 +344,21 @@ pub async fn drive(
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// The latest moment a claimed job may start on a GPU worker: it leaves the job its whole time
+/// limit and half of `claim_margin` for the upload and the commit to land before the commit
+/// deadline. Waiting for a free worker past it would risk a slash; the job is given back instead.
+fn start_by(ctx: &RunnerContext, job: &Job, now: i64) -> std::time::Instant {
+    let reserved = ctx
+        .settings
+        .job_timeout
+        .saturating_add(ctx.settings.claim_margin / 2);
+    let left = u64::try_from(job.commit_deadline.saturating_sub(now)).unwrap_or(0);
+    let slack = Duration::from_secs(left).saturating_sub(reserved);
+    std::time::Instant::now()
+        .checked_add(slack)
+        .unwrap_or_else(std::time::Instant::now)
 }
 
 /// Records a settled job: metrics, the journal (done) and the log.
@@ -530,7 +548,15 @@ async fn step(
             }
             let (hash, uri) = match (record.result_hash, record.output_uri.clone()) {
                 (Some(h), Some(u)) => (h, u),
-                _ => match compute(ctx, address, job, descriptor.take()).await? {
+                _ => match compute(
+                    ctx,
+                    address,
+                    job,
+                    descriptor.take(),
+                    start_by(ctx, job, now),
+                )
+                .await?
+                {
                     Ok(computed) => computed,
                     Err(message) => {
                         // The job cannot be run (it failed validation on the device, hung, or
