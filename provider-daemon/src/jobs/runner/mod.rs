@@ -11,22 +11,27 @@
 //! A runner runs in its job's span ([`crate::jobs::span`]): its log lines name the job and the
 //! journal phase it is in, and its blocking work (journal writes, GPU execution, validation)
 //! runs inside the same span.
+//!
+//! [`execute`] runs a job on the GPU and stores its output; [`slot`] holds what ends a job for us
+//! (settlement, a give-back) and what a drawn job's applicant does.
+
+mod execute;
+mod slot;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use backon::{ConstantBuilder, Retryable};
 use compute_market_job::{Caps, JobDescriptor, Limits};
-use compute_market_sdk::store;
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
 
-use crate::gpu::{ExecError, GpuFleet};
-use crate::jobs::policy::Skip;
+use crate::gpu::GpuFleet;
 use crate::jobs::retention::OutputGate;
 use crate::jobs::span::blocking;
 use crate::metrics::Metrics;
 use crate::settings::{CrashPoint, Settings};
 use crate::state::{unix_now, JobRecord, Phase, RecordUpdate, StateDb, StateError};
+pub use execute::prepare;
+use execute::{compute, start_by};
+use slot::{apply_or_draw, count_settled, give_back, holds_slot, settled};
 
 /// Everything a job runner needs; shared by all runners.
 pub struct RunnerContext {
@@ -104,57 +109,6 @@ impl RunnerContext {
     }
 }
 
-/// Downloads and verifies a job's shader and input under the `[fetch]` settings (the URIs are
-/// the client's choice), and validates the whole job against this device and provider before
-/// anything is claimed. The shader is parsed in a sandboxed child process
-/// ([`GpuFleet::validate`]): one that crashes the parser is skipped like any invalid job, and
-/// the daemon carries on.
-pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Skip> {
-    let policy = ctx.settings.fetch.policy();
-    let wgsl = store::fetch_verified_with(
-        job.shader_uri(),
-        &job.spec.shader_hash,
-        ctx.caps.max_source_len as u64,
-        &policy,
-    )
-    .await
-    .map_err(Skip::from_store)?;
-    let input = if job.spec.input_len == 0 {
-        Vec::new()
-    } else {
-        store::fetch_verified_with(
-            job.input_uri(),
-            &job.spec.input_hash,
-            u64::from(job.spec.input_len),
-            &policy,
-        )
-        .await
-        .map_err(Skip::from_store)?
-    };
-    let descriptor = JobDescriptor {
-        wgsl,
-        entry_point: job.entry_point().to_string(),
-        workgroups: job.spec.workgroups,
-        input,
-        output_len: u64::from(job.spec.output_len),
-        params: job.spec.params,
-    };
-    let pool = ctx.pool.clone();
-    let (descriptor, verdict) = blocking(move || {
-        let verdict = pool.validate(&descriptor);
-        (descriptor, verdict)
-    })
-    .await
-    .map_err(|e| Skip::Invalid(format!("validation task failed: {e}")))?;
-    verdict.map_err(|e| {
-        Skip::Invalid(match e {
-            ExecError::Rejected(abi) => abi.to_string(),
-            other => other.to_string(),
-        })
-    })?;
-    Ok(descriptor)
-}
-
 /// Takes a job: journals the intent with a fresh salt, claims, and drives it to the end.
 pub async fn take(
     ctx: Arc<RunnerContext>,
@@ -199,74 +153,6 @@ fn lie(ctx: &RunnerContext) -> bool {
 
 fn is_program_error(e: &SdkError, names: &[&str]) -> bool {
     e.program_error_name().is_some_and(|n| names.contains(&n))
-}
-
-/// Runs the job on the GPU (preparing it first when resumed): its output, or why it could not
-/// be run.
-async fn execute(
-    ctx: &RunnerContext,
-    job: &Job,
-    descriptor: Option<JobDescriptor>,
-    start_by: std::time::Instant,
-) -> Result<Vec<u8>, String> {
-    let descriptor = match descriptor {
-        Some(d) => d,
-        None => prepare(ctx, job).await.map_err(|s| s.to_string())?,
-    };
-    let pool = ctx.pool.clone();
-    let timeout = ctx.settings.job_timeout;
-    let started = std::time::Instant::now();
-    let ran = blocking(move || pool.execute_by(&descriptor, timeout, Some(start_by)))
-        .await
-        .map_err(|e| format!("executor task: {e}"))?
-        .map_err(|e: ExecError| e.to_string())?;
-    ctx.metrics
-        .gpu_seconds
-        .observe(started.elapsed().as_secs_f64());
-    ctx.metrics.device_job(ran.device);
-    tracing::debug!(device = ran.device, timings = %ran.outcome.timings, "job ran");
-    let outcome = ran.outcome;
-    let mut output = outcome.output;
-    if lie(ctx) {
-        if let Some(b) = output.first_mut() {
-            *b ^= 0xff;
-        }
-    }
-    Ok(output)
-}
-
-/// Runs the job, uploads its output to the store and journals both ([`Phase::Computed`]);
-/// returns (result hash, output URI). `Ok(Err(why))`: the job could not be run, or its output
-/// not stored.
-async fn compute(
-    ctx: &RunnerContext,
-    address: Pubkey,
-    job: &Job,
-    descriptor: Option<JobDescriptor>,
-    start_by: std::time::Instant,
-) -> Result<Result<([u8; 32], String), String>, RunError> {
-    let output = match execute(ctx, job, descriptor, start_by).await {
-        Ok(output) => output,
-        Err(why) => return Ok(Err(why)),
-    };
-    let hash = compute_market_job::result_hash(&output);
-    let Some(store) = ctx.client.store() else {
-        return Ok(Err("no blob store configured for outputs".into()));
-    };
-    // Until the journal records the URI, the retention sweep must not delete the blob (the same
-    // bytes may be the expired output of an older job).
-    let _uploading = ctx.outputs.upload().await;
-    let uri = match store.put(&output).await {
-        Ok(uri) => uri,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let update = RecordUpdate {
-        result_hash: Some(hash),
-        output_uri: Some(uri.clone()),
-        ..Default::default()
-    };
-    ctx.advance(address, Phase::Computed, update).await?;
-    Ok(Ok((hash, uri)))
 }
 
 /// Drives a journaled job until it is done or abandoned. Safe to call again for the same job
@@ -346,134 +232,6 @@ pub async fn drive(
     }
 }
 
-/// The latest moment a claimed job may start on a GPU worker: it leaves the job its whole time
-/// limit and half of `claim_margin` for the upload and the commit to land before the commit
-/// deadline. Waiting for a free worker past it would risk a slash; the job is given back instead.
-fn start_by(ctx: &RunnerContext, job: &Job, now: i64) -> std::time::Instant {
-    let reserved = ctx
-        .settings
-        .job_timeout
-        .saturating_add(ctx.settings.claim_margin / 2);
-    let left = u64::try_from(job.commit_deadline.saturating_sub(now)).unwrap_or(0);
-    let slack = Duration::from_secs(left).saturating_sub(reserved);
-    std::time::Instant::now()
-        .checked_add(slack)
-        .unwrap_or_else(std::time::Instant::now)
-}
-
-/// Records a settled job: metrics, the journal (done) and the log.
-async fn settled(
-    ctx: &RunnerContext,
-    address: Pubkey,
-    job: &Job,
-    status: JobStatus,
-    paid: bool,
-) -> Result<(), RunError> {
-    count_settled(ctx, job, status, paid);
-    let text = format!("settled {status:?}{}", if paid { ", paid" } else { "" });
-    ctx.advance(address, Phase::Done, note(text)).await?;
-    tracing::info!(?status, paid, "job settled");
-    Ok(())
-}
-
-/// Counts a settled job in the metrics.
-fn count_settled(ctx: &RunnerContext, job: &Job, status: JobStatus, paid: bool) {
-    if paid {
-        ctx.metrics.jobs_completed_total.inc();
-        ctx.metrics
-            .earnings_base_units_total
-            .inc_by(job.reward_per_replica);
-    } else {
-        ctx.metrics
-            .jobs_failed_total
-            .with_label_values(&[&format!("{status:?}").to_lowercase()])
-            .inc();
-    }
-}
-
-/// A drawn job we are not (yet) a replica of: apply during the claim window, crank the draw
-/// after it (any applicant may), and let go once it was drawn without us.
-async fn apply_or_draw(
-    ctx: &RunnerContext,
-    address: Pubkey,
-    job: &Job,
-    now: i64,
-) -> Result<Option<(Phase, String)>, RunError> {
-    if job.drawn != 0 || job.status() != JobStatus::Open {
-        return Ok(Some((Phase::Abandoned, "not drawn".into())));
-    }
-    let me = ctx.provider_address();
-    let applied = job.applicants().iter().any(|a| a.provider == me);
-    if !applied {
-        if now > job.claim_deadline {
-            return Ok(Some((
-                Phase::Abandoned,
-                "the claim window closed before we applied".into(),
-            )));
-        }
-        return match ctx.client.apply(&address, None).await {
-            Ok(sig) => {
-                tracing::info!(%sig, "applied to a drawn job");
-                Ok(None)
-            }
-            Err(e) if is_program_error(&e, &["AlreadyApplied"]) => Ok(None),
-            Err(e) if e.program_error_name().is_some() => Ok(Some((
-                Phase::Abandoned,
-                format!("application refused: {e}"),
-            ))),
-            Err(e) => Err(e.into()),
-        };
-    }
-    if now > job.claim_deadline {
-        match ctx.client.draw(&address).await {
-            Ok(sig) => tracing::info!(%sig, "drew the job's replicas"),
-            Err(e) => tracing::debug!(error = %e, "draw not possible yet"),
-        }
-    }
-    Ok(None)
-}
-
-/// Gives our claimed slot of `address` back after `why` (it could not be run); returns the
-/// journal note. A failed give-back is logged: the slot then expires (and is slashed) as before.
-async fn give_back(ctx: &RunnerContext, address: Pubkey, why: String) -> String {
-    // A transient failure is retried, 5 attempts in all (the alternative is a slash); a
-    // refusal is final.
-    let attempts = ConstantBuilder::new()
-        .with_delay(ctx.settings.poll_interval)
-        .with_max_times(4);
-    let sent = (|| ctx.client.give_back(&address))
-        .retry(attempts)
-        .when(|e: &SdkError| e.program_error_name().is_none())
-        .notify(|e: &SdkError, _| {
-            ctx.metrics.rpc_errors_total.inc();
-            tracing::warn!(error = %e, "giving the job back failed; retrying");
-        })
-        .await;
-    match sent {
-        Ok(sig) => {
-            ctx.metrics.jobs_given_back_total.inc();
-            tracing::warn!(%sig, reason = %why, "gave the job back");
-            format!("{why}; given back ({sig})")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "giving the job back failed");
-            format!("{why}; give-back failed: {e}")
-        }
-    }
-}
-
-/// Whether we hold a slot of `address`, read afresh (`None`: the node cannot say now). Asked
-/// before letting a job go: giving up a slot we hold would get it slashed.
-async fn holds_slot(ctx: &RunnerContext, address: &Pubkey) -> Option<bool> {
-    match ctx.client.job(address).await {
-        Ok(job) => Some(job.slot_of(&ctx.provider_address()).is_some()),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot tell whether we hold the job; retrying");
-            None
-        }
-    }
-}
-
 /// One step from the chain's view of our slot. `Ok(Some((phase, note)))` ends the job.
 async fn step(
     ctx: &RunnerContext,
@@ -490,6 +248,13 @@ async fn step(
             return apply_or_draw(ctx, address, job, now).await;
         }
         if record.phase != Phase::Claiming {
+            // Our claim was confirmed (the journal says so): a state without our slot comes
+            // from a node behind (after a restart this client knows no slot to ask for). Letting
+            // go would leave a held slot to be slashed, so wait while a deadline is ahead.
+            if now <= job.commit_deadline.max(job.reveal_deadline) {
+                tracing::warn!("our slot is not visible (a node behind?); waiting");
+                return Ok(None);
+            }
             return Ok(Some((Phase::Abandoned, "our slot is not on-chain".into())));
         }
         if job.status() != JobStatus::Open
