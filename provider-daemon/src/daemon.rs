@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::chain::watcher::{self, Seen};
-use crate::gpu::{context, AdapterChoice, GpuConfig, GpuError, GpuFleet, PoolConfig};
+use crate::gpu::{
+    context, AdapterChoice, AdapterSummary, GpuConfig, GpuError, GpuFleet, PoolConfig,
+};
 use crate::jobs::policy;
 use crate::jobs::reconcile;
 use crate::jobs::retention::{Housekeeping, OutputGate};
@@ -139,17 +141,37 @@ pub async fn connect(
 }
 
 /// One GPU choice per adapter these settings serve (`gpu.adapters` resolved against the
-/// adapters of this machine, each by its index).
-pub fn gpu_configs(settings: &Settings) -> Result<Vec<GpuConfig>, GpuError> {
+/// adapters of this machine, each by its index), with the adapter it names.
+pub fn gpu_configs(settings: &Settings) -> Result<Vec<(GpuConfig, AdapterSummary)>, GpuError> {
     let adapters = context::enumerate_adapters();
     let chosen = context::select_many(&adapters, &settings.gpu.adapters, settings.gpu.allow_cpu)?;
     Ok(chosen
         .into_iter()
-        .map(|index| GpuConfig {
-            adapter: AdapterChoice::Index(index),
-            allow_cpu: settings.gpu.allow_cpu,
+        .map(|index| {
+            let config = GpuConfig {
+                adapter: AdapterChoice::Index(index),
+                allow_cpu: settings.gpu.allow_cpu,
+            };
+            (config, adapters[index].clone())
         })
         .collect())
+}
+
+/// Checks every pool opened the adapter the daemon chose for it: workers enumerate adapters
+/// again in their sandbox, by index, and a different order there would serve one GPU twice.
+fn check_devices(fleet: &GpuFleet, chosen: &[AdapterSummary]) -> Result<(), DaemonError> {
+    for (index, (device, wanted)) in fleet.devices().iter().zip(chosen).enumerate() {
+        let opened = &device.adapter;
+        if (opened.name.as_str(), opened.vendor_id) != (wanted.name.as_str(), wanted.vendor_id) {
+            return Err(DaemonError::Gpu(format!(
+                "device {index}: the worker opened `{}` where the daemon chose `{}`: the \
+                 sandboxed workers list the adapters in another order (a VK_* variable not \
+                 passed? see sandbox.pass_env)",
+                opened.name, wanted.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Publishes this daemon's capacity (devices served, `max_concurrent_jobs`) when the chain
@@ -210,12 +232,12 @@ pub async fn run(
     };
     let pool_settings = settings.clone();
     let fleet = tokio::task::spawn_blocking(move || {
-        let configs = gpu_configs(&pool_settings).map_err(|e| DaemonError::Gpu(e.to_string()))?;
-        let pools = configs
-            .into_iter()
-            .map(|gpu| PoolConfig {
+        let chosen = gpu_configs(&pool_settings).map_err(|e| DaemonError::Gpu(e.to_string()))?;
+        let pools = chosen
+            .iter()
+            .map(|(gpu, _)| PoolConfig {
                 worker_exe: std::env::var_os("PROVIDER_DAEMON_WORKER_EXE").map(Into::into),
-                gpu,
+                gpu: gpu.clone(),
                 caps,
                 workers: pool_settings.gpu.workers,
                 job_timeout: pool_settings.job_timeout,
@@ -223,7 +245,10 @@ pub async fn run(
                 ..PoolConfig::default()
             })
             .collect();
-        GpuFleet::new(pools).map_err(|e| DaemonError::Gpu(e.to_string()))
+        let fleet = GpuFleet::new(pools).map_err(|e| DaemonError::Gpu(e.to_string()))?;
+        let adapters: Vec<AdapterSummary> = chosen.into_iter().map(|(_, a)| a).collect();
+        check_devices(&fleet, &adapters)?;
+        Ok::<_, DaemonError>(fleet)
     })
     .await
     .map_err(|e| DaemonError::Gpu(e.to_string()))??;

@@ -169,7 +169,7 @@ fn with_settings(
 fn init(settings: Settings, stake: u64) -> anyhow::Result<()> {
     let configs = provider_daemon::daemon::gpu_configs(&settings)?;
     let mut measured = Vec::with_capacity(configs.len());
-    for config in &configs {
+    for (config, _) in &configs {
         let (adapter, capabilities) = publish::measure(config)?;
         println!(
             "Adapter: {adapter}; {:?}, bandwidth {} MB/s, integer {} Mops/s",
