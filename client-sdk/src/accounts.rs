@@ -115,6 +115,59 @@ pub fn clock_unix_timestamp(data: &[u8]) -> Option<i64> {
         .map(i64::from_le_bytes)
 }
 
+/// Program accounts `addresses` (each must exist) and the cluster's clock (unix time), in one
+/// `getMultipleAccounts` request, from a state at least as new as `min_slot` (0: any).
+async fn program_accounts_and_time<const N: usize>(
+    rpc: &RpcClient,
+    addresses: [Pubkey; N],
+    min_slot: u64,
+) -> Result<([Vec<u8>; N], i64)> {
+    use anchor_lang::solana_program::sysvar::SysvarId;
+    let clock = <anchor_lang::prelude::Clock as SysvarId>::id();
+    let mut keys = addresses.to_vec();
+    keys.push(clock);
+    let mut accounts = rpc
+        .get_multiple_ui_accounts_with_config(&keys, read_config(rpc, min_slot))
+        .await
+        .map_err(|e| SdkError::rpc(format!("getMultipleAccounts {addresses:?} + clock"), e))?
+        .value;
+    let time = accounts
+        .pop()
+        .flatten()
+        .and_then(|c| c.data.decode())
+        .as_deref()
+        .and_then(clock_unix_timestamp)
+        .ok_or_else(|| {
+            SdkError::rpc("reading the clock sysvar", "missing or short clock account")
+        })?;
+    let mut data = Vec::with_capacity(N);
+    for (address, account) in addresses.iter().zip(accounts) {
+        let account = account.ok_or(SdkError::AccountNotFound { address: *address })?;
+        data.push(program_data(address, account)?);
+    }
+    let data: [Vec<u8>; N] = data
+        .try_into()
+        .map_err(|_| SdkError::rpc("getMultipleAccounts", "fewer accounts than asked for"))?;
+    Ok((data, time))
+}
+
+/// Fetches and decodes a provider and a market and reads the cluster's clock, in one
+/// `getMultipleAccounts` request (a provider daemon's view of itself), from a state at least as
+/// new as `min_slot` (0: any).
+pub async fn fetch_provider_market_and_time(
+    rpc: &RpcClient,
+    provider: &Pubkey,
+    market: &Pubkey,
+    min_slot: u64,
+) -> Result<(Provider, Market, i64)> {
+    let ([p, m], time) = program_accounts_and_time(rpc, [*provider, *market], min_slot).await?;
+    Ok((
+        decode_provider(provider, &p)?,
+        decode_market(market, &m)?,
+        time,
+    ))
+}
+
 /// Fetches and decodes a job and reads the cluster's clock (unix time), in one
 /// `getMultipleAccounts` request, from a state at least as new as `min_slot` (0: any): what a
 /// provider's runner needs on every step, for one request instead of two.
@@ -123,24 +176,8 @@ pub async fn fetch_job_and_time(
     address: &Pubkey,
     min_slot: u64,
 ) -> Result<(Job, i64)> {
-    use anchor_lang::solana_program::sysvar::SysvarId;
-    let clock = <anchor_lang::prelude::Clock as SysvarId>::id();
-    let mut accounts = rpc
-        .get_multiple_ui_accounts_with_config(&[*address, clock], read_config(rpc, min_slot))
-        .await
-        .map_err(|e| SdkError::rpc(format!("getMultipleAccounts {address} + clock"), e))?
-        .value
-        .into_iter();
-    let (job, clock) = (accounts.next().flatten(), accounts.next().flatten());
-    let job = job.ok_or(SdkError::AccountNotFound { address: *address })?;
-    let time = clock
-        .and_then(|c| c.data.decode())
-        .as_deref()
-        .and_then(clock_unix_timestamp)
-        .ok_or_else(|| {
-            SdkError::rpc("reading the clock sysvar", "missing or short clock account")
-        })?;
-    Ok((decode_job(address, &program_data(address, job)?)?, time))
+    let ([job], time) = program_accounts_and_time(rpc, [*address], min_slot).await?;
+    Ok((decode_job(address, &job)?, time))
 }
 
 /// Fetches and decodes a market, from a state at least as new as `min_slot` (0: any).

@@ -466,6 +466,18 @@ impl Client {
         pda::provider(&self.inner.market, &self.wallet())
     }
 
+    /// This wallet's provider, the market and the chain's unix time, read together in one
+    /// request, at least as new as this client's own last transaction.
+    pub async fn provider_market_and_time(&self) -> Result<(Provider, Market, i64)> {
+        accounts::fetch_provider_market_and_time(
+            self.rpc(),
+            &self.provider_address(),
+            &self.inner.market,
+            self.min_context_slot(),
+        )
+        .await
+    }
+
     /// This wallet's provider account.
     pub async fn provider(&self) -> Result<Provider> {
         accounts::fetch_provider(

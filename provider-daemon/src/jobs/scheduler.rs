@@ -58,7 +58,9 @@ struct View {
 /// A remembered skip.
 struct Decision {
     version: u64,
-    epoch: u64,
+    /// The view epoch it was decided in, for a skip that depends on our state (`None`: it
+    /// depends on the job alone).
+    epoch: Option<u64>,
     seen_at: Instant,
     /// For a transient skip (a failed download): when to try again, and how many failed.
     retry: Option<(Instant, u32)>,
@@ -215,10 +217,8 @@ impl Scheduler {
             .as_ref()
             .is_some_and(|v| !self.stale && v.read_at.elapsed() < VIEW_TTL);
         if !fresh {
-            let client = &self.ctx.client;
-            let provider = client.provider().await?;
-            let market = client.market().await?;
-            let chain = client.chain_time().await?;
+            // One request for all three.
+            let (provider, market, chain) = self.ctx.client.provider_market_and_time().await?;
             // Every field either account has (they have no `PartialEq`).
             let fingerprint = format!("{provider:?}{market:?}");
             let changed = self
@@ -254,7 +254,7 @@ impl Scheduler {
         let epoch = self.epoch;
         if let Some(d) = self.decisions.get_mut(&seen.address) {
             let waiting = d.retry.is_none_or(|(at, _)| Instant::now() < at);
-            if d.version == version && d.epoch == epoch && waiting {
+            if d.version == version && d.epoch.is_none_or(|e| e == epoch) && waiting {
                 d.seen_at = Instant::now();
                 return;
             }
@@ -394,7 +394,7 @@ impl Scheduler {
             seen.address,
             Decision {
                 version,
-                epoch: self.epoch,
+                epoch: skip.depends_on_our_state().then_some(self.epoch),
                 seen_at: Instant::now(),
                 retry,
             },
