@@ -166,6 +166,8 @@ pub(crate) struct Inner {
     pub(crate) recent_fee: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
     /// The blockhash new transactions use (see [`crate::send`]).
     pub(crate) blockhash: std::sync::Mutex<Option<crate::send::CachedBlockhash>>,
+    /// The market's payment mint, once read.
+    payment_mint: std::sync::OnceLock<Pubkey>,
     /// Signatures of the transactions sent lately, with when (duplicates get a newer blockhash).
     pub(crate) sent: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, Signature)>>,
     /// The newest slot one of our transactions landed in: reads ask for state at least as new.
@@ -225,6 +227,7 @@ impl Client {
                 priority_fee_cap: config.priority_fee_cap_micro_lamports,
                 recent_fee: std::sync::Mutex::new(None),
                 blockhash: std::sync::Mutex::new(None),
+                payment_mint: std::sync::OnceLock::new(),
                 sent: std::sync::Mutex::new(std::collections::VecDeque::new()),
                 min_slot: std::sync::atomic::AtomicU64::new(0),
                 poll_interval: config.poll_interval,
@@ -478,6 +481,15 @@ impl Client {
         .await
     }
 
+    /// The market's payment mint (it never changes: read once per client).
+    pub async fn payment_mint(&self) -> Result<Pubkey> {
+        if let Some(mint) = self.inner.payment_mint.get() {
+            return Ok(*mint);
+        }
+        let mint = self.market().await?.payment_mint;
+        Ok(*self.inner.payment_mint.get_or_init(|| mint))
+    }
+
     /// This wallet's provider account.
     pub async fn provider(&self) -> Result<Provider> {
         accounts::fetch_provider(
@@ -679,11 +691,24 @@ impl Client {
         result_uri: &str,
     ) -> Result<Signature> {
         let job = self.job(job_address).await?;
-        let market = self.market().await?;
-        let submit = ix::job_submit(
+        self.submit_result_for(job_address, &job, result_hash, result_uri)
+            .await
+    }
+
+    /// [`Client::submit_result`] for a job the caller has just read (its accounts come from
+    /// `job`; the market's mint is read once per client): no read before the send.
+    pub async fn submit_result_for(
+        &self,
+        job_address: &Pubkey,
+        job: &Job,
+        result_hash: [u8; 32],
+        result_uri: &str,
+    ) -> Result<Signature> {
+        let payment_mint = self.payment_mint().await?;
+        let submit = ix::job_submit_with_mint(
             job_address,
-            &job,
-            &market,
+            job,
+            &payment_mint,
             &self.wallet(),
             JobSubmitArgs {
                 result_hash,

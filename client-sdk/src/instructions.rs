@@ -432,12 +432,23 @@ pub fn job_submit(
     owner: &Pubkey,
     args: JobSubmitArgs,
 ) -> Instruction {
+    job_submit_with_mint(job_address, job, &market.payment_mint, owner, args)
+}
+
+/// [`job_submit`] given the market's payment mint rather than the market.
+pub fn job_submit_with_mint(
+    job_address: &Pubkey,
+    job: &Job,
+    payment_mint: &Pubkey,
+    owner: &Pubkey,
+    args: JobSubmitArgs,
+) -> Instruction {
     let provider = pda::provider(&job.market, owner);
     build(
         acc::JobSubmit {
             owner: *owner,
             market: job.market,
-            payment_mint: market.payment_mint,
+            payment_mint: *payment_mint,
             provider,
             stake_vault: pda::stake_vault(&provider),
             job: *job_address,

@@ -20,6 +20,11 @@ pub enum Skip {
     DeadlineUnreachable,
     /// We already hold a slot.
     AlreadyClaimed,
+    /// This daemon took the job before (it gave it back, or lost the race for it): its journal
+    /// has the job, and a job is never taken twice.
+    TakenBefore,
+    /// Every `max_concurrent_jobs` place is taken; seen again at the next resync.
+    Busy,
     /// The market is paused.
     MarketPaused,
     /// This provider is paused.
@@ -61,6 +66,8 @@ impl Skip {
             Skip::ClaimDeadlinePassed => "claim_deadline_passed",
             Skip::DeadlineUnreachable => "deadline_unreachable",
             Skip::AlreadyClaimed => "already_claimed",
+            Skip::TakenBefore => "taken_before",
+            Skip::Busy => "busy",
             Skip::MarketPaused => "market_paused",
             Skip::ProviderPaused => "provider_paused",
             Skip::RewardTooLow => "reward_too_low",

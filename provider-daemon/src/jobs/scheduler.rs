@@ -33,7 +33,7 @@ use tracing::Instrument;
 use crate::chain::watcher::{Seen, SlotMerge};
 use crate::jobs::policy::{self, Skip};
 use crate::jobs::runner::{self, RunnerContext};
-use crate::jobs::span::job_span;
+use crate::jobs::span::{blocking, job_span};
 
 /// How long a view of our provider, the market and the clock is used before it is read again.
 pub const VIEW_TTL: Duration = Duration::from_secs(5);
@@ -283,6 +283,19 @@ impl Scheduler {
             self.decide(&seen, version, &skip);
             return;
         }
+        // A job this daemon took before (gave back, or lost the race for) is never taken again:
+        // remember that, rather than download and validate it again on every resync.
+        let db = self.ctx.db.clone();
+        let address = seen.address;
+        match blocking(move || db.get(&address)).await {
+            Ok(Ok(Some(_))) => {
+                self.decide(&seen, version, &Skip::TakenBefore);
+                return;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the journal; preparing anyway"),
+            Err(e) => tracing::warn!(error = %e, "cannot read the journal; preparing anyway"),
+        }
         if self.per_client > 0
             && self
                 .in_flight
@@ -297,12 +310,7 @@ impl Scheduler {
         }
         if self.permits.available_permits() == 0 {
             // Not remembered: a permit frees when a job ends, and the next resync sees it again.
-            report(
-                &metrics,
-                &seen,
-                &Skip::Invalid("busy: max_concurrent_jobs reached".into()),
-                false,
-            );
+            report(&metrics, &seen, &Skip::Busy, false);
             return;
         }
         self.preparing.insert(seen.address);
@@ -331,12 +339,7 @@ impl Scheduler {
             }
         };
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            report(
-                &self.ctx.metrics,
-                &seen,
-                &Skip::Invalid("busy: max_concurrent_jobs reached".into()),
-                false,
-            );
+            report(&self.ctx.metrics, &seen, &Skip::Busy, false);
             return;
         };
         self.in_flight.insert(seen.address, seen.job.client);

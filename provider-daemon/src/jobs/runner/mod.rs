@@ -343,7 +343,10 @@ async fn step(
             if job.replicas == 1 {
                 ctx.advance(address, Phase::Submitting, RecordUpdate::default())
                     .await?;
-                let sig = ctx.client.submit_result(&address, hash, &uri).await?;
+                let sig = ctx
+                    .client
+                    .submit_result_for(&address, job, hash, &uri)
+                    .await?;
                 crash_point(ctx, CrashPoint::SubmitSent);
                 tracing::info!(%sig, "result submitted");
                 // A one-replica job settles in its `job_submit` and pays our slot: nothing is
