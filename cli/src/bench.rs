@@ -17,7 +17,8 @@ fn small_job() -> Result<ValidatedJob> {
     Ok(JobSpec::from_descriptor(&d).reward(REWARD).build()?)
 }
 
-fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
+/// The `p` quantile (0..=1) of `sorted`, which must not be empty.
+pub(crate) fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
@@ -278,12 +279,25 @@ async fn idle_rpc_use(
 }
 
 /// A loopback address nothing listens on.
-fn free_local_addr() -> Result<std::net::SocketAddr> {
+pub(crate) fn free_local_addr() -> Result<std::net::SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 /// The daemon's `rpc_requests_total`, summed over methods, from its `/metrics` endpoint.
 async fn rpc_requests(addr: std::net::SocketAddr) -> Result<u64> {
+    Ok(scrape(addr)
+        .await?
+        .iter()
+        .filter(|(series, _)| series.starts_with("rpc_requests_total{"))
+        .map(|(_, value)| value)
+        .sum::<f64>() as u64)
+}
+
+/// Every series of a daemon's `/metrics` endpoint (`name{labels}` as written there) with its
+/// value.
+pub(crate) async fn scrape(
+    addr: std::net::SocketAddr,
+) -> Result<std::collections::BTreeMap<String, f64>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
@@ -291,9 +305,15 @@ async fn rpc_requests(addr: std::net::SocketAddr) -> Result<u64> {
         .await?;
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
-    Ok(text
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(text.as_str(), |(_, body)| body);
+    Ok(body
         .lines()
-        .filter(|l| l.starts_with("rpc_requests_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect())
 }

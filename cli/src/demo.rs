@@ -127,7 +127,7 @@ async fn write_on_surfpool(client: &Client, elf: &[u8]) -> Result<bool> {
 
 /// A provider with its daemon running in this process.
 pub struct Provider {
-    name: &'static str,
+    name: String,
     wallet: Keypair,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), provider_daemon::daemon::DaemonError>>,
@@ -329,7 +329,7 @@ pub async fn run(out: PathBuf, target: Target) -> Result<()> {
 pub async fn start_provider(
     net: &LocalNet,
     dir: &std::path::Path,
-    name: &'static str,
+    name: &str,
     tweak: impl FnOnce(&mut Settings),
 ) -> Result<Provider> {
     let wallet = net.funded_wallet(STAKE).await?;
@@ -382,7 +382,7 @@ pub async fn start_provider(
         let _ = stopped.await;
     }));
     Ok(Provider {
-        name,
+        name: name.to_string(),
         wallet,
         stop: Some(stop),
         task,
@@ -390,6 +390,11 @@ pub async fn start_provider(
 }
 
 impl Provider {
+    /// The provider's owner wallet.
+    pub fn wallet(&self) -> &Keypair {
+        &self.wallet
+    }
+
     /// Stops the daemon and waits for it.
     pub async fn stop(&mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {

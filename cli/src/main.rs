@@ -9,6 +9,7 @@ mod bench;
 mod config;
 mod demo;
 mod deploy;
+mod load;
 mod market;
 mod output;
 
@@ -99,6 +100,58 @@ enum Command {
         /// minute with them open.
         #[arg(long, default_value_t = 0)]
         idle_jobs: usize,
+    },
+    /// A fleet of provider daemons under load on the embedded node: jobs from several clients
+    /// at once, a share of them hostile; pickup, throughput, RPC use and memory (see
+    /// BENCHMARKS.md). Fails unless every honest job completed with the right result and no
+    /// provider was slashed.
+    #[command(hide = true)]
+    LoadTest {
+        /// Provider daemons, each its own wallet and journal, all in this process.
+        #[arg(long, default_value_t = 8)]
+        daemons: usize,
+        /// Jobs posted in the load phase.
+        #[arg(long, default_value_t = 1000)]
+        jobs: usize,
+        /// Client wallets posting them at once.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Percent of the jobs that are hostile: shaders on a tarpit, at refused URIs, and
+        /// infinite loops.
+        #[arg(long, default_value_t = 10)]
+        hostile_percent: u32,
+        /// Percent of all jobs that are infinite loops (part of the hostile share; at least one
+        /// when any job is hostile and this is not 0). A daemon claims each at most once, runs
+        /// it to --job-timeout and pays its give-back cost.
+        #[arg(long, default_value_t = 1)]
+        loop_percent: u32,
+        /// Milliseconds per slot of the embedded node (0: a block only when a transaction
+        /// arrives).
+        #[arg(long, default_value_t = compute_market_localnet::DEFAULT_SLOT_TIME_MS)]
+        slot_time: u64,
+        /// The daemons' job_timeout, in seconds: short, so that an infinite loop is killed and
+        /// given back within seconds instead of holding a worker for the default minute.
+        #[arg(long, default_value_t = 5)]
+        job_timeout: u64,
+        /// The daemons' max_concurrent_jobs.
+        #[arg(long, default_value_t = 8)]
+        max_concurrent_jobs: usize,
+        /// Posts each client has in flight at once.
+        #[arg(long, default_value_t = 8)]
+        posts_in_flight: usize,
+        /// After the load, pad the market with jobs nobody may take to this many open jobs,
+        /// then count the idle requests again and send the probes (0: no padding).
+        #[arg(long, default_value_t = 1000)]
+        open_jobs: usize,
+        /// Seconds of each idle count of the daemons' requests.
+        #[arg(long, default_value_t = 60)]
+        idle_seconds: u64,
+        /// Honest jobs then posted one at a time, to measure pickup by the idle fleet.
+        #[arg(long, default_value_t = 20)]
+        probes: usize,
+        /// Stop waiting when no honest job completed for this many seconds.
+        #[arg(long, default_value_t = 300)]
+        stall_timeout: u64,
     },
     /// Internal: the GPU worker and shader validator processes the in-process daemons of `demo`
     /// spawn.
@@ -446,7 +499,7 @@ fn print_deploy(cfg: &Resolved) {
 fn default_log(cli: &Cli) -> &'static str {
     match cli.command {
         Command::Demo { .. } => "warn,provider_daemon::jobs=info",
-        Command::BenchPickup { .. } => "warn",
+        Command::BenchPickup { .. } | Command::LoadTest { .. } => "warn",
         _ => "error",
     }
 }
@@ -642,6 +695,41 @@ async fn run(cli: Cli) -> Result<()> {
             };
             return bench::pickup(options, target(&cli.global)?).await;
         }
+        Command::LoadTest {
+            daemons,
+            jobs,
+            clients,
+            hostile_percent,
+            loop_percent,
+            slot_time,
+            job_timeout,
+            max_concurrent_jobs,
+            posts_in_flight,
+            open_jobs,
+            idle_seconds,
+            probes,
+            stall_timeout,
+        } => {
+            if cli.global.url.is_some() {
+                bail!("load-test runs on its own embedded node: drop --url");
+            }
+            return load::run(load::LoadOptions {
+                daemons,
+                jobs,
+                clients,
+                hostile_percent,
+                loop_percent,
+                slot_time_ms: (slot_time > 0).then_some(slot_time),
+                job_timeout: Duration::from_secs(job_timeout),
+                max_concurrent_jobs,
+                posts_in_flight,
+                open_jobs,
+                idle: Duration::from_secs(idle_seconds),
+                probes,
+                stall_timeout: Duration::from_secs(stall_timeout),
+            })
+            .await;
+        }
         _ => {}
     }
     let cfg = Resolved::from_global(&cli.global)?;
@@ -683,6 +771,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Localnet { .. }
         | Command::Demo { .. }
         | Command::BenchPickup { .. }
+        | Command::LoadTest { .. }
         | Command::Worker(_) => {
             unreachable!("handled above")
         }
