@@ -343,7 +343,19 @@ impl Scheduler {
             return;
         };
         self.in_flight.insert(seen.address, seen.job.client);
-        self.stale = true;
+        // Our claim will lock the job's collateral: count it in the view at once rather than
+        // read the provider again (the view is re-read when the job ends, and every 5 s).
+        // Decisions made from this edited view belong to a new epoch, and the next read starts
+        // another (it differs from the edit), so none of them outlives the truth.
+        if let Some(view) = self.view.as_mut() {
+            view.provider.locked = view
+                .provider
+                .locked
+                .saturating_add(seen.job.collateral_per_replica);
+            self.epoch += 1;
+            view.epoch = self.epoch;
+            view.fingerprint.clear();
+        }
         let ctx = self.ctx.clone();
         self.spawn_job(seen.address, async move {
             let _permit = permit;

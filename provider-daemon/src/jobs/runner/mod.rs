@@ -166,6 +166,10 @@ pub async fn drive(
     let poll = ctx.settings.poll_interval;
     // Consecutive reads that did not find the job.
     let mut missing: u32 = 0;
+    // Whether a claim of ours may have landed unseen: a job resumed from the journal (sent
+    // before a crash?), or a step that failed without an answer. Until then a refused claim
+    // is final without reading the job again.
+    let mut in_doubt = descriptor.is_none();
     loop {
         let record = ctx
             .db(move |db| db.get(&address))
@@ -211,11 +215,12 @@ pub async fn drive(
                 && slot.is_some_and(|i| job.slots[i].result_hash == job.result_hash);
             return settled(&ctx, address, &job, job.status(), paid).await;
         }
-        let result = step(&ctx, address, &job, &record, now, &mut descriptor).await;
+        let result = step(&ctx, address, &job, &record, now, &mut descriptor, in_doubt).await;
         match result {
             Ok(Some((phase, text))) => ctx.advance(address, phase, note(text)).await?,
             Ok(None) => {}
             Err(RunError::Sdk(e)) => {
+                in_doubt = true;
                 ctx.metrics.rpc_errors_total.inc();
                 tracing::warn!(error = %e, "step failed; will retry");
             }
@@ -240,6 +245,7 @@ async fn step(
     record: &JobRecord,
     now: i64,
     descriptor: &mut Option<JobDescriptor>,
+    in_doubt: bool,
 ) -> Result<Option<(Phase, String)>, RunError> {
     let me = ctx.provider_address();
     let Some(index) = job.slot_of(&me) else {
@@ -277,6 +283,11 @@ async fn step(
             // Our own earlier claim landed, or the job was posted in the slot we are in (no
             // claim lands in the posting slot): look again on the next pass.
             Err(e) if is_program_error(&e, &["AlreadyClaimed", "ClaimTooEarly"]) => Ok(None),
+            Err(e) if e.program_error_name().is_some() && !in_doubt => {
+                // Refused (a race lost to another provider, most often), and no earlier attempt
+                // of ours can have landed: let go.
+                Ok(Some((Phase::Abandoned, format!("claim refused: {e}"))))
+            }
             Err(e) if e.program_error_name().is_some() => {
                 // Refused: unless an earlier attempt of ours landed after all, let go.
                 match holds_slot(ctx, &address).await {
