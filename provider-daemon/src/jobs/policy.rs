@@ -438,9 +438,8 @@ mod tests {
 
     #[test]
     fn only_skips_about_our_state_are_screened_again_when_it_changes() {
-        // Our stake moving (every claim and settlement of ours) used to re-screen, re-download
-        // and re-validate every skipped job: 106,631 `invalid_job` skips in a 1,000-job load
-        // test for 900 invalid jobs and 8 daemons.
+        // Our stake moves with every claim and settlement of ours; that used to re-screen,
+        // re-download and re-validate every skipped job, however it was skipped.
         for skip in [
             Skip::Invalid("parse".into()),
             Skip::FetchRefused("file".into()),
