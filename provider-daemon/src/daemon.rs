@@ -296,7 +296,6 @@ pub async fn run(
     let ctx = Arc::new(RunnerContext {
         client: client.clone(),
         db: db.clone(),
-        device_limits: fleet.common_limits(),
         pool: Arc::new(fleet),
         metrics: metrics.clone(),
         settings: settings.clone(),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use compute_market_job::{JobDescriptor, LimitSource, Limits, ShaderInfo};
+use compute_market_job::{JobDescriptor, LimitSource, ShaderInfo};
 
 use super::error::ExecError;
 use super::worker::{DeviceDescription, PoolConfig, WorkerPool};
@@ -139,14 +139,6 @@ impl GpuFleet {
         })
     }
 
-    /// A fleet of one pool.
-    pub fn single(pool: WorkerPool) -> Self {
-        Self {
-            devices: vec![Device::new(pool)],
-            choosing: Mutex::new(()),
-        }
-    }
-
     /// The devices, in the order of `gpu.adapters`.
     pub fn devices(&self) -> Vec<&DeviceDescription> {
         self.devices.iter().map(|d| d.pool.device()).collect()
@@ -173,31 +165,6 @@ impl GpuFleet {
             .iter()
             .map(|d| d.ran.load(Ordering::Relaxed))
             .collect()
-    }
-
-    /// The limits every device has (the least of each): what the provider can promise for any
-    /// of its devices.
-    pub fn common_limits(&self) -> Limits {
-        let mut devices = self.devices.iter().map(|d| d.pool.device().limits);
-        let first = devices.next().unwrap_or_default();
-        devices.fold(first, |a, b| Limits {
-            max_workgroup_size: [
-                a.max_workgroup_size[0].min(b.max_workgroup_size[0]),
-                a.max_workgroup_size[1].min(b.max_workgroup_size[1]),
-                a.max_workgroup_size[2].min(b.max_workgroup_size[2]),
-            ],
-            max_invocations_per_workgroup: a
-                .max_invocations_per_workgroup
-                .min(b.max_invocations_per_workgroup),
-            max_workgroups_per_dimension: a
-                .max_workgroups_per_dimension
-                .min(b.max_workgroups_per_dimension),
-            max_storage_binding_size: a.max_storage_binding_size.min(b.max_storage_binding_size),
-            max_buffer_size: a.max_buffer_size.min(b.max_buffer_size),
-            max_workgroup_storage_size: a
-                .max_workgroup_storage_size
-                .min(b.max_workgroup_storage_size),
-        })
     }
 
     /// Validates a job against the devices in turn until one accepts it (the shader is parsed in

@@ -20,7 +20,7 @@ mod slot;
 
 use std::sync::Arc;
 
-use compute_market_job::{Caps, JobDescriptor, Limits};
+use compute_market_job::{Caps, JobDescriptor};
 use compute_market_sdk::{Client, Job, JobStatus, Pubkey, SdkError, SlotState};
 
 use crate::gpu::GpuFleet;
@@ -45,8 +45,6 @@ pub struct RunnerContext {
     pub metrics: Arc<Metrics>,
     /// Settings.
     pub settings: Arc<Settings>,
-    /// The limits every device of the fleet has, as the job ABI sees them.
-    pub device_limits: Limits,
     /// This provider's caps.
     pub caps: Caps,
     /// Held (shared) from an output's upload until the journal records it; see [`OutputGate`].
