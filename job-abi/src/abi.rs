@@ -12,11 +12,17 @@ pub const BINDING_OUTPUT: u32 = 1;
 /// Binding of the parameter block: `var<uniform>`.
 pub const BINDING_PARAMS: u32 = 2;
 
-/// How each binding must be declared, indexed by binding number (input, output, params).
-pub(crate) const BINDING_DECLARATIONS: [&str; 3] = [
+/// How each binding must be declared, indexed by binding number (input, output, params, the
+/// pass block and the four scratch buffers of ABI v2).
+pub(crate) const BINDING_DECLARATIONS: [&str; 8] = [
     "var<storage, read>",
     "var<storage, read_write>",
     "var<uniform>",
+    "var<uniform>",
+    "var<storage, read_write>",
+    "var<storage, read_write>",
+    "var<storage, read_write>",
+    "var<storage, read_write>",
 ];
 
 /// Size of the uniform parameter block, in bytes. A job always carries exactly this many bytes;
@@ -38,8 +44,15 @@ pub const MAX_WORKGROUPS_PER_DIMENSION: u32 = 65_535;
 /// large per-thread arrays to slow scratch memory and software adapters put them on the stack,
 /// so a huge private array is a resource attack rather than a useful job.
 pub const MAX_PRIVATE_MEMORY: u64 = 16 << 10;
+/// Most device memory one job's buffers may take together (input, output and scratch), in
+/// bytes (1 GiB). Providers may allow less.
+pub const MAX_JOB_MEMORY: u64 = 1 << 30;
 
 /// A compute job, exactly as the ABI defines it (see the crate documentation).
+///
+/// A v1 job has no `passes`: one dispatch of `entry_point` over `workgroups`. A multi-pass job
+/// (ABI v2, from a [`crate::Manifest`]) lists its passes, and `entry_point`/`workgroups` are its
+/// first pass's (as on chain).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobDescriptor {
     /// WGSL source bytes (must be UTF-8).
@@ -52,8 +65,28 @@ pub struct JobDescriptor {
     pub input: Vec<u8>,
     /// Output length in bytes; the output starts zeroed.
     pub output_len: u64,
-    /// Uniform parameter block, bound at binding 2.
+    /// Uniform parameter block, bound at binding 2 (in every pass).
     pub params: [u8; PARAMS_LEN],
+    /// ABI v2: the passes, in order (empty for a v1 job).
+    pub passes: Vec<crate::Pass>,
+    /// ABI v2: sizes of the scratch buffers at bindings 4…7, in bytes.
+    pub scratch: Vec<u64>,
+}
+
+impl Default for JobDescriptor {
+    /// An empty v1 job: no source, entry point `main`, one workgroup, 4 bytes of output.
+    fn default() -> Self {
+        Self {
+            wgsl: Vec::new(),
+            entry_point: "main".into(),
+            workgroups: [1, 1, 1],
+            input: Vec::new(),
+            output_len: 4,
+            params: [0; PARAMS_LEN],
+            passes: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
 }
 
 /// What a device can do. [`Limits::default`] is WebGPU's default limit set, which every
@@ -97,8 +130,12 @@ pub struct Caps {
     pub max_input_len: u64,
     /// Largest output, in bytes.
     pub max_output_len: u64,
-    /// Most workgroups in one job (`x * y * z`).
+    /// Most workgroups in one job (`x * y * z`, summed over every dispatch of every pass).
     pub max_total_workgroups: u64,
+    /// Most dispatches in one job (every pass's repeat count, summed).
+    pub max_dispatches: u64,
+    /// Most device memory one job's buffers may take together, in bytes.
+    pub max_job_memory: u64,
     /// Most private + function memory per invocation, in bytes.
     pub max_private_memory: u64,
 }
@@ -110,6 +147,8 @@ impl Default for Caps {
             max_input_len: MAX_INPUT_LEN,
             max_output_len: MAX_OUTPUT_LEN,
             max_total_workgroups: u64::from(MAX_WORKGROUPS_PER_DIMENSION).pow(3),
+            max_dispatches: crate::MAX_DISPATCHES,
+            max_job_memory: MAX_JOB_MEMORY,
             max_private_memory: MAX_PRIVATE_MEMORY,
         }
     }

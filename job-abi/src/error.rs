@@ -291,6 +291,121 @@ pub enum AbiError {
         /// Minimum size of the shader's output type.
         min: u64,
     },
+    /// A manifest blob is not a well-formed ABI v2 manifest.
+    #[error("invalid job manifest: {message}")]
+    ManifestInvalid {
+        /// What is wrong.
+        message: String,
+    },
+    /// The on-chain entry point and workgroups are not the manifest's first pass's.
+    #[error("the job names entry point `{entry_point}` over {workgroups:?} but its manifest starts with `{first_entry_point}` over {first_workgroups:?}")]
+    ManifestMismatch {
+        /// On-chain entry point.
+        entry_point: String,
+        /// On-chain workgroups.
+        workgroups: [u32; 3],
+        /// The manifest's first pass's entry point.
+        first_entry_point: String,
+        /// The manifest's first pass's workgroups.
+        first_workgroups: [u32; 3],
+    },
+    /// A manifest has more passes than the ABI allows.
+    #[error("the manifest has {count} passes; at most {max}")]
+    TooManyPasses {
+        /// Passes in the manifest.
+        count: usize,
+        /// [`crate::MAX_PASSES`].
+        max: usize,
+    },
+    /// A pass repeats zero times.
+    #[error("a pass's repeat count must be at least 1")]
+    RepeatZero,
+    /// The job makes more dispatches than allowed.
+    #[error("the job makes {count} dispatches; the {source_of_limit} is {max}")]
+    TooManyDispatches {
+        /// Every pass's repeat count, summed.
+        count: u64,
+        /// Most allowed.
+        max: u64,
+        /// Which bound applied.
+        source_of_limit: LimitSource,
+    },
+    /// More scratch buffers than bindings 4…7.
+    #[error("the manifest asks for {count} scratch buffers; at most {max}")]
+    TooManyScratchBuffers {
+        /// Scratch buffers asked for.
+        count: usize,
+        /// [`crate::MAX_SCRATCH_BUFFERS`].
+        max: usize,
+    },
+    /// A scratch buffer's size is zero or not a multiple of 4.
+    #[error("scratch buffer {index} is {len} bytes; it must be a positive multiple of 4")]
+    ScratchInvalid {
+        /// Index of the scratch buffer.
+        index: usize,
+        /// Its size.
+        len: u64,
+    },
+    /// A scratch buffer is larger than a storage binding may be.
+    #[error("scratch buffer {index} is {len} bytes; the {source_of_limit} is {max}")]
+    ScratchTooLarge {
+        /// Index of the scratch buffer.
+        index: usize,
+        /// Its size.
+        len: u64,
+        /// Largest allowed.
+        max: u64,
+        /// Which bound applied.
+        source_of_limit: LimitSource,
+    },
+    /// The shader declares a scratch binding the job does not provide.
+    #[error("the shader declares scratch buffer {index} (binding {binding}) but the job has {available} scratch buffers")]
+    ScratchMissing {
+        /// Index of the scratch buffer.
+        index: usize,
+        /// Its binding.
+        binding: u32,
+        /// Scratch buffers the job provides.
+        available: usize,
+    },
+    /// A scratch buffer is smaller than the shader's type for it.
+    #[error("scratch buffer {index} is {len} bytes but the shader's type needs at least {min}")]
+    ScratchTooShort {
+        /// Index of the scratch buffer.
+        index: usize,
+        /// Its size.
+        len: u64,
+        /// Minimum size of the shader's type.
+        min: u64,
+    },
+    /// The job's buffers together take more memory than allowed.
+    #[error("the job's buffers take {bytes} bytes together; the {source_of_limit} is {max}")]
+    JobMemoryTooLarge {
+        /// Input, output and scratch, summed.
+        bytes: u64,
+        /// Most allowed.
+        max: u64,
+        /// Which bound applied.
+        source_of_limit: LimitSource,
+    },
+    /// The pass block's type is larger than the block.
+    #[error("the pass block's type (binding 3) is {size} bytes; the block is {max}")]
+    PassInfoTooLarge {
+        /// Size of the shader's type.
+        size: u64,
+        /// [`crate::PASS_INFO_LEN`].
+        max: u64,
+    },
+    /// An error about one pass of a manifest.
+    #[error("pass {pass} (`{entry_point}`): {error}")]
+    InPass {
+        /// Index of the pass.
+        pass: usize,
+        /// Its entry point.
+        entry_point: String,
+        /// What is wrong with it.
+        error: Box<AbiError>,
+    },
 }
 
 #[cfg(feature = "serde")]
@@ -348,7 +463,17 @@ impl AbiError {
             }
             | AbiError::OutputTooLarge {
                 source_of_limit, ..
+            }
+            | AbiError::TooManyDispatches {
+                source_of_limit, ..
+            }
+            | AbiError::ScratchTooLarge {
+                source_of_limit, ..
+            }
+            | AbiError::JobMemoryTooLarge {
+                source_of_limit, ..
             } => Some(*source_of_limit),
+            AbiError::InPass { error, .. } => error.limit_source(),
             _ => None,
         }
     }

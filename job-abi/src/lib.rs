@@ -39,6 +39,27 @@
 //! value or zero, stores may be dropped or land in bounds); they never reach other memory.
 //! `override` declarations and `var<immediate>` are not part of the ABI.
 //!
+//! ## Multi-pass jobs (version 2)
+//!
+//! A job's shader blob may instead be a [`Manifest`] (JSON; see [`manifest`](Manifest) for the
+//! format): one WGSL module, up to [`MAX_SCRATCH_BUFFERS`] scratch buffers and up to
+//! [`MAX_PASSES`] passes run in order, each an entry point, its workgroup counts, a repeat count
+//! and four `u32` arguments. Every pass sees the same input, output and parameter block, plus:
+//!
+//! ```wgsl
+//! struct PassInfo { index: u32, iteration: u32, repeat: u32, passes: u32, args: vec4<u32> }
+//! @group(0) @binding(3) var<uniform>             pass_info: PassInfo;      // optional
+//! @group(0) @binding(4) var<storage, read_write> scratch0:  array<u32>;    // 4..=7, optional
+//! ```
+//!
+//! Scratch buffers start zeroed and keep their contents from pass to pass; only the output is
+//! hashed. Each dispatch sees the results of every earlier one. A plain WGSL blob is a job of
+//! one pass without scratch buffers, exactly as in version 1 (and it may read `pass_info`, all
+//! zero but `repeat = passes = 1`). The whole job is checked before it is claimed: every entry
+//! point, each pass's workgroups, the dispatches summed ([`MAX_DISPATCHES`], `Caps::max_dispatches`),
+//! the workgroups summed over every dispatch (`Caps::max_total_workgroups`) and the memory of all
+//! buffers together ([`MAX_JOB_MEMORY`], `Caps::max_job_memory`).
+//!
 //! ## Result hash
 //!
 //! [`result_hash`] is `SHA-256("compute-market/result/v1" || u64_le(output.len()) || output)`.
@@ -72,6 +93,7 @@
 //!     input: vec![0; 256],
 //!     output_len: 256,
 //!     params: [0; compute_market_job::PARAMS_LEN],
+//!     ..Default::default()
 //! };
 //! let info = validate_job(&job, &Limits::default(), &Caps::default())?;
 //! assert_eq!(info.workgroup_size, [64, 1, 1]);
@@ -86,13 +108,20 @@
 mod abi;
 mod error;
 mod hash;
+mod manifest;
 mod validate;
 
 pub use abi::{
     Caps, JobDescriptor, LimitSource, Limits, ABI_VERSION, BINDING_INPUT, BINDING_OUTPUT,
     BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
-    MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
+    MAX_JOB_MEMORY, MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
+};
+pub use manifest::{
+    is_manifest, Manifest, Pass, PassInfo, BINDING_PASS, BINDING_SCRATCH, MANIFEST_ABI,
+    MAX_DISPATCHES, MAX_MANIFEST_LEN, MAX_PASSES, MAX_SCRATCH_BUFFERS, PASS_INFO_LEN,
 };
 pub use error::{AbiError, Location};
 pub use hash::{result_hash, sha256, shader_id, RESULT_HASH_DOMAIN, SHADER_ID_DOMAIN};
-pub use validate::{check_dispatch, validate_job, validate_shader, DeterminismClass, ShaderInfo};
+pub use validate::{
+    check_dispatch, validate_job, validate_module, validate_shader, DeterminismClass, ShaderInfo,
+};

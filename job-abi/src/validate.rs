@@ -5,10 +5,14 @@ use naga::{AddressSpace, Module, ScalarKind, ShaderStage, StorageAccess, TypeInn
 
 use crate::abi::{
     tightest, Caps, JobDescriptor, LimitSource, Limits, BINDING_DECLARATIONS, BINDING_INPUT,
-    BINDING_OUTPUT, BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
-    MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
+    BINDING_OUTPUT, BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_JOB_MEMORY,
+    MAX_OUTPUT_LEN, MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
 };
 use crate::error::{AbiError, Location};
+use crate::manifest::{
+    Pass, BINDING_PASS, BINDING_SCRATCH, MAX_DISPATCHES, MAX_PASSES, MAX_SCRATCH_BUFFERS,
+    PASS_INFO_LEN,
+};
 
 /// Whether a job's result can be verified by comparing hashes between providers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +61,7 @@ impl std::fmt::Display for DeterminismClass {
 /// What validation learned about a shader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShaderInfo {
-    /// The entry point's `@workgroup_size`.
+    /// The (first) entry point's `@workgroup_size`.
     pub workgroup_size: [u32; 3],
     /// Exact or float (see [`DeterminismClass`]).
     pub determinism: DeterminismClass,
@@ -73,6 +77,9 @@ pub struct ShaderInfo {
     pub workgroup_storage_bytes: u64,
     /// Bytes of private plus function-local memory (upper bound per invocation).
     pub private_memory_bytes: u64,
+    /// Minimum size of each scratch buffer the shader declares (bindings 4…7), `None` where it
+    /// declares none.
+    pub scratch_min_len: [Option<u64>; MAX_SCRATCH_BUFFERS],
 }
 
 /// Validates a whole job: the shader ([`validate_shader`]) and the dispatch ([`check_dispatch`]).
@@ -81,7 +88,7 @@ pub fn validate_job(
     limits: &Limits,
     caps: &Caps,
 ) -> Result<ShaderInfo, AbiError> {
-    let info = validate_shader(&job.wgsl, &job.entry_point, limits, caps)?;
+    let info = validate_module(&job.wgsl, &job.entry_points(), limits, caps)?;
     check_dispatch(job, &info, limits, caps)?;
     Ok(info)
 }
@@ -94,6 +101,23 @@ pub fn validate_shader(
     limits: &Limits,
     caps: &Caps,
 ) -> Result<ShaderInfo, AbiError> {
+    validate_module(wgsl, &[entry_point], limits, caps)
+}
+
+/// [`validate_shader`] for every entry point a job's passes use (parsed once). The returned
+/// workgroup size is the first entry point's.
+pub fn validate_module(
+    wgsl: &[u8],
+    entry_points: &[impl AsRef<str>],
+    limits: &Limits,
+    caps: &Caps,
+) -> Result<ShaderInfo, AbiError> {
+    if entry_points.len() > MAX_PASSES {
+        return Err(AbiError::TooManyPasses {
+            count: entry_points.len(),
+            max: MAX_PASSES,
+        });
+    }
     let (max_source, source_of_limit) = tightest(&[
         (MAX_SOURCE_LEN as u64, LimitSource::Abi),
         (caps.max_source_len as u64, LimitSource::Provider),
@@ -111,11 +135,14 @@ pub fn validate_shader(
     if source.trim().is_empty() {
         return Err(AbiError::SourceEmpty);
     }
-    if entry_point.is_empty() || entry_point.len() > MAX_ENTRY_POINT_LEN {
-        return Err(AbiError::EntryPointNameInvalid {
-            len: entry_point.len(),
-            max: MAX_ENTRY_POINT_LEN,
-        });
+    for entry_point in entry_points {
+        let entry_point = entry_point.as_ref();
+        if entry_point.is_empty() || entry_point.len() > MAX_ENTRY_POINT_LEN {
+            return Err(AbiError::EntryPointNameInvalid {
+                len: entry_point.len(),
+                max: MAX_ENTRY_POINT_LEN,
+            });
+        }
     }
 
     let module = naga::front::wgsl::parse_str(source).map_err(|e| AbiError::Parse {
@@ -137,24 +164,29 @@ pub fn validate_shader(
         });
     }
 
-    let ep = module
-        .entry_points
-        .iter()
-        .find(|ep| ep.name == entry_point && ep.stage == ShaderStage::Compute)
-        .or_else(|| module.entry_points.iter().find(|ep| ep.name == entry_point))
-        .ok_or_else(|| AbiError::EntryPointNotFound {
-            name: entry_point.to_string(),
-            available: module
-                .entry_points
-                .iter()
-                .map(|ep| ep.name.clone())
-                .collect(),
-        })?;
-    if ep.stage != ShaderStage::Compute {
-        return Err(AbiError::NotCompute {
-            name: ep.name.clone(),
-            stage: stage_name(ep.stage),
-        });
+    let mut workgroup_sizes = Vec::with_capacity(entry_points.len());
+    for entry_point in entry_points {
+        let entry_point = entry_point.as_ref();
+        let ep = module
+            .entry_points
+            .iter()
+            .find(|ep| ep.name == entry_point && ep.stage == ShaderStage::Compute)
+            .or_else(|| module.entry_points.iter().find(|ep| ep.name == entry_point))
+            .ok_or_else(|| AbiError::EntryPointNotFound {
+                name: entry_point.to_string(),
+                available: module
+                    .entry_points
+                    .iter()
+                    .map(|ep| ep.name.clone())
+                    .collect(),
+            })?;
+        if ep.stage != ShaderStage::Compute {
+            return Err(AbiError::NotCompute {
+                name: ep.name.clone(),
+                stage: stage_name(ep.stage),
+            });
+        }
+        workgroup_sizes.push(ep.workgroup_size);
     }
 
     let mut layouter = naga::proc::Layouter::default();
@@ -169,8 +201,10 @@ pub fn validate_shader(
 
     let bindings = check_bindings(&module, &size_of)?;
 
-    let workgroup_size = ep.workgroup_size;
-    check_workgroup_size(workgroup_size, limits)?;
+    for size in &workgroup_sizes {
+        check_workgroup_size(*size, limits)?;
+    }
+    let workgroup_size = workgroup_sizes.first().copied().unwrap_or([1, 1, 1]);
 
     let workgroup_storage_bytes: u64 = module
         .global_variables
@@ -226,17 +260,68 @@ pub fn validate_shader(
         output_min_len: bindings.output_min_len,
         workgroup_storage_bytes,
         private_memory_bytes,
+        scratch_min_len: bindings.scratch_min_len,
     })
 }
 
-/// Checks a job's dispatch and buffer sizes against a validated shader, the device and the
-/// provider. Cheap: no parsing, so a daemon can run it on every job with a cached [`ShaderInfo`].
+/// Checks a job's dispatches and buffer sizes against a validated shader, the device and the
+/// provider: each pass's workgroup counts and repeat, the job's total dispatches and workgroups,
+/// each buffer's size and all of them together. Cheap: no parsing, so a daemon can run it on
+/// every job with a cached [`ShaderInfo`].
 pub fn check_dispatch(
     job: &JobDescriptor,
     info: &ShaderInfo,
     limits: &Limits,
     caps: &Caps,
 ) -> Result<(), AbiError> {
+    let passes = job.effective_passes();
+    if passes.len() > MAX_PASSES {
+        return Err(AbiError::TooManyPasses {
+            count: passes.len(),
+            max: MAX_PASSES,
+        });
+    }
+    let mut total_workgroups: u64 = 0;
+    let mut dispatches: u64 = 0;
+    for (index, pass) in passes.iter().enumerate() {
+        let workgroups = check_pass(pass, limits).map_err(|error| {
+            if job.is_manifest() {
+                AbiError::InPass {
+                    pass: index,
+                    entry_point: pass.entry_point.clone(),
+                    error: Box::new(error),
+                }
+            } else {
+                error
+            }
+        })?;
+        dispatches = dispatches.saturating_add(u64::from(pass.repeat));
+        total_workgroups =
+            total_workgroups.saturating_add(workgroups.saturating_mul(u64::from(pass.repeat)));
+    }
+    let (max_dispatches, source_of_limit) = tightest(&[
+        (MAX_DISPATCHES, LimitSource::Abi),
+        (caps.max_dispatches, LimitSource::Provider),
+    ]);
+    if dispatches > max_dispatches {
+        return Err(AbiError::TooManyDispatches {
+            count: dispatches,
+            max: max_dispatches,
+            source_of_limit,
+        });
+    }
+    if total_workgroups > caps.max_total_workgroups {
+        return Err(AbiError::TooManyWorkgroups {
+            total: total_workgroups,
+            max: caps.max_total_workgroups,
+            source_of_limit: LimitSource::Provider,
+        });
+    }
+    check_buffers(job, info, limits, caps)
+}
+
+/// One pass's workgroup counts and repeat; its workgroups per dispatch.
+fn check_pass(pass: &Pass, limits: &Limits) -> Result<u64, AbiError> {
     let (max_per_dim, source_of_limit) = tightest(&[
         (u64::from(MAX_WORKGROUPS_PER_DIMENSION), LimitSource::Abi),
         (
@@ -244,7 +329,7 @@ pub fn check_dispatch(
             LimitSource::Device,
         ),
     ]);
-    for (axis, &count) in ['x', 'y', 'z'].into_iter().zip(&job.workgroups) {
+    for (axis, &count) in ['x', 'y', 'z'].into_iter().zip(&pass.workgroups) {
         if count == 0 {
             return Err(AbiError::WorkgroupCountZero { axis });
         }
@@ -257,15 +342,19 @@ pub fn check_dispatch(
             });
         }
     }
-    let total: u64 = job.workgroups.iter().map(|&c| u64::from(c)).product();
-    if total > caps.max_total_workgroups {
-        return Err(AbiError::TooManyWorkgroups {
-            total,
-            max: caps.max_total_workgroups,
-            source_of_limit: LimitSource::Provider,
-        });
+    if pass.repeat == 0 {
+        return Err(AbiError::RepeatZero);
     }
+    Ok(pass.workgroups.iter().map(|&c| u64::from(c)).product())
+}
 
+/// Input, output and scratch sizes, each and together.
+fn check_buffers(
+    job: &JobDescriptor,
+    info: &ShaderInfo,
+    limits: &Limits,
+    caps: &Caps,
+) -> Result<(), AbiError> {
     let device_binding = limits.max_storage_binding_size.min(limits.max_buffer_size);
     let input_len = job.input.len() as u64;
     let (max_input, source_of_limit) = tightest(&[
@@ -317,6 +406,59 @@ pub fn check_dispatch(
             min: info.output_min_len,
         });
     }
+    check_scratch(job, info, device_binding)?;
+    let (max_memory, source_of_limit) = tightest(&[
+        (MAX_JOB_MEMORY, LimitSource::Abi),
+        (caps.max_job_memory, LimitSource::Provider),
+    ]);
+    let bytes = job.memory_bytes();
+    if bytes > max_memory {
+        return Err(AbiError::JobMemoryTooLarge {
+            bytes,
+            max: max_memory,
+            source_of_limit,
+        });
+    }
+    Ok(())
+}
+
+fn check_scratch(job: &JobDescriptor, info: &ShaderInfo, device_binding: u64) -> Result<(), AbiError> {
+    if job.scratch.len() > MAX_SCRATCH_BUFFERS {
+        return Err(AbiError::TooManyScratchBuffers {
+            count: job.scratch.len(),
+            max: MAX_SCRATCH_BUFFERS,
+        });
+    }
+    let (max_scratch, source_of_limit) = tightest(&[
+        (MAX_OUTPUT_LEN, LimitSource::Abi),
+        (device_binding, LimitSource::Device),
+    ]);
+    for (index, &len) in job.scratch.iter().enumerate() {
+        if len == 0 || !len.is_multiple_of(4) {
+            return Err(AbiError::ScratchInvalid { index, len });
+        }
+        if len > max_scratch {
+            return Err(AbiError::ScratchTooLarge {
+                index,
+                len,
+                max: max_scratch,
+                source_of_limit,
+            });
+        }
+    }
+    for (index, min) in info.scratch_min_len.iter().enumerate() {
+        let Some(min) = *min else { continue };
+        let Some(&len) = job.scratch.get(index) else {
+            return Err(AbiError::ScratchMissing {
+                index,
+                binding: BINDING_SCRATCH + index as u32,
+                available: job.scratch.len(),
+            });
+        };
+        if len < min {
+            return Err(AbiError::ScratchTooShort { index, len, min });
+        }
+    }
     Ok(())
 }
 
@@ -324,17 +466,19 @@ struct Bindings {
     input_min_len: Option<u64>,
     output_min_len: u64,
     params_declared: bool,
+    scratch_min_len: [Option<u64>; MAX_SCRATCH_BUFFERS],
 }
 
 fn check_bindings(
     module: &Module,
     size_of: &dyn Fn(naga::Handle<naga::Type>) -> u64,
 ) -> Result<Bindings, AbiError> {
-    let mut seen: [Option<String>; 3] = [None, None, None];
+    let mut seen: [Option<String>; BINDING_DECLARATIONS.len()] = Default::default();
     let mut result = Bindings {
         input_min_len: None,
         output_min_len: 0,
         params_declared: false,
+        scratch_min_len: [None; MAX_SCRATCH_BUFFERS],
     };
     let mut output_declared = false;
     for (_, global) in module.global_variables.iter() {
@@ -356,24 +500,23 @@ fn check_bindings(
                 space: format!("{:?} without @binding", global.space),
             });
         };
-        if binding.group != BIND_GROUP || binding.binding > BINDING_PARAMS {
+        let index = binding.binding as usize;
+        if binding.group != BIND_GROUP || index >= seen.len() {
             return Err(AbiError::UnexpectedBinding {
                 name,
                 group: binding.group,
                 binding: binding.binding,
             });
         }
-        let slot = &mut seen[binding.binding as usize];
-        if let Some(first) = slot.take() {
+        if let Some(first) = seen[index].take() {
             return Err(AbiError::DuplicateBinding {
                 binding: binding.binding,
                 first,
                 second: name,
             });
         }
-        *slot = Some(name.clone());
+        seen[index] = Some(name.clone());
 
-        let found = space_name(global.space);
         let size = size_of(global.ty);
         let is_handle = matches!(
             module.types[global.ty].inner,
@@ -381,53 +524,48 @@ fn check_bindings(
                 | TypeInner::Sampler { .. }
                 | TypeInner::AccelerationStructure { .. }
         );
+        let wrong = || AbiError::WrongBindingType {
+            name: name.clone(),
+            binding: binding.binding,
+            expected: BINDING_DECLARATIONS[index],
+            found: space_name(global.space),
+        };
+        let (read_only, writable, uniform) = match global.space {
+            AddressSpace::Storage { access } => (
+                !access.contains(StorageAccess::STORE),
+                access.contains(StorageAccess::STORE),
+                false,
+            ),
+            AddressSpace::Uniform if !is_handle => (false, false, true),
+            _ => (false, false, false),
+        };
         match binding.binding {
-            BINDING_INPUT => match global.space {
-                AddressSpace::Storage { access } if !access.contains(StorageAccess::STORE) => {
-                    result.input_min_len = Some(size);
+            BINDING_INPUT if read_only => result.input_min_len = Some(size),
+            BINDING_OUTPUT if writable => {
+                output_declared = true;
+                result.output_min_len = size;
+            }
+            BINDING_PARAMS if uniform => {
+                if size > PARAMS_LEN as u64 {
+                    return Err(AbiError::ParamsTooLarge {
+                        size,
+                        max: PARAMS_LEN as u64,
+                    });
                 }
-                _ => {
-                    return Err(AbiError::WrongBindingType {
-                        name,
-                        binding: BINDING_INPUT,
-                        expected: BINDING_DECLARATIONS[BINDING_INPUT as usize],
-                        found,
-                    })
+                result.params_declared = true;
+            }
+            BINDING_PASS if uniform => {
+                if size > PASS_INFO_LEN as u64 {
+                    return Err(AbiError::PassInfoTooLarge {
+                        size,
+                        max: PASS_INFO_LEN as u64,
+                    });
                 }
-            },
-            BINDING_OUTPUT => match global.space {
-                AddressSpace::Storage { access } if access.contains(StorageAccess::STORE) => {
-                    output_declared = true;
-                    result.output_min_len = size;
-                }
-                _ => {
-                    return Err(AbiError::WrongBindingType {
-                        name,
-                        binding: BINDING_OUTPUT,
-                        expected: BINDING_DECLARATIONS[BINDING_OUTPUT as usize],
-                        found,
-                    })
-                }
-            },
-            _ => match global.space {
-                AddressSpace::Uniform if !is_handle => {
-                    if size > PARAMS_LEN as u64 {
-                        return Err(AbiError::ParamsTooLarge {
-                            size,
-                            max: PARAMS_LEN as u64,
-                        });
-                    }
-                    result.params_declared = true;
-                }
-                _ => {
-                    return Err(AbiError::WrongBindingType {
-                        name,
-                        binding: BINDING_PARAMS,
-                        expected: BINDING_DECLARATIONS[BINDING_PARAMS as usize],
-                        found,
-                    })
-                }
-            },
+            }
+            b if b >= BINDING_SCRATCH && writable => {
+                result.scratch_min_len[(b - BINDING_SCRATCH) as usize] = Some(size);
+            }
+            _ => return Err(wrong()),
         }
     }
     if !output_declared {

@@ -23,6 +23,7 @@ fn job(wgsl: &str) -> JobDescriptor {
         input: vec![0; 64],
         output_len: 64,
         params: [0; PARAMS_LEN],
+        ..Default::default()
     }
 }
 
@@ -229,13 +230,26 @@ fn overrides_unsupported() {
 fn unexpected_binding() {
     assert_eq!(
         shader(&with(
-            "@group(0) @binding(3) var<storage, read> extra: array<u32>;",
+            "@group(0) @binding(8) var<storage, read> extra: array<u32>;",
             ""
         )),
         Err(AbiError::UnexpectedBinding {
             name: "extra".into(),
             group: 0,
-            binding: 3
+            binding: 8
+        })
+    );
+    // Binding 3 is the pass block (a uniform), 4…7 the scratch buffers (read_write).
+    assert_eq!(
+        shader(&with(
+            "@group(0) @binding(3) var<storage, read> extra: array<u32>;",
+            ""
+        )),
+        Err(AbiError::WrongBindingType {
+            name: "extra".into(),
+            binding: 3,
+            expected: "var<uniform>",
+            found: "var<storage, read>".into(),
         })
     );
     assert_eq!(
@@ -526,4 +540,145 @@ fn errors_round_trip_through_serde() {
     let forged =
         r#"{"WrongBindingType":{"name":"x","binding":0,"expected":"var<private>","found":"y"}}"#;
     assert!(serde_json::from_str::<AbiError>(forged).is_err());
+}
+
+// --- ABI v2: manifests ---
+
+const MULTI: &str = r#"
+struct PassInfo { index: u32, iteration: u32, repeat: u32, passes: u32, args: vec4<u32> }
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@group(0) @binding(3) var<uniform> pass_info: PassInfo;
+@group(0) @binding(4) var<storage, read_write> acc: array<u32, 16>;
+@compute @workgroup_size(16)
+fn step(@builtin(global_invocation_id) id: vec3<u32>) { acc[id.x] += pass_info.iteration + pass_info.args.x; }
+@compute @workgroup_size(16)
+fn finish(@builtin(global_invocation_id) id: vec3<u32>) { output[id.x] = acc[id.x]; }
+"#;
+
+fn multi(scratch: Vec<u64>, passes: Vec<crate::Pass>) -> JobDescriptor {
+    crate::Manifest::new(MULTI, scratch, passes).into_job(Vec::new(), 64, [0; PARAMS_LEN])
+}
+
+fn two_passes() -> Vec<crate::Pass> {
+    vec![
+        crate::Pass::new("step", [1, 1, 1]).repeat(10),
+        crate::Pass::new("finish", [1, 1, 1]),
+    ]
+}
+
+#[test]
+fn a_manifest_validates_every_entry_point_and_its_scratch() {
+    let info = check(&multi(vec![64], two_passes())).unwrap();
+    assert_eq!(info.scratch_min_len, [Some(64), None, None, None]);
+    assert_eq!(info.determinism, DeterminismClass::Exact);
+
+    let mut passes = two_passes();
+    passes[1].entry_point = "nope".into();
+    assert!(matches!(
+        check(&multi(vec![64], passes)),
+        Err(AbiError::EntryPointNotFound { .. })
+    ));
+    assert_eq!(
+        check(&multi(vec![], two_passes())),
+        Err(AbiError::ScratchMissing {
+            index: 0,
+            binding: 4,
+            available: 0
+        })
+    );
+    assert_eq!(
+        check(&multi(vec![32], two_passes())),
+        Err(AbiError::ScratchTooShort {
+            index: 0,
+            len: 32,
+            min: 64
+        })
+    );
+    assert_eq!(
+        check(&multi(vec![64, 6], two_passes())),
+        Err(AbiError::ScratchInvalid { index: 1, len: 6 })
+    );
+    assert!(matches!(
+        check(&multi(vec![64; 5], two_passes())),
+        Err(AbiError::TooManyScratchBuffers { count: 5, .. })
+    ));
+}
+
+#[test]
+fn a_manifests_whole_job_limits_are_checked_before_claiming() {
+    let mut passes = two_passes();
+    passes[0].repeat = 0;
+    let err = check(&multi(vec![64], passes)).unwrap_err();
+    assert_eq!(err.to_string(), "pass 0 (`step`): a pass's repeat count must be at least 1");
+
+    let mut passes = two_passes();
+    passes[1].workgroups = [1, 0, 1];
+    assert!(matches!(
+        check(&multi(vec![64], passes)),
+        Err(AbiError::InPass { pass: 1, .. })
+    ));
+
+    let mut passes = two_passes();
+    passes[0].repeat = 20_000;
+    let err = check(&multi(vec![64], passes)).unwrap_err();
+    assert_eq!(
+        err,
+        AbiError::TooManyDispatches {
+            count: 20_001,
+            max: crate::MAX_DISPATCHES,
+            source_of_limit: LimitSource::Abi
+        }
+    );
+
+    // The provider's caps: dispatches, workgroups summed over every dispatch, memory.
+    let caps = Caps {
+        max_dispatches: 8,
+        ..Caps::default()
+    };
+    let err = validate_job(&multi(vec![64], two_passes()), &Limits::default(), &caps).unwrap_err();
+    assert_eq!(err.limit_source(), Some(LimitSource::Provider));
+    let caps = Caps {
+        max_total_workgroups: 10,
+        ..Caps::default()
+    };
+    assert_eq!(
+        validate_job(&multi(vec![64], two_passes()), &Limits::default(), &caps),
+        Err(AbiError::TooManyWorkgroups {
+            total: 11,
+            max: 10,
+            source_of_limit: LimitSource::Provider
+        })
+    );
+    let caps = Caps {
+        max_job_memory: 100,
+        ..Caps::default()
+    };
+    assert_eq!(
+        validate_job(&multi(vec![64], two_passes()), &Limits::default(), &caps),
+        Err(AbiError::JobMemoryTooLarge {
+            bytes: 4 + 64 + 64,
+            max: 100,
+            source_of_limit: LimitSource::Provider
+        })
+    );
+}
+
+#[test]
+fn too_many_passes_are_refused() {
+    let passes = vec![crate::Pass::new("finish", [1, 1, 1]); crate::MAX_PASSES + 1];
+    assert!(matches!(
+        check(&multi(vec![64], passes)),
+        Err(AbiError::TooManyPasses { .. })
+    ));
+}
+
+#[test]
+fn a_pass_block_larger_than_32_bytes_is_refused() {
+    let wgsl = format!(
+        "{OUT}struct Big {{ a: array<vec4<u32>, 3> }}\n@group(0) @binding(3) var<uniform> big: Big;\n@compute @workgroup_size(1) fn main() {{ output[0] = big.a[0].x; }}"
+    );
+    assert_eq!(
+        shader(&wgsl),
+        Err(AbiError::PassInfoTooLarge { size: 48, max: 32 })
+    );
 }
