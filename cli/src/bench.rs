@@ -168,7 +168,7 @@ pub async fn pickup(options: PickupOptions, target: Target) -> Result<()> {
     let job = small_job()?;
     let store = client.store().context("no blob store")?;
     let uris = (
-        store.put(&job.descriptor.wgsl).await?,
+        store.put(&job.descriptor.shader_blob()).await?,
         store.put(&job.descriptor.input).await?,
     );
     // Warm-up: the daemon's worker and caches.

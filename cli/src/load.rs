@@ -773,7 +773,7 @@ pub async fn run(o: LoadOptions) -> Result<()> {
     let store = clients[0].store().context("no blob store")?;
     let (sample, _) = honest_job(0)?;
     let honest_uris = (
-        store.put(&sample.descriptor.wgsl).await?,
+        store.put(&sample.descriptor.shader_blob()).await?,
         store.put(&sample.descriptor.input).await?,
     );
     let loop_uri = store.put(LOOP_WGSL).await?;

@@ -308,7 +308,7 @@ impl Client {
         let store = self.store().ok_or_else(|| {
             SdkError::Config("no blob store configured: set ClientConfig::store".into())
         })?;
-        let shader_uri = store.put(&job.descriptor.wgsl).await?;
+        let shader_uri = store.put(&job.descriptor.shader_blob()).await?;
         let input_uri = if job.descriptor.input.is_empty() {
             String::new()
         } else {

@@ -26,7 +26,9 @@
 
 use std::time::Duration;
 
-use compute_market_job::{validate_job, Caps, DeterminismClass, JobDescriptor, Limits, ShaderInfo};
+use compute_market_job::{
+    validate_job, Caps, DeterminismClass, JobDescriptor, Limits, Manifest, Pass, ShaderInfo,
+};
 
 use crate::error::{Result, SdkError};
 use crate::types::{
@@ -63,15 +65,32 @@ impl JobSpec {
     }
 
     /// A builder holding everything the job ABI describes (shader, entry point, input, params,
-    /// output length, workgroups); add the reward and replicas.
+    /// output length, workgroups, and a multi-pass job's passes and scratch buffers); add the
+    /// reward and replicas.
     pub fn from_descriptor(job: &JobDescriptor) -> JobSpecBuilder {
-        JobSpecBuilder::default()
+        let builder = JobSpecBuilder::default()
             .shader_wgsl(&job.wgsl)
             .entry_point(&job.entry_point)
             .input(job.input.clone())
             .params(job.params)
             .output_len(job.output_len)
-            .workgroups(job.workgroups)
+            .workgroups(job.workgroups);
+        if job.is_manifest() {
+            builder
+                .passes(job.passes.clone())
+                .scratch(job.scratch.clone())
+        } else {
+            builder
+        }
+    }
+
+    /// A builder for a multi-pass job (job ABI v2): the manifest's module, passes and scratch
+    /// buffers; add the input, output length, params, reward and replicas.
+    pub fn from_manifest(manifest: Manifest) -> JobSpecBuilder {
+        JobSpecBuilder::default()
+            .shader_wgsl(manifest.wgsl.as_bytes())
+            .passes(manifest.passes)
+            .scratch(manifest.scratch)
     }
 }
 
@@ -84,6 +103,8 @@ pub struct JobSpecBuilder {
     params: [u8; PARAMS_LEN],
     output_len: Option<u64>,
     workgroups: [u32; 3],
+    passes: Vec<Pass>,
+    scratch: Vec<u64>,
     reward: Option<u64>,
     replicas: u8,
     quorum: u8,
@@ -102,6 +123,8 @@ impl Default for JobSpecBuilder {
             params: [0; PARAMS_LEN],
             output_len: None,
             workgroups: [1, 1, 1],
+            passes: Vec::new(),
+            scratch: Vec::new(),
             reward: None,
             replicas: 1,
             quorum: 1,
@@ -142,6 +165,17 @@ impl JobSpecBuilder {
     /// Workgroup counts of the dispatch.
     pub fn workgroups(mut self, workgroups: [u32; 3]) -> Self {
         self.workgroups = workgroups;
+        self
+    }
+    /// Multi-pass job (ABI v2): the passes, run in order. The first pass's entry point and
+    /// workgroups replace [`Self::entry_point`] and [`Self::workgroups`] (they go on chain).
+    pub fn passes(mut self, passes: Vec<Pass>) -> Self {
+        self.passes = passes;
+        self
+    }
+    /// Multi-pass job (ABI v2): sizes of the scratch buffers at bindings 4…7, in bytes.
+    pub fn scratch(mut self, sizes: Vec<u64>) -> Self {
+        self.scratch = sizes;
         self
     }
     /// Reward per agreeing replica, in base units of the market's mint.
@@ -239,13 +273,24 @@ impl JobSpecBuilder {
                 ));
             }
         }
+        if self.passes.is_empty() && !self.scratch.is_empty() {
+            return Err(SdkError::InvalidJob(
+                "scratch buffers belong to a multi-pass job: add passes".into(),
+            ));
+        }
+        let (entry_point, workgroups) = match self.passes.first() {
+            Some(first) => (first.entry_point.clone(), first.workgroups),
+            None => (self.entry_point, self.workgroups),
+        };
         let descriptor = JobDescriptor {
             wgsl,
-            entry_point: self.entry_point,
-            workgroups: self.workgroups,
+            entry_point,
+            workgroups,
             input: self.input,
             output_len,
             params: self.params,
+            passes: self.passes,
+            scratch: self.scratch,
         };
         let info = validate_job(&descriptor, &self.limits, &Caps::default())?;
         let warnings = Vec::new();
@@ -358,7 +403,7 @@ impl ValidatedJob {
             job_id,
             spec: OnChainSpec {
                 min_capabilities: self.min_capabilities,
-                shader_hash: compute_market_job::sha256(&self.descriptor.wgsl),
+                shader_hash: compute_market_job::sha256(&self.descriptor.shader_blob()),
                 input_hash: compute_market_job::sha256(&self.descriptor.input),
                 input_len: to_u32("input length", self.descriptor.input.len() as u64)?,
                 output_len: to_u32("output length", self.descriptor.output_len)?,

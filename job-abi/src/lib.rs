@@ -113,15 +113,15 @@ mod validate;
 
 pub use abi::{
     Caps, JobDescriptor, LimitSource, Limits, ABI_VERSION, BINDING_INPUT, BINDING_OUTPUT,
-    BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_OUTPUT_LEN,
-    MAX_JOB_MEMORY, MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
+    BINDING_PARAMS, BIND_GROUP, MAX_ENTRY_POINT_LEN, MAX_INPUT_LEN, MAX_JOB_MEMORY, MAX_OUTPUT_LEN,
+    MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
 };
+pub use error::{AbiError, Location};
+pub use hash::{result_hash, sha256, shader_id, RESULT_HASH_DOMAIN, SHADER_ID_DOMAIN};
 pub use manifest::{
     is_manifest, Manifest, Pass, PassInfo, BINDING_PASS, BINDING_SCRATCH, MANIFEST_ABI,
     MAX_DISPATCHES, MAX_MANIFEST_LEN, MAX_PASSES, MAX_SCRATCH_BUFFERS, PASS_INFO_LEN,
 };
-pub use error::{AbiError, Location};
-pub use hash::{result_hash, sha256, shader_id, RESULT_HASH_DOMAIN, SHADER_ID_DOMAIN};
 pub use validate::{
     check_dispatch, validate_job, validate_module, validate_shader, DeterminismClass, ShaderInfo,
 };

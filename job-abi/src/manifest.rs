@@ -127,8 +127,8 @@ impl PassInfo {
             self.args[2],
             self.args[3],
         ];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
-            chunk.copy_from_slice(&word.to_le_bytes());
+        for (chunk, word) in out.as_chunks_mut::<4>().0.iter_mut().zip(words) {
+            *chunk = word.to_le_bytes();
         }
         out
     }
@@ -355,8 +355,8 @@ mod tests {
     #[test]
     fn a_manifest_must_agree_with_the_chains_first_pass() {
         let blob = manifest().to_blob();
-        let err = JobDescriptor::from_shader_blob(blob, "b", [1, 1, 1], vec![], 4, [0; 32])
-            .unwrap_err();
+        let err =
+            JobDescriptor::from_shader_blob(blob, "b", [1, 1, 1], vec![], 4, [0; 32]).unwrap_err();
         assert!(matches!(err, AbiError::ManifestMismatch { .. }), "{err}");
     }
 

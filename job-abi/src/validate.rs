@@ -422,7 +422,11 @@ fn check_buffers(
     Ok(())
 }
 
-fn check_scratch(job: &JobDescriptor, info: &ShaderInfo, device_binding: u64) -> Result<(), AbiError> {
+fn check_scratch(
+    job: &JobDescriptor,
+    info: &ShaderInfo,
+    device_binding: u64,
+) -> Result<(), AbiError> {
     if job.scratch.len() > MAX_SCRATCH_BUFFERS {
         return Err(AbiError::TooManyScratchBuffers {
             count: job.scratch.len(),

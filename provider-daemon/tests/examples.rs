@@ -152,6 +152,7 @@ fn integer_edge_cases_follow_wgsl() {
         input: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
         output_len: 24,
         params: [0; compute_market_job::PARAMS_LEN],
+        ..Default::default()
     };
     let out = run_twice(&job);
     let got: Vec<i32> = bytes_to_words(&out.output)

@@ -130,6 +130,7 @@ fn a_job_that_cannot_start_in_time_is_refused_as_busy() {
         input: Vec::new(),
         output_len: 64,
         params: [0; 32],
+        ..Default::default()
     };
     let busy = {
         let fleet = fleet.clone();

@@ -22,6 +22,7 @@ fn job(wgsl: impl Into<Vec<u8>>) -> JobDescriptor {
         input: vec![0; 64],
         output_len: 64,
         params: [0; PARAMS_LEN],
+        ..Default::default()
     }
 }
 

@@ -224,5 +224,6 @@ fn runaway() -> compute_market_job::JobDescriptor {
         input: Vec::new(),
         output_len: 64,
         params: [0; compute_market_job::PARAMS_LEN],
+        ..Default::default()
     }
 }

@@ -609,7 +609,10 @@ fn a_manifests_whole_job_limits_are_checked_before_claiming() {
     let mut passes = two_passes();
     passes[0].repeat = 0;
     let err = check(&multi(vec![64], passes)).unwrap_err();
-    assert_eq!(err.to_string(), "pass 0 (`step`): a pass's repeat count must be at least 1");
+    assert_eq!(
+        err.to_string(),
+        "pass 0 (`step`): a pass's repeat count must be at least 1"
+    );
 
     let mut passes = two_passes();
     passes[1].workgroups = [1, 0, 1];

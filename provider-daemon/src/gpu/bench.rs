@@ -137,6 +137,7 @@ pub fn self_test(exec: &mut Executor) -> Result<SelfTest, BenchError> {
         input: Vec::new(),
         output_len: 8,
         params: [0; compute_market_job::PARAMS_LEN],
+        ..Default::default()
     };
     probe.params[..4].copy_from_slice(&LOOP_PROBE_ITERATIONS.to_le_bytes());
     let counted = bytes_to_words(&exec.run(&probe)?.output);

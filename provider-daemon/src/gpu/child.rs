@@ -77,15 +77,22 @@ fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        let job = protocol::decode_job(frame)
+        let (job, profile) = protocol::decode_job(frame)
             .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
+        let run = |executor: &mut Executor| {
+            if profile {
+                executor.run_profiled(&job)
+            } else {
+                executor.run(&job)
+            }
+        };
         #[cfg(feature = "fault-injection")]
         let result = match fault::device_lost(&job) {
             Some(lost) => Err(lost),
-            None => executor.run(&job),
+            None => run(&mut executor),
         };
         #[cfg(not(feature = "fault-injection"))]
-        let result = executor.run(&job);
+        let result = run(&mut executor);
         let lost = matches!(result, Err(DeviceError::DeviceLost { .. }));
         let (header, bulk) = protocol::encode_result(&result);
         protocol::write_frame(&mut output, &header, bulk)?;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use compute_market_job::{
     check_dispatch, shader_id, validate_shader, AbiError, Caps, DeterminismClass, JobDescriptor,
-    Location, ShaderInfo, BINDING_INPUT, BINDING_OUTPUT, BINDING_PARAMS, PARAMS_LEN,
+    Location, Pass, PassInfo, ShaderInfo, BINDING_INPUT, BINDING_OUTPUT, BINDING_PARAMS,
+    BINDING_PASS, BINDING_SCRATCH, MAX_SCRATCH_BUFFERS, PARAMS_LEN, PASS_INFO_LEN,
 };
 
 use super::context::GpuContext;
@@ -56,7 +57,7 @@ pub struct DeviceTimings {
     pub compile: Duration,
     /// Buffer creation and upload of input and params.
     pub upload: Duration,
-    /// The dispatch, from submit until the GPU finished.
+    /// Every pass's dispatches, from submit until the GPU finished.
     pub dispatch: Duration,
     /// Copy to a mappable buffer, map and copy out.
     pub readback: Duration,
@@ -73,6 +74,9 @@ pub struct DeviceRun {
     pub determinism: DeterminismClass,
     /// Phase timings.
     pub timings: DeviceTimings,
+    /// Each pass's time on the device, when the run was profiled ([`Executor::run_profiled`]);
+    /// empty otherwise.
+    pub pass_times: Vec<Duration>,
 }
 
 struct CachedPipeline {
@@ -94,36 +98,48 @@ pub struct Executor {
 impl Executor {
     /// Builds the ABI's fixed bind group layout on `ctx`.
     pub fn new(ctx: GpuContext, caps: Caps) -> Self {
-        let buffer = |binding, ty| wgpu::BindGroupLayoutEntry {
+        let buffer = |binding, ty, has_dynamic_offset| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
                 ty,
-                has_dynamic_offset: false,
+                has_dynamic_offset,
                 min_binding_size: None,
             },
             count: None,
         };
+        let mut entries = vec![
+            buffer(
+                BINDING_INPUT,
+                wgpu::BufferBindingType::Storage { read_only: true },
+                false,
+            ),
+            buffer(
+                BINDING_OUTPUT,
+                wgpu::BufferBindingType::Storage { read_only: false },
+                false,
+            ),
+            buffer(BINDING_PARAMS, wgpu::BufferBindingType::Uniform, false),
+            // One pass block per dispatch, all in one buffer: a dynamic offset selects it.
+            buffer(BINDING_PASS, wgpu::BufferBindingType::Uniform, true),
+        ];
+        for i in 0..MAX_SCRATCH_BUFFERS as u32 {
+            entries.push(buffer(
+                BINDING_SCRATCH + i,
+                wgpu::BufferBindingType::Storage { read_only: false },
+                false,
+            ));
+        }
         let bind_group_layout =
             ctx.device
                 .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some("job ABI v1"),
-                    entries: &[
-                        buffer(
-                            BINDING_INPUT,
-                            wgpu::BufferBindingType::Storage { read_only: true },
-                        ),
-                        buffer(
-                            BINDING_OUTPUT,
-                            wgpu::BufferBindingType::Storage { read_only: false },
-                        ),
-                        buffer(BINDING_PARAMS, wgpu::BufferBindingType::Uniform),
-                    ],
+                    label: Some("job ABI v2"),
+                    entries: &entries,
                 });
         let pipeline_layout = ctx
             .device
             .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("job ABI v1"),
+                label: Some("job ABI v2"),
                 bind_group_layouts: &[Some(&bind_group_layout)],
                 immediate_size: 0,
             });
@@ -152,65 +168,110 @@ impl Executor {
         self.cache.len()
     }
 
-    /// Validates (or finds the cached validation of) the shader, checks the dispatch, then
-    /// uploads, dispatches and reads back. Blocks until the GPU is done.
+    /// Validates (or finds the cached validation of) every entry point the job's passes use,
+    /// checks the dispatches and sizes, then uploads, runs every pass in one submission and
+    /// reads back. Blocks until the GPU is done.
     pub fn run(&mut self, job: &JobDescriptor) -> Result<DeviceRun, DeviceError> {
-        let mut timings = DeviceTimings::default();
-        let key = shader_id(&job.wgsl, &job.entry_point);
-        self.clock += 1;
-        let limits = self.ctx.abi_limits();
+        self.run_with(job, false)
+    }
 
-        if let Some(cached) = self.cache.get_mut(&key) {
-            cached.last_used = self.clock;
-            timings.pipeline_cached = true;
-        } else {
-            let started = Instant::now();
-            let info = validate_shader(&job.wgsl, &job.entry_point, &limits, &self.caps)?;
-            timings.validate = started.elapsed();
-            let started = Instant::now();
-            let pipeline = self.compile(job)?;
-            timings.compile = started.elapsed();
-            if self.cache.len() >= PIPELINE_CACHE_CAPACITY {
-                if let Some(oldest) = self
-                    .cache
-                    .iter()
-                    .min_by_key(|(_, c)| c.last_used)
-                    .map(|(k, _)| *k)
-                {
-                    self.cache.remove(&oldest);
-                }
-            }
-            self.cache.insert(
-                key,
-                CachedPipeline {
-                    pipeline,
-                    info,
-                    last_used: self.clock,
-                },
-            );
+    /// [`Executor::run`], submitting and timing each pass on its own ([`DeviceRun::pass_times`]):
+    /// for a job author's local runs, not for providers (more submissions, more waiting).
+    pub fn run_profiled(&mut self, job: &JobDescriptor) -> Result<DeviceRun, DeviceError> {
+        self.run_with(job, true)
+    }
+
+    fn run_with(&mut self, job: &JobDescriptor, profile: bool) -> Result<DeviceRun, DeviceError> {
+        let mut timings = DeviceTimings::default();
+        let limits = self.ctx.abi_limits();
+        let passes = job.effective_passes();
+        let mut pipelines = Vec::with_capacity(passes.len());
+        let mut info: Option<ShaderInfo> = None;
+        timings.pipeline_cached = true;
+        for entry_point in job.entry_points() {
+            let (pipeline, entry_info) = self.pipeline(job, &entry_point, &mut timings)?;
+            info.get_or_insert(entry_info);
+            pipelines.push((entry_point, pipeline));
         }
-        let Some(cached) = self.cache.get(&key) else {
+        let Some(info) = info else {
             return Err(DeviceError::Gpu {
                 phase: "compile",
-                message: "pipeline cache lost its entry".into(),
+                message: "the job has no passes".into(),
             });
         };
         let started = Instant::now();
-        check_dispatch(job, &cached.info, &limits, &self.caps)?;
+        check_dispatch(job, &info, &limits, &self.caps)?;
         timings.validate += started.elapsed();
-        let determinism = cached.info.determinism;
-        let pipeline = cached.pipeline.clone();
-
-        let output = self.dispatch(job, &pipeline, &mut timings)?;
+        let ordered = passes
+            .iter()
+            .map(|pass| {
+                let (_, pipeline) = pipelines
+                    .iter()
+                    .find(|(name, _)| *name == pass.entry_point)
+                    .ok_or_else(|| DeviceError::Gpu {
+                        phase: "compile",
+                        message: format!("no pipeline for `{}`", pass.entry_point),
+                    })?;
+                Ok((pass, pipeline.clone()))
+            })
+            .collect::<Result<Vec<_>, DeviceError>>()?;
+        let (output, pass_times) = self.dispatch(job, &ordered, profile, &mut timings)?;
         Ok(DeviceRun {
             output,
-            determinism,
+            determinism: info.determinism,
             timings,
+            pass_times,
         })
     }
 
-    fn compile(&self, job: &JobDescriptor) -> Result<wgpu::ComputePipeline, DeviceError> {
-        let source = std::str::from_utf8(&job.wgsl).map_err(|e| AbiError::SourceNotUtf8 {
+    /// The pipeline of one entry point, from the cache or validated and compiled now.
+    fn pipeline(
+        &mut self,
+        job: &JobDescriptor,
+        entry_point: &str,
+        timings: &mut DeviceTimings,
+    ) -> Result<(wgpu::ComputePipeline, ShaderInfo), DeviceError> {
+        let key = shader_id(&job.wgsl, entry_point);
+        self.clock += 1;
+        if let Some(cached) = self.cache.get_mut(&key) {
+            cached.last_used = self.clock;
+            return Ok((cached.pipeline.clone(), cached.info.clone()));
+        }
+        timings.pipeline_cached = false;
+        let limits = self.ctx.abi_limits();
+        let started = Instant::now();
+        let info = validate_shader(&job.wgsl, entry_point, &limits, &self.caps)?;
+        timings.validate += started.elapsed();
+        let started = Instant::now();
+        let pipeline = self.compile(&job.wgsl, entry_point)?;
+        timings.compile += started.elapsed();
+        if self.cache.len() >= PIPELINE_CACHE_CAPACITY {
+            if let Some(oldest) = self
+                .cache
+                .iter()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(k, _)| *k)
+            {
+                self.cache.remove(&oldest);
+            }
+        }
+        self.cache.insert(
+            key,
+            CachedPipeline {
+                pipeline: pipeline.clone(),
+                info: info.clone(),
+                last_used: self.clock,
+            },
+        );
+        Ok((pipeline, info))
+    }
+
+    fn compile(
+        &self,
+        wgsl: &[u8],
+        entry_point: &str,
+    ) -> Result<wgpu::ComputePipeline, DeviceError> {
+        let source = std::str::from_utf8(wgsl).map_err(|e| AbiError::SourceNotUtf8 {
             valid_up_to: e.valid_up_to(),
         })?;
         let device = &self.ctx.device;
@@ -225,7 +286,7 @@ impl Executor {
             label: Some("job"),
             layout: Some(&self.pipeline_layout),
             module: &module,
-            entry_point: Some(&job.entry_point),
+            entry_point: Some(entry_point),
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             cache: None,
         });
@@ -253,98 +314,198 @@ impl Executor {
     fn dispatch(
         &self,
         job: &JobDescriptor,
-        pipeline: &wgpu::ComputePipeline,
+        passes: &[(&Pass, wgpu::ComputePipeline)],
+        profile: bool,
         timings: &mut DeviceTimings,
-    ) -> Result<Vec<u8>, DeviceError> {
-        let device = &self.ctx.device;
-        let queue = &self.ctx.queue;
-
-        // Upload.
+    ) -> Result<(Vec<u8>, Vec<Duration>), DeviceError> {
         let started = Instant::now();
-        let scopes = Scopes::push(device);
-        // WebGPU cannot bind an empty buffer: an empty input is one zero word (see the ABI).
-        let input_size = (job.input.len() as u64).max(4);
-        let input = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("job input"),
-            size: input_size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        // wgpu zero-initialises new buffers, as WebGPU requires.
-        let output = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("job output"),
-            size: job.output_len,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("job params"),
-            size: PARAMS_LEN as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("job readback"),
-            size: job.output_len,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        if !job.input.is_empty() {
-            queue.write_buffer(&input, 0, &job.input);
-        }
-        queue.write_buffer(&params, 0, &job.params);
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("job"),
-            layout: &self.bind_group_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: BINDING_INPUT,
-                    resource: input.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: BINDING_OUTPUT,
-                    resource: output.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: BINDING_PARAMS,
-                    resource: params.as_entire_binding(),
-                },
-            ],
-        });
-        let index = queue.submit([]);
+        let scopes = Scopes::push(&self.ctx.device);
+        let buffers = self.upload(job, passes)?;
+        let index = self.ctx.queue.submit([]);
         self.wait(index, "upload")?;
         scopes.pop("upload")?;
         timings.upload = started.elapsed();
 
-        // Dispatch.
         let started = Instant::now();
-        let scopes = Scopes::push(device);
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("job dispatch"),
-        });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("job"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            let [x, y, z] = job.workgroups;
-            pass.dispatch_workgroups(x, y, z);
+        let mut pass_times = Vec::new();
+        let mut slot = 0u64;
+        let groups: Vec<&[(&Pass, wgpu::ComputePipeline)]> = if profile {
+            passes.chunks(1).collect()
+        } else {
+            vec![passes]
+        };
+        for group in groups {
+            let pass_started = Instant::now();
+            let scopes = Scopes::push(&self.ctx.device);
+            let mut encoder =
+                self.ctx
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("job passes"),
+                    });
+            for (pass, pipeline) in group {
+                let mut compute = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(&pass.entry_point),
+                    timestamp_writes: None,
+                });
+                compute.set_pipeline(pipeline);
+                let [x, y, z] = pass.workgroups;
+                for _ in 0..pass.repeat {
+                    let offset = u32::try_from(slot * buffers.pass_stride).map_err(|_| {
+                        DeviceError::Gpu {
+                            phase: "dispatch",
+                            message: "the pass blocks do not fit a 32-bit offset".into(),
+                        }
+                    })?;
+                    compute.set_bind_group(0, &buffers.bind_group, &[offset]);
+                    compute.dispatch_workgroups(x, y, z);
+                    slot += 1;
+                }
+            }
+            let index = self.ctx.queue.submit([encoder.finish()]);
+            self.wait(index, "dispatch")?;
+            scopes.pop("dispatch")?;
+            if profile {
+                pass_times.push(pass_started.elapsed());
+            }
         }
-        let index = queue.submit([encoder.finish()]);
-        self.wait(index, "dispatch")?;
-        scopes.pop("dispatch")?;
         timings.dispatch = started.elapsed();
 
-        // Readback.
         let started = Instant::now();
+        let bytes = self.read_back(&buffers.output, job.output_len)?;
+        timings.readback = started.elapsed();
+        Ok((bytes, pass_times))
+    }
+
+    /// Creates and fills the job's buffers: input, output, params, one pass block per
+    /// dispatch, and the scratch buffers (a 4-byte stand-in where the job has fewer).
+    fn upload(
+        &self,
+        job: &JobDescriptor,
+        passes: &[(&Pass, wgpu::ComputePipeline)],
+    ) -> Result<JobBuffers, DeviceError> {
+        let device = &self.ctx.device;
+        let queue = &self.ctx.queue;
+        let storage = |label: &str, size: u64, usage: wgpu::BufferUsages| {
+            // wgpu zero-initialises new buffers, as WebGPU requires.
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let copy_dst = wgpu::BufferUsages::COPY_DST;
+        // WebGPU cannot bind an empty buffer: an empty input is one zero word (see the ABI).
+        let input = storage(
+            "job input",
+            (job.input.len() as u64).max(4),
+            wgpu::BufferUsages::STORAGE | copy_dst,
+        );
+        let output = storage(
+            "job output",
+            job.output_len,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let params = storage(
+            "job params",
+            PARAMS_LEN as u64,
+            wgpu::BufferUsages::UNIFORM | copy_dst,
+        );
+        let pass_stride = u64::from(
+            self.ctx
+                .limits
+                .min_uniform_buffer_offset_alignment
+                .max(PASS_INFO_LEN as u32),
+        );
+        let total: u64 = passes.iter().map(|(p, _)| u64::from(p.repeat)).sum();
+        let mut blocks = vec![0u8; usize::try_from(total * pass_stride).unwrap_or(usize::MAX)];
+        let mut slot = 0usize;
+        for (index, (pass, _)) in passes.iter().enumerate() {
+            for iteration in 0..pass.repeat {
+                let info = PassInfo {
+                    index: index as u32,
+                    iteration,
+                    repeat: pass.repeat,
+                    passes: passes.len() as u32,
+                    args: pass.args,
+                };
+                let at = slot * pass_stride as usize;
+                blocks[at..at + PASS_INFO_LEN].copy_from_slice(&info.to_bytes());
+                slot += 1;
+            }
+        }
+        let pass_blocks = storage(
+            "job pass blocks",
+            blocks.len() as u64,
+            wgpu::BufferUsages::UNIFORM | copy_dst,
+        );
+        let scratch: Vec<wgpu::Buffer> = (0..MAX_SCRATCH_BUFFERS)
+            .map(|i| {
+                let size = job.scratch.get(i).copied().unwrap_or(4);
+                storage("job scratch", size, wgpu::BufferUsages::STORAGE)
+            })
+            .collect();
+        if !job.input.is_empty() {
+            queue.write_buffer(&input, 0, &job.input);
+        }
+        queue.write_buffer(&params, 0, &job.params);
+        queue.write_buffer(&pass_blocks, 0, &blocks);
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: BINDING_INPUT,
+                resource: input.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: BINDING_OUTPUT,
+                resource: output.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: BINDING_PARAMS,
+                resource: params.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: BINDING_PASS,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &pass_blocks,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(PASS_INFO_LEN as u64),
+                }),
+            },
+        ];
+        for (i, buffer) in scratch.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: BINDING_SCRATCH + i as u32,
+                resource: buffer.as_entire_binding(),
+            });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("job"),
+            layout: &self.bind_group_layout,
+            entries: &entries,
+        });
+        Ok(JobBuffers {
+            output,
+            bind_group,
+            pass_stride,
+        })
+    }
+
+    /// Copies the output to a mappable buffer and out of the device.
+    fn read_back(&self, output: &wgpu::Buffer, len: u64) -> Result<Vec<u8>, DeviceError> {
+        let device = &self.ctx.device;
         let scopes = Scopes::push(device);
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("job readback"),
+            size: len,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("job readback"),
         });
-        encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, job.output_len);
-        let index = queue.submit([encoder.finish()]);
+        encoder.copy_buffer_to_buffer(output, 0, &staging, 0, len);
+        let index = self.ctx.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
             // The receiver lives until `recv` below; a send error cannot happen.
@@ -368,7 +529,6 @@ impl Executor {
             })?
             .to_vec();
         staging.unmap();
-        timings.readback = started.elapsed();
         Ok(bytes)
     }
 
@@ -386,6 +546,14 @@ impl Executor {
             message: e.to_string(),
         })
     }
+}
+
+/// What the passes need of a job's buffers once uploaded (the rest are kept alive by the bind
+/// group).
+struct JobBuffers {
+    output: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    pass_stride: u64,
 }
 
 /// An out-of-memory scope under a validation scope.

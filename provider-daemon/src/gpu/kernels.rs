@@ -60,6 +60,7 @@ fn job(
         input,
         output_len,
         params: params(p),
+        ..Default::default()
     }
 }
 

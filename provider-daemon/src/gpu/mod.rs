@@ -49,6 +49,9 @@ pub struct ExecOutcome {
     pub determinism: DeterminismClass,
     /// Where the time went.
     pub timings: JobTimings,
+    /// Each pass's time on the device, in manifest order, when the run was profiled
+    /// ([`WorkerPool::execute_profiled`]); empty otherwise.
+    pub pass_times: Vec<Duration>,
 }
 
 /// Per-job timings, end to end.

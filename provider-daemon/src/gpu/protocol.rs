@@ -19,7 +19,8 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use compute_market_job::{
-    AbiError, Caps, DeterminismClass, JobDescriptor, Limits, Location, ShaderInfo, PARAMS_LEN,
+    AbiError, Caps, DeterminismClass, JobDescriptor, Limits, Location, Pass, ShaderInfo,
+    MAX_PASSES, MAX_SCRATCH_BUFFERS, PARAMS_LEN,
 };
 
 use super::context::{AdapterSummary, GpuError};
@@ -102,6 +103,12 @@ impl Enc {
             .u64(c.max_output_len)
             .u64(c.max_total_workgroups)
             .u64(c.max_private_memory)
+            .u64(c.max_dispatches)
+            .u64(c.max_job_memory)
+    }
+    fn strs(self, v: &[impl AsRef<str>]) -> Self {
+        v.iter()
+            .fold(self.u32(v.len() as u32), |e, s| e.str(s.as_ref()))
     }
 }
 
@@ -156,7 +163,20 @@ impl<'a> Dec<'a> {
             max_output_len: self.u64()?,
             max_total_workgroups: self.u64()?,
             max_private_memory: self.u64()?,
+            max_dispatches: self.u64()?,
+            max_job_memory: self.u64()?,
         })
+    }
+    /// A count, refused beyond `max` (a corrupt count must not size an allocation).
+    fn count(&mut self, max: usize) -> Result<usize, String> {
+        let n = self.u32()? as usize;
+        if n > max {
+            return Err(format!("count {n} exceeds {max}"));
+        }
+        Ok(n)
+    }
+    fn strs(&mut self, max: usize) -> Result<Vec<String>, String> {
+        (0..self.count(max)?).map(|_| self.string()).collect()
     }
 }
 
@@ -168,28 +188,48 @@ const RESP_FAILED: u8 = 3;
 const RESP_INIT_FAILED: u8 = 4;
 const RESP_VERDICT: u8 = 5;
 
-/// Everything of a job but its input (which follows as the frame's bulk).
-pub(super) fn encode_job_header(job: &JobDescriptor) -> Vec<u8> {
+/// Everything of a job but its input (which follows as the frame's bulk); `profile` asks the
+/// worker to submit and time each pass on its own.
+pub(super) fn encode_job_header(job: &JobDescriptor, profile: bool) -> Vec<u8> {
     let mut enc = Enc(Vec::with_capacity(
         job.wgsl.len() + job.entry_point.len() + 128,
     ));
     enc = enc
         .u8(REQ_EXECUTE)
+        .u8(u8::from(profile))
         .bytes(&job.wgsl)
         .str(&job.entry_point)
         .u32(job.workgroups[0])
         .u32(job.workgroups[1])
         .u32(job.workgroups[2])
         .u64(job.output_len)
-        .bytes(&job.params);
+        .bytes(&job.params)
+        .u32(job.passes.len() as u32);
+    for pass in &job.passes {
+        enc = enc
+            .str(&pass.entry_point)
+            .u32(pass.workgroups[0])
+            .u32(pass.workgroups[1])
+            .u32(pass.workgroups[2])
+            .u32(pass.repeat);
+        for arg in pass.args {
+            enc = enc.u32(arg);
+        }
+    }
+    enc = enc.u32(job.scratch.len() as u32);
+    for &len in &job.scratch {
+        enc = enc.u64(len);
+    }
     enc.0
 }
 
-pub(super) fn decode_job(frame: Vec<u8>) -> Result<JobDescriptor, String> {
+/// A job request: the job, and whether to time each pass.
+pub(super) fn decode_job(frame: Vec<u8>) -> Result<(JobDescriptor, bool), String> {
     let mut d = Dec(&frame);
     if d.u8()? != REQ_EXECUTE {
         return Err("unknown request".into());
     }
+    let profile = d.u8()? != 0;
     let wgsl = d.bytes()?.to_vec();
     let entry_point = d.string()?;
     let workgroups = [d.u32()?, d.u32()?, d.u32()?];
@@ -198,15 +238,33 @@ pub(super) fn decode_job(frame: Vec<u8>) -> Result<JobDescriptor, String> {
         .bytes()?
         .try_into()
         .map_err(|_| "params must be 32 bytes".to_string())?;
+    let passes = (0..d.count(MAX_PASSES)?)
+        .map(|_| {
+            Ok(Pass {
+                entry_point: d.string()?,
+                workgroups: [d.u32()?, d.u32()?, d.u32()?],
+                repeat: d.u32()?,
+                args: [d.u32()?, d.u32()?, d.u32()?, d.u32()?],
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let scratch = (0..d.count(MAX_SCRATCH_BUFFERS)?)
+        .map(|_| d.u64())
+        .collect::<Result<Vec<_>, String>>()?;
     let header_len = frame.len() - d.0.len();
-    Ok(JobDescriptor {
-        wgsl,
-        entry_point,
-        workgroups,
-        input: into_bulk(frame, header_len),
-        output_len,
-        params,
-    })
+    Ok((
+        JobDescriptor {
+            wgsl,
+            entry_point,
+            workgroups,
+            input: into_bulk(frame, header_len),
+            output_len,
+            params,
+            passes,
+            scratch,
+        },
+        profile,
+    ))
 }
 
 /// What kind of failure a worker reported.
@@ -226,6 +284,7 @@ pub(super) enum Response {
         output: Vec<u8>,
         determinism: DeterminismClass,
         timings: DeviceTimings,
+        pass_times: Vec<Duration>,
     },
     Failed {
         kind: FailKind,
@@ -274,7 +333,8 @@ pub(super) fn encode_result(result: &Result<DeviceRun, DeviceError>) -> (Vec<u8>
                 .duration(run.timings.dispatch)
                 .duration(run.timings.readback)
                 .u8(u8::from(run.timings.pipeline_cached))
-                .0;
+                .u32(run.pass_times.len() as u32);
+            let header = run.pass_times.iter().fold(header, |e, &t| e.duration(t)).0;
             (header, &run.output)
         }
         Err(error) => {
@@ -332,11 +392,15 @@ pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
                 readback: d.duration()?,
                 pipeline_cached: d.u8()? != 0,
             };
+            let pass_times = (0..d.count(MAX_PASSES)?)
+                .map(|_| d.duration())
+                .collect::<Result<Vec<_>, String>>()?;
             let header_len = frame.len() - d.0.len();
             Ok(Response::Done {
                 output: into_bulk(frame, header_len),
                 determinism,
                 timings,
+                pass_times,
             })
         }
         RESP_FAILED => {
@@ -365,16 +429,20 @@ pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct ValidateRequest {
     pub wgsl: Vec<u8>,
-    pub entry_point: String,
+    pub entry_points: Vec<String>,
     pub limits: Limits,
     pub caps: Caps,
 }
 
-/// The header of a validation request for `entry_point`; the source follows as the bulk.
-pub(super) fn encode_validate(entry_point: &str, limits: &Limits, caps: &Caps) -> Vec<u8> {
+/// The header of a validation request for `entry_points`; the source follows as the bulk.
+pub(super) fn encode_validate(
+    entry_points: &[impl AsRef<str>],
+    limits: &Limits,
+    caps: &Caps,
+) -> Vec<u8> {
     Enc::default()
         .u8(REQ_VALIDATE)
-        .str(entry_point)
+        .strs(entry_points)
         .limits(limits)
         .caps(caps)
         .0
@@ -385,13 +453,13 @@ pub(super) fn decode_validate(frame: Vec<u8>) -> Result<ValidateRequest, String>
     if d.u8()? != REQ_VALIDATE {
         return Err("not a validation request".into());
     }
-    let entry_point = d.string()?;
+    let entry_points = d.strs(MAX_PASSES)?;
     let limits = d.limits()?;
     let caps = d.caps()?;
     let header_len = frame.len() - d.0.len();
     Ok(ValidateRequest {
         wgsl: into_bulk(frame, header_len),
-        entry_point,
+        entry_points,
         limits,
         caps,
     })
@@ -401,7 +469,8 @@ pub(super) fn encode_verdict(verdict: &Result<ShaderInfo, AbiError>) -> Vec<u8> 
     let enc = Enc::default().u8(RESP_VERDICT);
     match verdict {
         Ok(info) => {
-            enc.u8(0)
+            let enc = enc
+                .u8(0)
                 .u32(info.workgroup_size[0])
                 .u32(info.workgroup_size[1])
                 .u32(info.workgroup_size[2])
@@ -414,7 +483,12 @@ pub(super) fn encode_verdict(verdict: &Result<ShaderInfo, AbiError>) -> Vec<u8> 
                 .u64(info.input_min_len)
                 .u64(info.output_min_len)
                 .u64(info.workgroup_storage_bytes)
-                .u64(info.private_memory_bytes)
+                .u64(info.private_memory_bytes);
+            info.scratch_min_len
+                .iter()
+                .fold(enc, |e, min| {
+                    e.u8(u8::from(min.is_some())).u64(min.unwrap_or(0))
+                })
                 .0
         }
         // The error's JSON cannot fail to encode: its fields are strings and numbers.
@@ -443,6 +517,14 @@ fn decode_verdict(d: &mut Dec<'_>) -> Result<Result<ShaderInfo, AbiError>, Strin
         output_min_len: d.u64()?,
         workgroup_storage_bytes: d.u64()?,
         private_memory_bytes: d.u64()?,
+        scratch_min_len: {
+            let mut mins = [None; MAX_SCRATCH_BUFFERS];
+            for min in &mut mins {
+                let (declared, len) = (d.u8()? != 0, d.u64()?);
+                *min = declared.then_some(len);
+            }
+            mins
+        },
     }))
 }
 
@@ -459,11 +541,26 @@ mod tests {
             input: vec![1, 2, 3, 4],
             output_len: 16,
             params: [7; PARAMS_LEN],
+            ..JobDescriptor::default()
         };
         let mut frame = Vec::new();
-        write_frame(&mut frame, &encode_job_header(&job), &job.input).unwrap();
+        write_frame(&mut frame, &encode_job_header(&job, false), &job.input).unwrap();
         let payload = read_frame(&mut frame.as_slice()).unwrap();
-        assert_eq!(decode_job(payload), Ok(job));
+        assert_eq!(decode_job(payload), Ok((job, false)));
+
+        let multi = compute_market_job::Manifest::new(
+            "fn a() {}",
+            vec![64, 128],
+            vec![
+                Pass::new("a", [3, 2, 1]),
+                Pass::new("b", [1, 1, 1]).repeat(9).args([1, 2, 3, 4]),
+            ],
+        )
+        .into_job(vec![5; 8], 32, [1; PARAMS_LEN]);
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &encode_job_header(&multi, true), &multi.input).unwrap();
+        let payload = read_frame(&mut frame.as_slice()).unwrap();
+        assert_eq!(decode_job(payload), Ok((multi, true)));
     }
 
     #[test]
@@ -476,6 +573,7 @@ mod tests {
                 pipeline_cached: true,
                 ..DeviceTimings::default()
             },
+            pass_times: vec![Duration::from_micros(700), Duration::from_micros(800)],
         });
         let (header, bulk) = encode_result(&run);
         let mut frame = Vec::new();
@@ -485,10 +583,12 @@ mod tests {
             output,
             determinism,
             timings,
+            pass_times,
         } = decoded
         else {
             panic!("{decoded:?}")
         };
+        assert_eq!(pass_times.len(), 2);
         assert_eq!(output, vec![9, 8, 7, 6]);
         assert_eq!(determinism, DeterminismClass::Float);
         assert_eq!(timings.dispatch, Duration::from_micros(1500));
@@ -515,7 +615,7 @@ mod tests {
         let mut frame = Vec::new();
         write_frame(
             &mut frame,
-            &encode_validate("main", &limits, &caps),
+            &encode_validate(&["main", "step"], &limits, &caps),
             b"wgsl",
         )
         .unwrap();
@@ -524,7 +624,7 @@ mod tests {
             request,
             ValidateRequest {
                 wgsl: b"wgsl".to_vec(),
-                entry_point: "main".into(),
+                entry_points: vec!["main".into(), "step".into()],
                 limits,
                 caps
             }
@@ -538,6 +638,7 @@ mod tests {
             output_min_len: 8,
             workgroup_storage_bytes: 16,
             private_memory_bytes: 32,
+            scratch_min_len: [Some(64), None, Some(4), None],
         };
         let rejected = AbiError::Parse {
             message: "expected `)`".into(),

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use compute_market_job::{
-    check_dispatch, shader_id, validate_shader, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
+    check_dispatch, shader_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
 };
 
 use super::error::ExecError;
@@ -68,7 +68,9 @@ impl Validator {
     /// Validates the whole job: its shader (in a child process, or from the cache) and then its
     /// dispatch and sizes. Blocks; call it from `spawn_blocking` in async code.
     pub fn validate(&self, job: &JobDescriptor) -> Result<ShaderInfo, ExecError> {
-        let key = shader_id(&job.wgsl, &job.entry_point);
+        // One verdict per module and list of entry points (a v1 job has one).
+        let entry_points = job.entry_points();
+        let key = shader_id(&job.wgsl, &entry_points.join(","));
         let cached = self
             .cache
             .lock()
@@ -77,7 +79,7 @@ impl Validator {
         let verdict = match cached {
             Some(verdict) => verdict,
             None => {
-                let verdict = self.run_child(&job.wgsl, &job.entry_point)?;
+                let verdict = self.run_child(&job.wgsl, &entry_points)?;
                 self.cache
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -94,7 +96,7 @@ impl Validator {
     fn run_child(
         &self,
         wgsl: &[u8],
-        entry_point: &str,
+        entry_points: &[String],
     ) -> Result<Result<ShaderInfo, AbiError>, ExecError> {
         let start_error = |e: io::Error| ExecError::WorkerStart {
             message: format!(
@@ -127,7 +129,7 @@ impl Validator {
             let _ = child.wait();
             return Err(start_error(e));
         }
-        let header = protocol::encode_validate(entry_point, &self.limits, &self.caps);
+        let header = protocol::encode_validate(entry_points, &self.limits, &self.caps);
         // A write error means the child is already gone; its exit status says why.
         let _ = protocol::write_frame(&mut BufWriter::new(stdin), &header, wgsl);
         let answer = reply.recv_timeout(self.timeout);
@@ -200,9 +202,9 @@ pub fn run_validator() -> io::Result<()> {
         .name("validate".into())
         .stack_size(VALIDATOR_STACK)
         .spawn(move || {
-            validate_shader(
+            validate_module(
                 &request.wgsl,
-                &request.entry_point,
+                &request.entry_points,
                 &request.limits,
                 &request.caps,
             )

@@ -246,11 +246,31 @@ impl WorkerPool {
         limit: Duration,
         start_by: Option<Instant>,
     ) -> Result<ExecOutcome, ExecError> {
+        self.execute_inner(job, limit, start_by, false)
+    }
+
+    /// Validates and runs a job with each pass submitted and timed on its own
+    /// ([`ExecOutcome::pass_times`]): a job author's local run (`compute-market job run`).
+    pub fn execute_profiled(
+        &self,
+        job: &JobDescriptor,
+        limit: Duration,
+    ) -> Result<ExecOutcome, ExecError> {
+        self.execute_inner(job, limit, None, true)
+    }
+
+    fn execute_inner(
+        &self,
+        job: &JobDescriptor,
+        limit: Duration,
+        start_by: Option<Instant>,
+        profile: bool,
+    ) -> Result<ExecOutcome, ExecError> {
         let started = Instant::now();
         let info = self.validate(job)?;
         let validate = started.elapsed();
 
-        let header = protocol::encode_job_header(job);
+        let header = protocol::encode_job_header(job, profile);
         let mut worker = self.checkout(start_by)?;
         if !worker.ready {
             if let Err(e) = wait_ready(&mut worker, self.config.startup_timeout) {
@@ -277,7 +297,7 @@ impl WorkerPool {
                 self.replace(worker);
             }
         }
-        let (output, determinism, timings) = result?;
+        let (output, determinism, timings, pass_times) = result?;
         let hashing = Instant::now();
         let result_hash = result_hash(&output);
         let hash = hashing.elapsed();
@@ -301,6 +321,7 @@ impl WorkerPool {
                 total: started.elapsed(),
                 pipeline_cached: timings.pipeline_cached,
             },
+            pass_times,
         })
     }
 
@@ -417,8 +438,8 @@ impl WorkerPool {
     }
 }
 
-/// A job's output, its determinism class and the worker's timings.
-type Finished = (Vec<u8>, DeterminismClass, DeviceTimings);
+/// A job's output, its determinism class and the worker's timings (per pass when profiled).
+type Finished = (Vec<u8>, DeterminismClass, DeviceTimings, Vec<Duration>);
 
 /// What a worker's answer means for the job and for the worker.
 fn outcome(
@@ -432,6 +453,7 @@ fn outcome(
             output,
             determinism,
             timings,
+            pass_times,
         } => {
             if output.len() as u64 != job.output_len {
                 return protocol(format!(
@@ -443,7 +465,10 @@ fn outcome(
             if determinism != info.determinism {
                 return protocol("worker and validator disagree on the determinism class".into());
             }
-            (Disposition::Keep, Ok((output, determinism, timings)))
+            (
+                Disposition::Keep,
+                Ok((output, determinism, timings, pass_times)),
+            )
         }
         Response::Failed {
             kind,

@@ -22,7 +22,7 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
     let wgsl = store::fetch_verified_with(
         job.shader_uri(),
         &job.spec.shader_hash,
-        ctx.caps.max_source_len as u64,
+        shader_blob_cap(ctx.caps.max_source_len),
         &policy,
     )
     .await
@@ -39,14 +39,16 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
         .await
         .map_err(Skip::from_store)?
     };
-    let descriptor = JobDescriptor {
+    // A manifest (ABI v2) or WGSL source (v1): the blob says which.
+    let descriptor = JobDescriptor::from_shader_blob(
         wgsl,
-        entry_point: job.entry_point().to_string(),
-        workgroups: job.spec.workgroups,
+        job.entry_point(),
+        job.spec.workgroups,
         input,
-        output_len: u64::from(job.spec.output_len),
-        params: job.spec.params,
-    };
+        u64::from(job.spec.output_len),
+        job.spec.params,
+    )
+    .map_err(|e| Skip::Invalid(e.to_string()))?;
     let pool = ctx.pool.clone();
     let (descriptor, verdict) = blocking(move || {
         let verdict = pool.validate(&descriptor);
@@ -61,6 +63,15 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
         })
     })?;
     Ok(descriptor)
+}
+
+/// The largest shader blob fetched for a provider accepting `max_source_len` bytes of WGSL: the
+/// source itself, or a manifest holding it (JSON-escaped, at worst twice as long) and its passes.
+fn shader_blob_cap(max_source_len: usize) -> u64 {
+    (max_source_len as u64)
+        .saturating_mul(2)
+        .saturating_add(64 << 10)
+        .min(compute_market_job::MAX_MANIFEST_LEN as u64)
 }
 
 /// Runs the job on the GPU (preparing it first when resumed): its output, or why it could not

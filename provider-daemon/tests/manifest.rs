@@ -1,0 +1,163 @@
+//! Multi-pass jobs (job ABI v2) through the full executor: worker processes, real wgpu, every
+//! pass in one submission. Each result is compared byte for byte with a CPU reference.
+
+mod common;
+
+use std::time::Duration;
+
+use compute_market_job::{result_hash, AbiError, DeterminismClass, Manifest, Pass, PARAMS_LEN};
+use compute_market_workloads::digits::{self, Dataset, DotPath, Model};
+use provider_daemon::gpu::kernels::bytes_to_words;
+use provider_daemon::gpu::ExecError;
+
+/// Pass 0 seeds the scratch buffer, pass 1 adds `iteration + args.x` to it `repeat` times,
+/// pass 2 copies it to the output with the pass block's fields and the job's params.
+const PASSES: &str = r#"
+struct PassInfo { index: u32, iteration: u32, repeat: u32, passes: u32, args: vec4<u32> }
+struct Params { base: u32 }
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<uniform> pass_info: PassInfo;
+@group(0) @binding(4) var<storage, read_write> acc: array<u32>;
+
+@compute @workgroup_size(64)
+fn seed(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&acc) { acc[id.x] = params.base + id.x; }
+}
+@compute @workgroup_size(64)
+fn step(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&acc) { acc[id.x] = acc[id.x] * 3u + pass_info.iteration + pass_info.args.x; }
+}
+@compute @workgroup_size(64)
+fn finish(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < arrayLength(&acc) { output[id.x] = acc[id.x]; }
+    if id.x == 0u {
+        let n = arrayLength(&acc);
+        output[n] = pass_info.index;
+        output[n + 1u] = pass_info.passes;
+        output[n + 2u] = pass_info.repeat;
+    }
+}
+"#;
+
+const N: u32 = 1000;
+const STEPS: u32 = 50;
+
+fn passes_job(steps: u32) -> compute_market_job::JobDescriptor {
+    let mut params = [0u8; PARAMS_LEN];
+    params[..4].copy_from_slice(&7u32.to_le_bytes());
+    Manifest::new(
+        PASSES,
+        vec![u64::from(N) * 4],
+        vec![
+            Pass::new("seed", [N.div_ceil(64), 1, 1]),
+            Pass::new("step", [N.div_ceil(64), 1, 1])
+                .repeat(steps)
+                .args([11, 0, 0, 0]),
+            Pass::new("finish", [N.div_ceil(64), 1, 1]),
+        ],
+    )
+    .into_job(Vec::new(), u64::from(N + 3) * 4, params)
+}
+
+fn passes_cpu(steps: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = (0..N)
+        .map(|i| {
+            (0..steps).fold(7 + i, |v, it| {
+                v.wrapping_mul(3).wrapping_add(it).wrapping_add(11)
+            })
+        })
+        .collect();
+    out.extend([2, 3, 1]);
+    out
+}
+
+#[test]
+fn passes_run_in_order_over_persistent_scratch_with_their_pass_blocks() {
+    let job = passes_job(STEPS);
+    let outcome = common::pool()
+        .execute(&job)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bytes_to_words(&outcome.output), passes_cpu(STEPS));
+    assert_eq!(outcome.result_hash, result_hash(&outcome.output));
+    assert_eq!(outcome.determinism, DeterminismClass::Exact);
+    assert!(outcome.pass_times.is_empty(), "not profiled");
+
+    // Profiled: the same bytes, one time per pass.
+    let profiled = common::pool()
+        .execute_profiled(&job, common::JOB_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(profiled.output, outcome.output);
+    assert_eq!(profiled.pass_times.len(), 3);
+}
+
+#[test]
+fn the_int8_classifier_gives_the_cpu_references_bytes_on_both_dot_product_paths() {
+    let model = Model::bundled().unwrap();
+    let data = Dataset::bundled().unwrap();
+    let expected = digits::cpu_reference(&model, &data.images);
+    let mut outputs = Vec::new();
+    for dot in [DotPath::Packed, DotPath::Portable] {
+        let job = digits::job(&model, &data.images, dot).unwrap();
+        let outcome = common::pool()
+            .execute(&job)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.determinism, DeterminismClass::Exact);
+        assert!(
+            outcome.output == expected,
+            "{dot:?}: the GPU's bytes differ from the CPU int8 reference"
+        );
+        outputs.push(outcome.output);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let predicted = digits::classes(&outputs[0], data.images.len());
+    let accuracy = digits::accuracy(&predicted, &data.labels);
+    assert!(
+        (accuracy - digits::FLOAT_ACCURACY_ALL).abs() <= 0.03,
+        "int8 accuracy {accuracy} vs float {}",
+        digits::FLOAT_ACCURACY_ALL
+    );
+}
+
+#[test]
+fn a_bad_pass_is_named_and_refused_before_any_device_work() {
+    let mut job = passes_job(STEPS);
+    job.passes[2].workgroups = [0, 1, 1];
+    let err = common::pool().execute(&job).unwrap_err();
+    let ExecError::Rejected(AbiError::InPass {
+        pass, entry_point, ..
+    }) = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*pass, entry_point.as_str()), (2, "finish"));
+    assert!(err.to_string().contains("pass 2 (`finish`)"), "{err}");
+
+    let mut job = passes_job(STEPS);
+    job.scratch.clear();
+    let err = common::pool().execute(&job).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExecError::Rejected(AbiError::ScratchMissing { index: 0, .. })
+        ),
+        "{err}"
+    );
+    common::assert_pool_healthy();
+}
+
+#[test]
+fn one_wall_clock_limit_covers_every_pass() {
+    // Each pass is quick; together (a few thousand dispatches of a heavier step) they are not.
+    let heavy = PASSES.replace(
+        "acc[id.x] = acc[id.x] * 3u + pass_info.iteration + pass_info.args.x;",
+        "var v = acc[id.x]; for (var i = 0u; i < 20000u; i++) { v = v * 3u + i; } acc[id.x] = v + pass_info.iteration;",
+    );
+    let mut job = passes_job(4000);
+    job.wgsl = heavy.into_bytes();
+    let err = common::pool()
+        .execute_with_timeout(&job, Duration::from_secs(2))
+        .unwrap_err();
+    assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
+    common::assert_pool_healthy();
+}
