@@ -161,3 +161,44 @@ fn one_wall_clock_limit_covers_every_pass() {
     assert!(matches!(err, ExecError::Timeout { .. }), "{err}");
     common::assert_pool_healthy();
 }
+
+#[test]
+fn ray_traced_tiles_are_the_cpu_references_bytes_and_assemble_into_the_image() {
+    use compute_market_workloads::raytrace::{self, RenderSpec};
+    let spec = RenderSpec::new(96, 72);
+    let mut tiles = Vec::new();
+    for tile in raytrace::grid(&spec, 2, 3).unwrap() {
+        let job = raytrace::tile_job(&spec, tile).unwrap();
+        let outcome = common::pool()
+            .execute(&job)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(outcome.determinism, DeterminismClass::Exact);
+        assert!(
+            outcome.output == raytrace::cpu_tile(&spec, tile).unwrap(),
+            "tile {tile:?} differs from the CPU reference"
+        );
+        tiles.push((tile, outcome.output));
+    }
+    let image = raytrace::assemble(&spec, &tiles).unwrap();
+    assert_eq!(image, raytrace::cpu_tile(&spec, spec.full()).unwrap());
+    assert!(raytrace::encode_png(96, 72, &image).is_ok());
+}
+
+#[test]
+fn the_heat_simulation_of_hundreds_of_passes_is_the_cpu_references_bytes() {
+    use compute_market_workloads::sim::{self, Grid};
+    let grid = Grid::demo(100, 60);
+    for steps in [1, 2, 301] {
+        let job = sim::job(&grid, steps).unwrap();
+        assert_eq!(job.dispatch_count(), u64::from(steps) + 2);
+        let outcome = common::pool()
+            .execute(&job)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            outcome.output == sim::cpu_reference(&grid, steps).unwrap(),
+            "{steps} steps differ from the CPU reference"
+        );
+        let end = Grid::from_bytes(100, 60, &outcome.output).unwrap();
+        assert_eq!(end.total(), grid.total(), "heat is conserved");
+    }
+}

@@ -6,7 +6,10 @@
 //!
 //! * [`digits`] — int8 inference of a small classifier trained on scikit-learn's 8×8 digits.
 //! * [`raytrace`] — a fixed-point (integer-only) ray tracer, rendered in tiles.
-//! * [`sim`] — an iterative integer simulation of many repeated passes.
+//! * [`sim`] — integer heat diffusion: one pass repeated hundreds of times over scratch buffers.
+//!
+//! The GPU side of each (the provider's real executor, worker processes and wgpu) is tested in
+//! `provider-daemon/tests/manifest.rs`.
 
 #![warn(missing_docs)]
 
