@@ -302,6 +302,7 @@ impl JobSpecBuilder {
             )));
         }
         Ok(ValidatedJob {
+            limits: self.limits,
             descriptor,
             info,
             reward_per_replica: reward,
@@ -336,9 +337,28 @@ pub struct ValidatedJob {
     pub rules: ClaimRules,
     /// Things worth telling the user (advisories that do not stop the job).
     pub warnings: Vec<String>,
+    /// The device limits it was validated against.
+    limits: Limits,
 }
 
 impl ValidatedJob {
+    /// The same job (reward, replicas, deadlines, claim rules) computing `descriptor` instead,
+    /// validated again: how a job is split into shards ([`crate::shard`]).
+    pub fn with_descriptor(&self, descriptor: JobDescriptor) -> Result<ValidatedJob> {
+        let info = validate_job(&descriptor, &self.limits, &Caps::default())?;
+        if info.determinism != self.info.determinism {
+            return Err(SdkError::InvalidJob(
+                "a shard must have its whole job's determinism class".into(),
+            ));
+        }
+        Ok(ValidatedJob {
+            descriptor,
+            info,
+            warnings: Vec::new(),
+            ..self.clone()
+        })
+    }
+
     /// On-chain determinism class. Only `Exact` jobs can be verified by comparing hashes.
     pub fn determinism(&self) -> Determinism {
         match self.info.determinism {

@@ -53,6 +53,7 @@ pub mod job_spec;
 pub mod pda;
 pub mod rpc;
 mod send;
+pub mod shard;
 pub mod store;
 pub mod types;
 
