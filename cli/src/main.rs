@@ -9,9 +9,12 @@ mod bench;
 mod config;
 mod demo;
 mod deploy;
+mod job_run;
+mod jobfile;
 mod load;
 mod market;
 mod output;
+mod shards;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -171,8 +174,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum JobCommand {
-    /// Validate, upload and post a job; then follow it until it settles.
+    /// Validate, upload and post a job (or, with --shards, one job per shard); then follow it
+    /// until it settles.
     Submit(SubmitArgs),
+    /// Run a job on this machine's adapter, as a provider would, without the chain: result
+    /// hash, timings per pass, determinism class, and the output.
+    Run(job_run::RunArgs),
     /// One line: the job's status and progress.
     Status {
         /// Job address.
@@ -211,9 +218,13 @@ enum JobCommand {
         /// Output file.
         #[arg(long, short)]
         out: PathBuf,
-        /// Write a grayscale PNG of a WIDTHxHEIGHT u32-per-pixel output (e.g. 256x256).
+        /// Write a PNG of a WIDTHxHEIGHT u32-per-pixel output (e.g. 256x256): gray values, or
+        /// colours with --rgba.
         #[arg(long)]
         image: Option<String>,
+        /// The pixels are colours (`r | g << 8 | b << 16 | a << 24`).
+        #[arg(long, requires = "image")]
+        rgba: bool,
     },
     /// Cancel an unclaimed job: full refund to this wallet's token account.
     Cancel {
@@ -249,24 +260,20 @@ enum JobCommand {
 
 #[derive(Args)]
 struct SubmitArgs {
-    /// WGSL shader file.
-    #[arg(long)]
-    shader: PathBuf,
-    /// Input file (bound at binding 0); none for an empty input.
-    #[arg(long)]
-    input: Option<PathBuf>,
-    /// Entry point.
-    #[arg(long, default_value = "main")]
-    entry_point: String,
-    /// Workgroup counts, X[,Y[,Z]].
-    #[arg(long, default_value = "1")]
-    workgroups: String,
-    /// Output length in bytes.
-    #[arg(long)]
-    output_len: u64,
-    /// Uniform parameters: up to 8 u32 values, comma-separated (e.g. 256,256,200).
-    #[arg(long)]
-    params: Option<String>,
+    #[command(flatten)]
+    source: jobfile::JobSource,
+    /// Split the job into this many shards, each posted as a job of its own (with its own
+    /// replicas) and verified on its own: a one-pass job's X workgroups are split into ranges,
+    /// each shard's first workgroup goes in params word --shard-word, and the outputs are laid
+    /// end to end into --out.
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
+    /// The params word (0..8) that tells each shard its first X workgroup.
+    #[arg(long, default_value_t = 7)]
+    shard_word: usize,
+    /// Where a sharded job's assembled output goes.
+    #[arg(long, default_value = "result.bin")]
+    out: PathBuf,
     /// Reward per agreeing replica, in base units.
     #[arg(long)]
     reward: u64,
@@ -509,41 +516,6 @@ pub(crate) fn parse_pubkey(what: &str, s: &str) -> Result<Pubkey> {
         .with_context(|| format!("{what} {s:?} is not a valid base58 address"))
 }
 
-fn parse_workgroups(s: &str) -> Result<[u32; 3]> {
-    let parts: Vec<u32> = s
-        .split(',')
-        .map(|p| p.trim().parse::<u32>())
-        .collect::<Result<_, _>>()
-        .with_context(|| {
-            format!("--workgroups {s:?}: expected X[,Y[,Z]] with positive integers")
-        })?;
-    match parts.as_slice() {
-        [x] => Ok([*x, 1, 1]),
-        [x, y] => Ok([*x, *y, 1]),
-        [x, y, z] => Ok([*x, *y, *z]),
-        _ => bail!("--workgroups {s:?}: expected at most three numbers"),
-    }
-}
-
-fn parse_params(s: &str) -> Result<[u8; 32]> {
-    let values: Vec<u32> = s
-        .split(',')
-        .map(|p| p.trim().parse::<u32>())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("--params {s:?}: expected comma-separated u32 values"))?;
-    if values.len() > 8 {
-        bail!(
-            "--params: at most 8 u32 values (32 bytes), got {}",
-            values.len()
-        );
-    }
-    let mut params = [0u8; 32];
-    for (i, v) in values.iter().enumerate() {
-        params[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
-    }
-    Ok(params)
-}
-
 fn parse_status(s: &str) -> Result<JobStatus> {
     Ok(match s.to_ascii_lowercase().as_str() {
         "open" => JobStatus::Open,
@@ -566,29 +538,13 @@ fn parse_device_class(s: &str) -> Result<DeviceClass> {
     })
 }
 
-fn read_file(what: &str, path: &PathBuf) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
-}
-
 async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()> {
     // Everything is validated before any RPC or payment.
-    let shader = read_file("shader", &args.shader)?;
-    let input = match &args.input {
-        Some(path) => read_file("input", path)?,
-        None => Vec::new(),
-    };
+    let descriptor = args.source.descriptor()?;
     let quorum = args.quorum.unwrap_or(args.replicas / 2 + 1);
-    let mut builder = JobSpec::builder()
-        .shader_wgsl(&shader)
-        .entry_point(&args.entry_point)
-        .input(input)
-        .output_len(args.output_len)
-        .workgroups(parse_workgroups(&args.workgroups)?)
+    let mut builder = JobSpec::from_descriptor(&descriptor)
         .reward(args.reward)
         .replicas(args.replicas, quorum);
-    if let Some(params) = &args.params {
-        builder = builder.params(parse_params(params)?);
-    }
     let allowlist = args
         .allow
         .iter()
@@ -623,9 +579,22 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
     }
     let job = builder
         .build()
-        .with_context(|| format!("{} was not submitted", args.shader.display()))?;
+        .with_context(|| format!("{} was not submitted", args.source.shader.display()))?;
     for warning in &job.warnings {
         eprintln!("warning: {warning}");
+    }
+    if args.shards > 1 {
+        let shards =
+            compute_market_sdk::shard::split_by_workgroups(&job, args.shards, args.shard_word)
+                .with_context(|| format!("{} was not submitted", args.source.shader.display()))?;
+        return shards::submit(
+            cfg,
+            client,
+            shards,
+            Duration::from_secs(args.timeout),
+            &args.out,
+        )
+        .await;
     }
     let handle = client.submit(&job).await?;
     println!("job {}", handle.address);
@@ -675,6 +644,10 @@ fn target(global: &Global) -> Result<demo::Target> {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Job(JobCommand::Run(args)) => {
+            // No chain: the job runs on this machine, through blocking worker processes.
+            return tokio::task::spawn_blocking(move || job_run::run(args)).await?;
+        }
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
         }
@@ -776,6 +749,7 @@ async fn run(cli: Cli) -> Result<()> {
             unreachable!("handled above")
         }
         Command::Job(cmd) => match cmd {
+            JobCommand::Run(_) => unreachable!("handled above"),
             JobCommand::Submit(args) => submit(&cfg, &client, args).await?,
             JobCommand::Status { job, json } => {
                 let address = parse_pubkey("job", &job)?;
@@ -828,20 +802,16 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
             }
-            JobCommand::Result { job, out, image } => {
+            JobCommand::Result {
+                job,
+                out,
+                image,
+                rgba,
+            } => {
                 let address = parse_pubkey("job", &job)?;
                 let bytes = client.handle(address).result().await?;
                 let (data, what) = match image {
-                    Some(dims) => {
-                        let (w, h) = dims
-                            .split_once('x')
-                            .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-                            .with_context(|| format!("--image {dims:?}: expected WIDTHxHEIGHT"))?;
-                        (
-                            compute_market_sdk::image::u32_grayscale_png(&bytes, w, h)?,
-                            "PNG",
-                        )
-                    }
+                    Some(dims) => (jobfile::png(&bytes, &dims, rgba)?, "PNG"),
                     None => (bytes, "output"),
                 };
                 std::fs::write(&out, &data)
