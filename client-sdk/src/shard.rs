@@ -337,7 +337,7 @@ async fn settle(
         let progress = |job: &Job| {
             events(ShardEvent::Progress {
                 shard: index,
-                job: Box::new(job.clone()),
+                job: Box::new(*job),
             })
         };
         match handle.wait(slice, progress).await {
