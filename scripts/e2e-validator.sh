@@ -93,9 +93,9 @@ for _ in $(seq 1 120); do
 done
 up=$(now)
 
-# 4. The demo on it: BPF-loader deploy, IDL, market, three daemons, both jobs, summary.
+# 4. The demo on it: BPF-loader deploy, IDL, market, three daemons, every job, summary.
 log "running compute-market --url $URL demo"
-(cd "$WORK" && "$CM" --url "$URL" demo --out "$WORK/mandelbrot.png") | tee "$WORK/demo.log"
+(cd "$WORK" && "$CM" --url "$URL" demo --out "$WORK/mandelbrot.png" --render-out "$WORK/render.png") | tee "$WORK/demo.log"
 grep -q "output equals the CPU reference, byte for byte" "$WORK/demo.log"
 grep -q "Completed · 3/3 replicas agreed (quorum 2)" "$WORK/demo.log"
 demo_done=$(now)

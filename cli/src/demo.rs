@@ -2,9 +2,10 @@
 //!
 //! Starts the embedded local node with the program and a market, funds a client and three
 //! providers, runs three provider daemons in this process on the local GPU adapter, submits an
-//! exact-class job with three replicas (quorum two) and the Mandelbrot image job with one,
-//! follows each live, verifies the results against the on-chain hashes, writes the image as a
-//! PNG and prints who was paid what.
+//! exact-class job with three replicas (quorum two), the Mandelbrot image job with one, the int8
+//! digits classifier with three, and a ray-traced image split into three tiles (one per
+//! daemon); follows each live, verifies the results against the on-chain hashes and the CPU
+//! references, writes both images as PNGs and prints who was paid what.
 //!
 //! With `--url` it does the same on a node the user runs (`surfpool start`,
 //! `solana-test-validator`): it deploys the program and publishes its IDL there if they are
@@ -134,15 +135,15 @@ pub struct Provider {
 }
 
 /// One job's story, for the summary.
-struct Story {
-    name: &'static str,
-    address: Pubkey,
-    phases: Vec<(String, Duration)>,
-    settled: Job,
-    cu: Option<u64>,
+pub struct Story {
+    pub name: &'static str,
+    pub address: Pubkey,
+    pub phases: Vec<(String, Duration)>,
+    pub settled: Job,
+    pub cu: Option<u64>,
 }
 
-fn elapsed(start: Instant) -> String {
+pub fn elapsed(start: Instant) -> String {
     format!("{:>6.2}s", start.elapsed().as_secs_f64())
 }
 
@@ -200,8 +201,8 @@ impl Target {
     }
 }
 
-/// Runs the demo; `out` is where the PNG goes.
-pub async fn run(out: PathBuf, target: Target) -> Result<()> {
+/// Runs the demo; `out` is where the Mandelbrot PNG goes, `render_out` the ray-traced one.
+pub async fn run(out: PathBuf, render_out: PathBuf, target: Target) -> Result<()> {
     let start = Instant::now();
     let net = target.connect(LocalNetOptions::default(), start).await?;
     println!(
@@ -275,12 +276,15 @@ pub async fn run(out: PathBuf, target: Target) -> Result<()> {
             println!("  {} image written to {}", elapsed(start), out.display());
         }
     }
+    stories.push(crate::demo_workloads::classifier(&client, start, &explorer).await?);
+    let tiles =
+        crate::demo_workloads::render(&net.market, &client, &providers, start, &render_out).await?;
 
     // Stop the daemons.
     for p in providers.iter_mut() {
         p.stop().await?;
     }
-    settle_up(&net, &client, &stories, &providers, start).await?;
+    settle_up(&net, &client, &stories, &tiles, &providers, start).await?;
     let balances_after = balances(&net, &client, &providers).await?;
 
     // Summary.
@@ -390,6 +394,11 @@ pub async fn start_provider(
 }
 
 impl Provider {
+    /// The name the demo gave it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The provider's owner wallet.
     pub fn wallet(&self) -> &Keypair {
         &self.wallet
@@ -433,7 +442,7 @@ fn image_job() -> Result<(ValidatedJob, (u32, u32))> {
 }
 
 /// Submits a job and prints each state change until it settles.
-async fn follow(
+pub async fn follow(
     client: &Client,
     name: &'static str,
     job: &ValidatedJob,
@@ -538,11 +547,12 @@ async fn settle_up(
     net: &LocalNet,
     client: &Client,
     stories: &[Story],
+    tiles: &[Pubkey],
     providers: &[Provider],
     start: std::time::Instant,
 ) -> Result<()> {
-    for s in stories {
-        client.close(&s.address).await?;
+    for address in stories.iter().map(|s| &s.address).chain(tiles) {
+        client.close(address).await?;
     }
     for p in providers {
         let owner = net.client(p.wallet.insecure_clone()).await?;

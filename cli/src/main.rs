@@ -8,6 +8,7 @@
 mod bench;
 mod config;
 mod demo;
+mod demo_workloads;
 mod deploy;
 mod job_run;
 mod jobfile;
@@ -77,13 +78,17 @@ enum Command {
     #[command(subcommand)]
     Market(MarketCommand),
     /// The whole marketplace on this machine: local node, three provider daemons on the local
-    /// GPU, an exact job with three replicas and a Mandelbrot image job, verified results.
+    /// GPU, an exact job with three replicas, a Mandelbrot image job, the int8 digits classifier
+    /// with three replicas and a ray-traced image split across the three daemons, verified results.
     /// With --url, on that node instead (deploying the program there if missing; wallets are
     /// funded from --keypair, or from an airdrop to a new payer).
     Demo {
         /// Where to write the Mandelbrot image.
         #[arg(long, default_value = "mandelbrot.png")]
         out: PathBuf,
+        /// Where to write the ray-traced image.
+        #[arg(long, default_value = "render.png")]
+        render_out: PathBuf,
     },
     /// Provider pickup latency and throughput on the local node, or with --url on that node
     /// (see BENCHMARKS.md).
@@ -651,8 +656,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
         }
-        Command::Demo { out } => {
-            return demo::run(out, target(&cli.global)?).await;
+        Command::Demo { out, render_out } => {
+            return demo::run(out, render_out, target(&cli.global)?).await;
         }
         Command::BenchPickup {
             jobs,

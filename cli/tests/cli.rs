@@ -415,8 +415,15 @@ fn every_subcommand_against_a_local_node() {
 fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("mandelbrot.png");
+    let render = dir.path().join("render.png");
     let out = Command::new(env!("CARGO_BIN_EXE_compute-market"))
-        .args(["demo", "--out", png.to_str().unwrap()])
+        .args([
+            "demo",
+            "--out",
+            png.to_str().unwrap(),
+            "--render-out",
+            render.to_str().unwrap(),
+        ])
         .env("HOME", dir.path())
         .output()
         .unwrap();
@@ -441,18 +448,38 @@ fn the_demo_runs_end_to_end() {
         "{stdout}"
     );
     assert_compute_units_reported(&stdout);
-    // Who was paid what: the client paid 3 + 1 rewards plus 5 % fees; the treasury got the fees.
+    // The classifier: three replicas agreed with the CPU int8 reference; its accuracy.
     assert!(
-        stdout.contains("client                           -1050000"),
+        stdout.contains("accuracy 99.28 % on 1797 images (the float model: 99.33 %); 3/3 replicas agreed bit for bit with the CPU int8 reference"),
+        "{stdout}"
+    );
+    // The ray-traced image: one tile per daemon, assembled, the CPU reference's pixels.
+    for (tile, rows, who) in [
+        (0, "  0..64 ", "alpha"),
+        (1, " 64..128", "beta "),
+        (2, "128..192", "gamma"),
+    ] {
+        let line = format!("tile {tile} rows {rows} rendered by {who}");
+        assert!(stdout.contains(&line), "{line:?} in {stdout}");
+    }
+    assert!(
+        stdout.contains("3 tiles assembled") && stdout.contains("byte for byte the CPU reference"),
+        "{stdout}"
+    );
+    // Who was paid what: the client paid 3 + 1 + 3 + 3 × 1 rewards plus 5 % fees; the treasury
+    // got the fees.
+    assert!(
+        stdout.contains("client                           -2625000"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("treasury                           +50000"),
+        stdout.contains("treasury                          +125000"),
         "{stdout}"
     );
     let image = std::fs::read(&png).unwrap();
     let decoder = png_header(&image);
     assert_eq!(decoder, (256, 256));
+    assert_eq!(png_header(&std::fs::read(&render).unwrap()), (256, 192));
 }
 
 /// The exact job's result hash, from the CPU reference: what every honest GPU must produce.
@@ -636,7 +663,17 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
 
     // The demo, paying from an airdrop to a new wallet: it deploys the program and the IDL.
     let png = dir.path().join("mandelbrot.png");
-    let stdout = ok(&cli(None, &["demo", "--out", png.to_str().unwrap()]));
+    let render = dir.path().join("render.png");
+    let stdout = ok(&cli(
+        None,
+        &[
+            "demo",
+            "--out",
+            png.to_str().unwrap(),
+            "--render-out",
+            render.to_str().unwrap(),
+        ],
+    ));
     for expected in [
         format!("▶ using the node at {}", node.rpc_url()),
         "funded with 50 SOL by airdrop".to_string(),
@@ -644,7 +681,9 @@ fn the_demo_and_market_deploy_on_a_bare_node() {
         format!("IDL published at {idl_address} (Created"),
         "output equals the CPU reference, byte for byte".to_string(),
         format!("verified against the on-chain hash {}", matmul_hash()),
-        "client                           -1050000".to_string(),
+        "client                           -2625000".to_string(),
+        "3/3 replicas agreed bit for bit with the CPU int8 reference".to_string(),
+        "3 tiles assembled".to_string(),
     ] {
         assert!(stdout.contains(&expected), "{expected:?} in {stdout}");
     }
@@ -779,6 +818,6 @@ fn assert_compute_units_reported(stdout: &str) {
         .filter_map(|l| l.trim().strip_suffix(" CU across its transactions"))
         .map(|n| n.trim().parse().unwrap())
         .collect();
-    assert_eq!(figures.len(), 2, "{stdout}");
+    assert_eq!(figures.len(), 3, "{stdout}");
     assert!(figures.iter().all(|cu| *cu > 10_000), "{figures:?}");
 }
