@@ -6,6 +6,7 @@
 //! `~/.config/compute-market/localnet.json`), else `http://127.0.0.1:8899`.
 
 mod bench;
+mod bench_workloads;
 mod config;
 mod demo;
 mod demo_workloads;
@@ -89,6 +90,14 @@ enum Command {
         /// Where to write the ray-traced image.
         #[arg(long, default_value = "render.png")]
         render_out: PathBuf,
+    },
+    /// The real workloads' figures: per-pass overhead of a manifest, int8 inference time per
+    /// image, the sharded render on 1 and 3 providers (see BENCHMARKS.md).
+    #[command(hide = true)]
+    BenchWorkloads {
+        /// Renders per provider count.
+        #[arg(long, default_value_t = 5)]
+        render_runs: usize,
     },
     /// Provider pickup latency and throughput on the local node, or with --url on that node
     /// (see BENCHMARKS.md).
@@ -511,7 +520,9 @@ fn print_deploy(cfg: &Resolved) {
 fn default_log(cli: &Cli) -> &'static str {
     match cli.command {
         Command::Demo { .. } => "warn,provider_daemon::jobs=info",
-        Command::BenchPickup { .. } | Command::LoadTest { .. } => "warn",
+        Command::BenchPickup { .. } | Command::LoadTest { .. } | Command::BenchWorkloads { .. } => {
+            "warn"
+        }
         _ => "error",
     }
 }
@@ -596,7 +607,7 @@ async fn submit(cfg: &Resolved, client: &Client, args: SubmitArgs) -> Result<()>
             cfg,
             client,
             shards,
-            Duration::from_secs(args.timeout),
+            (!args.no_wait).then_some(Duration::from_secs(args.timeout)),
             &args.out,
         )
         .await;
@@ -655,6 +666,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
+        }
+        Command::BenchWorkloads { render_runs } => {
+            return bench_workloads::run(render_runs.max(1)).await;
         }
         Command::Demo { out, render_out } => {
             return demo::run(out, render_out, target(&cli.global)?).await;
@@ -747,6 +761,7 @@ async fn run(cli: Cli) -> Result<()> {
     let client = cfg.client().await?;
     match cli.command {
         Command::Localnet { .. }
+        | Command::BenchWorkloads { .. }
         | Command::Demo { .. }
         | Command::BenchPickup { .. }
         | Command::LoadTest { .. }

@@ -11,12 +11,13 @@ use compute_market_sdk::Client;
 use crate::config::Resolved;
 use crate::output;
 
-/// Posts the shards, follows them and writes the assembled output to `out`.
+/// Posts the shards, then (unless `timeout` is `None`: `--no-wait`) follows them and writes the
+/// assembled output to `out`.
 pub async fn submit(
     cfg: &Resolved,
     client: &Client,
     shards: Vec<Shard>,
-    timeout: Duration,
+    timeout: Option<Duration>,
     out: &Path,
 ) -> Result<()> {
     let count = shards.len();
@@ -25,6 +26,9 @@ pub async fn submit(
         println!("shard {i}/{count}: job {address}");
         println!("  inspect: {}", cfg.explorer_address(address));
     }
+    let Some(timeout) = timeout else {
+        return Ok(());
+    };
     let spinner = output::spinner("waiting for providers");
     let result = sharded
         .wait(ShardOptions::new(timeout), |event| match event {

@@ -821,3 +821,102 @@ fn assert_compute_units_reported(stdout: &str) {
     assert_eq!(figures.len(), 3, "{stdout}");
     assert!(figures.iter().all(|cu| *cu > 10_000), "{figures:?}");
 }
+
+/// `job submit --shards` posts one job per range of workgroups, each with its first workgroup in
+/// the chosen params word; a manifest is posted as its canonical blob, its first pass on chain.
+#[test]
+fn sharded_and_multi_pass_jobs_are_posted_from_the_cli() {
+    let env = setup();
+    let wallet = env.rt.block_on(env.net.funded_wallet(10_000_000)).unwrap();
+    let key = env.keypair_file("client", &wallet);
+    let client = env.rt.block_on(env.net.client(wallet)).unwrap();
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let hash_shards = format!("{repo}/examples/shaders/hash_shards.wgsl");
+    let submit = |extra: &[&str]| {
+        let mut args = vec!["job", "submit", "--reward", "100000", "--no-wait"];
+        args.extend_from_slice(extra);
+        env.cli(&key, &args)
+    };
+    let sharded = [
+        "--shader",
+        &hash_shards,
+        "--workgroups",
+        "64",
+        "--params",
+        "1000,7",
+        "--output-len",
+        "65536",
+        "--shards",
+        "3",
+    ];
+    let out = ok(&submit(&sharded));
+    let addresses: Vec<Pubkey> = out
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": job ")
+                .map(|(_, a)| a.trim().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(addresses.len(), 3, "{out}");
+    let wgsl = std::fs::read(&hash_shards).unwrap();
+    let mut parts = Vec::new();
+    for address in &addresses {
+        let job = env.rt.block_on(client.job(address)).unwrap();
+        let first = u32::from_le_bytes(job.spec.params[28..32].try_into().unwrap());
+        assert_eq!(job.spec.params[..8], [232, 3, 0, 0, 7, 0, 0, 0]);
+        assert_eq!(job.spec.shader_hash, compute_market_job::sha256(&wgsl));
+        parts.push((first, job.spec.workgroups, job.spec.output_len));
+    }
+    assert_eq!(
+        parts,
+        [
+            (0, [21, 1, 1], 21 * 1024),
+            (21, [21, 1, 1], 21 * 1024),
+            (42, [22, 1, 1], 22 * 1024)
+        ]
+    );
+    // The shard word must be free; output must split evenly.
+    fails(
+        &submit(&[&sharded[..], &["--shard-word", "1"]].concat()),
+        "params word 1 is where each shard's first workgroup goes",
+    );
+
+    // A manifest: the canonical blob is stored and hashed; the first pass goes on chain.
+    let heat = format!("{repo}/examples/jobs/heat.json");
+    let grid = format!("{repo}/examples/jobs/heat-grid.bin");
+    let manifest_job = [
+        "--shader",
+        &heat,
+        "--input",
+        &grid,
+        "--output-len",
+        "16384",
+        "--params",
+        "64,64",
+    ];
+    let out = ok(&submit(&manifest_job));
+    let job = env.rt.block_on(client.job(&job_address(&out))).unwrap();
+    let expected =
+        compute_market_workloads::sim::job(&compute_market_workloads::sim::Grid::demo(64, 64), 500)
+            .unwrap();
+    assert_eq!(
+        job.spec.shader_hash,
+        compute_market_job::sha256(&expected.shader_blob())
+    );
+    assert_eq!(
+        (job.entry_point(), job.spec.workgroups),
+        ("init", [8, 8, 1])
+    );
+    let blob = env
+        .rt
+        .block_on(compute_market_sdk::store::fetch_unverified(
+            job.shader_uri(),
+            1 << 20,
+        ))
+        .unwrap();
+    assert!(compute_market_job::is_manifest(&blob));
+    fails(
+        &submit(&[&manifest_job[..], &["--shards", "2"]].concat()),
+        "split_by_workgroups splits one-pass jobs",
+    );
+}
