@@ -228,6 +228,8 @@ pub async fn run(
     let caps = compute_market_job::Caps {
         max_input_len: settings.gpu.max_input_bytes,
         max_output_len: settings.gpu.max_output_bytes,
+        max_dispatches: settings.gpu.max_dispatches,
+        max_job_memory: settings.gpu.max_job_memory_bytes,
         ..Default::default()
     };
     let pool_settings = settings.clone();

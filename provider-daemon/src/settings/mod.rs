@@ -192,6 +192,12 @@ pub struct GpuSettings {
     pub max_input_bytes: u64,
     /// Largest job output accepted, in bytes. Default 128 MiB.
     pub max_output_bytes: u64,
+    /// Most dispatches in one job (a multi-pass job's repeat counts, summed). Default and
+    /// largest: the ABI's 16,384; at least 1.
+    pub max_dispatches: u64,
+    /// Most device memory one job's buffers may take together (input, output and a multi-pass
+    /// job's scratch buffers), in bytes. Default and largest: the ABI's 1 GiB; at least 4.
+    pub max_job_memory_bytes: u64,
 }
 
 impl Default for GpuSettings {
@@ -202,6 +208,8 @@ impl Default for GpuSettings {
             workers: 1,
             max_input_bytes: DEFAULT_MAX_IO_BYTES,
             max_output_bytes: DEFAULT_MAX_IO_BYTES,
+            max_dispatches: compute_market_job::MAX_DISPATCHES,
+            max_job_memory_bytes: compute_market_job::MAX_JOB_MEMORY,
         }
     }
 }

@@ -107,6 +107,7 @@ fn full_file_parses_every_type() {
             workers: 3,
             max_input_bytes: 10,
             max_output_bytes: 20,
+            ..GpuSettings::default()
         }
     );
     assert_eq!(
@@ -375,6 +376,18 @@ fn zero_limits() {
     let err = load(&format!("{}[gpu]\nworkers = 0\n", minimal()), &[]).expect_err("0");
     assert!(matches!(err, SettingsError::ZeroWorkers { .. }), "{err}");
     assert!(err.to_string().contains("gpu.workers"));
+    for (line, key) in [
+        ("max_dispatches = 0", "gpu.max_dispatches"),
+        ("max_dispatches = 16385", "gpu.max_dispatches"),
+        ("max_job_memory_bytes = 2", "gpu.max_job_memory_bytes"),
+        ("max_job_memory_bytes = 1073741825", "gpu.max_job_memory_bytes"),
+    ] {
+        let err = load(&format!("{}[gpu]\n{line}\n", minimal()), &[]).expect_err(line);
+        assert!(
+            matches!(&err, SettingsError::InvalidValue { key: k, .. } if k == key),
+            "{err}"
+        );
+    }
     let err = load(&format!("{}poll_interval = \"0s\"\n", minimal()), &[]).expect_err("0");
     assert!(
         matches!(
@@ -569,7 +582,7 @@ fn every_key_round_trips() {
     let figment = figment::Figment::from(figment::providers::Serialized::defaults(&settings));
     let back: Settings = figment.extract().expect("round trip");
     assert_eq!(back, settings);
-    assert_eq!(known_keys().len(), 41, "{:?}", known_keys());
+    assert_eq!(known_keys().len(), 43, "{:?}", known_keys());
 }
 
 fn example_path() -> PathBuf {

@@ -54,6 +54,28 @@ impl Settings {
         if self.gpu.workers == 0 {
             return Err(SettingsError::ZeroWorkers { origin: origin() });
         }
+        for (key, value, least, most) in [
+            (
+                "gpu.max_dispatches",
+                self.gpu.max_dispatches,
+                1,
+                compute_market_job::MAX_DISPATCHES,
+            ),
+            (
+                "gpu.max_job_memory_bytes",
+                self.gpu.max_job_memory_bytes,
+                4,
+                compute_market_job::MAX_JOB_MEMORY,
+            ),
+        ] {
+            if !(least..=most).contains(&value) {
+                return Err(SettingsError::InvalidValue {
+                    origin: origin(),
+                    key: key.into(),
+                    message: format!("{value} is not within {least}..={most}"),
+                });
+            }
+        }
         self.validate_fetch()?;
         for (key, value) in [
             ("job_timeout", self.job_timeout),
