@@ -37,8 +37,41 @@ pub fn shader_id(wgsl: &[u8], entry_point: &str) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// Domain separator of [`module_id`].
+pub const MODULE_ID_DOMAIN: &[u8] = b"compute-market/module/v2";
+
+/// Identity of a module validated for a list of entry points (a job's passes):
+/// `SHA-256("compute-market/module/v2" || u64_le(len(wgsl)) || wgsl || u64_le(count) ||
+/// (u64_le(len(name)) || name)…)`. Every name is length-prefixed, so no list of names collides
+/// with another (`["a", "b"]` is not `["a,b"]`): a daemon keys its validation verdicts on it.
+pub fn module_id(wgsl: &[u8], entry_points: &[impl AsRef<str>]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(MODULE_ID_DOMAIN);
+    hasher.update((wgsl.len() as u64).to_le_bytes());
+    hasher.update(wgsl);
+    hasher.update((entry_points.len() as u64).to_le_bytes());
+    for name in entry_points {
+        let name = name.as_ref().as_bytes();
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name);
+    }
+    hasher.finalize().into()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn module_ids_tell_lists_of_names_apart() {
+        let w = b"wgsl";
+        assert_ne!(module_id(w, &["a", "b"]), module_id(w, &["a,b"]));
+        assert_ne!(module_id(w, &["ab"]), module_id(w, &["a", "b"]));
+        assert_ne!(module_id(w, &["a"]), module_id(b"wgslx", &["a"]));
+        assert_eq!(
+            module_id(w, &["a", "b"]),
+            module_id(w, &["a".to_string(), "b".into()])
+        );
+    }
+
     use super::*;
 
     // Test vectors computed independently with Python's hashlib:

@@ -117,7 +117,10 @@ pub use abi::{
     MAX_PRIVATE_MEMORY, MAX_SOURCE_LEN, MAX_WORKGROUPS_PER_DIMENSION, PARAMS_LEN,
 };
 pub use error::{AbiError, Location};
-pub use hash::{result_hash, sha256, shader_id, RESULT_HASH_DOMAIN, SHADER_ID_DOMAIN};
+pub use hash::{
+    module_id, result_hash, sha256, shader_id, MODULE_ID_DOMAIN, RESULT_HASH_DOMAIN,
+    SHADER_ID_DOMAIN,
+};
 pub use manifest::{
     is_manifest, Manifest, Pass, PassInfo, BINDING_PASS, BINDING_SCRATCH, MANIFEST_ABI,
     MAX_DISPATCHES, MAX_MANIFEST_LEN, MAX_PASSES, MAX_SCRATCH_BUFFERS, PASS_INFO_LEN,

@@ -202,3 +202,33 @@ fn the_heat_simulation_of_hundreds_of_passes_is_the_cpu_references_bytes() {
         assert_eq!(end.total(), grid.total(), "heat is conserved");
     }
 }
+
+#[test]
+fn a_cached_verdict_for_several_entry_points_is_no_verdict_for_one_named_like_them() {
+    // A manifest over entry points `a` and `b` is valid and its verdict cached; a one-pass job
+    // naming the entry point "a,b" (no such function) must not borrow that verdict: claimed on
+    // it, the job would fail in the worker and cost its provider a give-back.
+    const TWO: &str = "@group(0) @binding(1) var<storage, read_write> o: array<u32>;\n\
+        @compute @workgroup_size(1) fn a() { o[0] = 1u; }\n\
+        @compute @workgroup_size(1) fn b() { o[0] += 1u; }";
+    let manifest = Manifest::new(
+        TWO,
+        Vec::new(),
+        vec![Pass::new("a", [1, 1, 1]), Pass::new("b", [1, 1, 1])],
+    )
+    .into_job(Vec::new(), 4, [0; PARAMS_LEN]);
+    common::pool().validate(&manifest).unwrap();
+    let impostor = compute_market_job::JobDescriptor {
+        wgsl: TWO.as_bytes().to_vec(),
+        entry_point: "a,b".into(),
+        ..Default::default()
+    };
+    let err = common::pool().validate(&impostor).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExecError::Rejected(AbiError::EntryPointNotFound { .. })
+        ),
+        "{err}"
+    );
+}

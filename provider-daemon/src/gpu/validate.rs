@@ -9,7 +9,7 @@
 //! [`validate_shader`] in a short-lived child process (`<exe> worker --validate`, in the
 //! [sandbox](super::sandbox)) and only the cheap, parse-free [`check_dispatch`] in-process. A
 //! crash costs that child and the job ([`ExecError::ValidationCrashed`]); verdicts are cached by
-//! shader id, so a shader seen before costs no process.
+//! module id (the source and its entry points), so a shader seen before costs no process.
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter};
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use compute_market_job::{
-    check_dispatch, shader_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
+    check_dispatch, module_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
 };
 
 use super::error::ExecError;
@@ -68,9 +68,11 @@ impl Validator {
     /// Validates the whole job: its shader (in a child process, or from the cache) and then its
     /// dispatch and sizes. Blocks; call it from `spawn_blocking` in async code.
     pub fn validate(&self, job: &JobDescriptor) -> Result<ShaderInfo, ExecError> {
-        // One verdict per module and list of entry points (a v1 job has one).
+        // One verdict per module and list of entry points (a v1 job has one), each name
+        // length-prefixed: a job naming the entry point "a,b" never borrows the verdict of a
+        // manifest over `a` and `b`.
         let entry_points = job.entry_points();
-        let key = shader_id(&job.wgsl, &entry_points.join(","));
+        let key = module_id(&job.wgsl, &entry_points);
         let cached = self
             .cache
             .lock()

@@ -380,7 +380,10 @@ fn zero_limits() {
         ("max_dispatches = 0", "gpu.max_dispatches"),
         ("max_dispatches = 16385", "gpu.max_dispatches"),
         ("max_job_memory_bytes = 2", "gpu.max_job_memory_bytes"),
-        ("max_job_memory_bytes = 1073741825", "gpu.max_job_memory_bytes"),
+        (
+            "max_job_memory_bytes = 1073741825",
+            "gpu.max_job_memory_bytes",
+        ),
     ] {
         let err = load(&format!("{}[gpu]\n{line}\n", minimal()), &[]).expect_err(line);
         assert!(
