@@ -440,6 +440,26 @@ fn hostile_jobs_are_refused_or_contained_and_the_daemon_keeps_serving() {
             [65_536, 1, 1],
         )
         .await;
+        // Declared exact, with three replicas, but written in floating point: replicas on
+        // different GPUs may disagree and an honest one be slashed for rounding.
+        let mislabelled = post_raw_with(
+            &client,
+            b"@group(0) @binding(1) var<storage, read_write> o: array<f32>;\n@compute @workgroup_size(1) fn main() { o[0] = sqrt(2.0); }",
+            64,
+            [1, 1, 1],
+            "main",
+            3,
+            true,
+        )
+        .await;
+        // A manifest whose first pass is not what the job names on chain.
+        let manifest = compute_market_job::Manifest::new(
+            "@group(0) @binding(1) var<storage, read_write> o: array<u32>;\n@compute @workgroup_size(1) fn a() { o[0] = 1u; }",
+            Vec::new(),
+            vec![compute_market_job::Pass::new("a", [1, 1, 1])],
+        );
+        let mismatched =
+            post_raw_with(&client, &manifest.to_blob(), 64, [2, 1, 1], "a", 1, true).await;
         // Only detectable by running it: an infinite loop.
         // (16.7 M invocations looping forever: lavapipe's 65,535-iteration cap still leaves
         // ~10^12 iterations.)
@@ -457,13 +477,15 @@ fn hostile_jobs_are_refused_or_contained_and_the_daemon_keeps_serving() {
         assert_eq!(settled.status(), JobStatus::Completed);
         assert_eq!(handle.result().await.unwrap(), expected);
 
-        for hostile in [broken, too_many] {
+        for hostile in [broken, too_many, mislabelled, mismatched] {
             let j = client.job(&hostile).await.unwrap();
             assert_eq!((j.status(), j.claimed), (JobStatus::Open, 0), "{hostile} was never claimed");
         }
         let log = daemon.log();
         assert!(log.contains("invalid job"), "{log}");
         assert!(log.contains(&broken.to_string()), "{log}");
+        assert!(log.contains("declared exact but uses floating point"), "{log}");
+        assert!(log.contains("its manifest starts with `a`"), "{log}");
         // The runaway job was claimed, killed at its limit, and given back before its commit
         // deadline without harming the daemon: the provider pays the small give-back cost
         // instead of the slash that letting it expire would cost, and never claims it again.

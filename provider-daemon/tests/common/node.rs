@@ -179,6 +179,20 @@ pub async fn post_raw(
     output_len: u32,
     workgroups: [u32; 3],
 ) -> Pubkey {
+    post_raw_with(client, wgsl, output_len, workgroups, "main", 1, true).await
+}
+
+/// [`post_raw`] with the on-chain entry point, `n` replicas (a majority quorum) and declared
+/// class (`exact`) of the hostile client's choice.
+pub async fn post_raw_with(
+    client: &Client,
+    wgsl: &[u8],
+    output_len: u32,
+    workgroups: [u32; 3],
+    entry_point: &str,
+    replicas: u8,
+    exact: bool,
+) -> Pubkey {
     use compute_market_sdk::{instructions, Determinism, JobPostArgs, MinCapabilities};
     let store = client.store().unwrap();
     let shader_uri = store.put(wgsl).await.unwrap();
@@ -194,15 +208,19 @@ pub async fn post_raw(
             output_len,
             workgroups,
             params: [0; 32],
-            determinism: Determinism::Exact as u8,
+            determinism: if exact {
+                Determinism::Exact as u8
+            } else {
+                Determinism::Float as u8
+            },
             padding: [0; 3],
         },
-        entry_point: "main".into(),
+        entry_point: entry_point.into(),
         shader_uri,
         input_uri: String::new(),
         reward_per_replica: REWARD,
-        replicas: 1,
-        quorum: 1,
+        replicas,
+        quorum: replicas / 2 + 1,
         claim_deadline: 0,
         commit_deadline: 0,
         reveal_deadline: 0,

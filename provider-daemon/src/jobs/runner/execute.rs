@@ -1,9 +1,9 @@
 //! Running a claimed job on the GPU and storing its output; preparing (downloading and
 //! validating) a job before it is claimed.
 
-use compute_market_job::JobDescriptor;
+use compute_market_job::{DeterminismClass, JobDescriptor};
 use compute_market_sdk::store;
-use compute_market_sdk::{Job, Pubkey};
+use compute_market_sdk::{Determinism, Job, Pubkey};
 
 use super::{lie, RunError, RunnerContext};
 use crate::gpu::ExecError;
@@ -56,12 +56,21 @@ pub async fn prepare(ctx: &RunnerContext, job: &Job) -> Result<JobDescriptor, Sk
     })
     .await
     .map_err(|e| Skip::Invalid(format!("validation task failed: {e}")))?;
-    verdict.map_err(|e| {
+    let info = verdict.map_err(|e| {
         Skip::Invalid(match e {
             ExecError::Rejected(abi) => abi.to_string(),
             other => other.to_string(),
         })
     })?;
+    // The class on chain is the client's word; the shader's is validation's. A float shader
+    // posted as exact would have its replicas compared by hash, and an honest GPU slashed for
+    // rounding: never claim one.
+    if info.determinism == DeterminismClass::Float && job.spec.determinism() == Determinism::Exact {
+        return Err(Skip::Invalid(
+            "declared exact but uses floating point: replicas on different GPUs may disagree"
+                .into(),
+        ));
+    }
     Ok(descriptor)
 }
 
