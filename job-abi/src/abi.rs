@@ -134,7 +134,7 @@ pub struct Caps {
     pub max_total_workgroups: u64,
     /// Most dispatches in one job (every pass's repeat count, summed).
     pub max_dispatches: u64,
-    /// Most device memory one job's buffers may take together, in bytes.
+    /// Most device memory one job may take, in bytes ([`JobDescriptor::memory_bytes`]).
     pub max_job_memory: u64,
     /// Most private + function memory per invocation, in bytes.
     pub max_private_memory: u64,

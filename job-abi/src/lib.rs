@@ -123,7 +123,8 @@ pub use hash::{
 };
 pub use manifest::{
     is_manifest, Manifest, Pass, PassInfo, BINDING_PASS, BINDING_SCRATCH, MANIFEST_ABI,
-    MAX_DISPATCHES, MAX_MANIFEST_LEN, MAX_PASSES, MAX_SCRATCH_BUFFERS, PASS_INFO_LEN,
+    MAX_DISPATCHES, MAX_MANIFEST_LEN, MAX_PASSES, MAX_SCRATCH_BUFFERS, PASS_BLOCK_STRIDE,
+    PASS_INFO_LEN,
 };
 pub use validate::{
     check_dispatch, validate_job, validate_module, validate_shader, DeterminismClass, ShaderInfo,

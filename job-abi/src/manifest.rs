@@ -41,6 +41,9 @@ pub const BINDING_PASS: u32 = 3;
 pub const BINDING_SCRATCH: u32 = 4;
 /// Size of the pass block bound at [`BINDING_PASS`].
 pub const PASS_INFO_LEN: usize = 32;
+/// Device memory counted per dispatch for its pass block: WebGPU's largest uniform-offset
+/// alignment (a device may need less).
+pub const PASS_BLOCK_STRIDE: u64 = 256;
 
 /// One pass of a manifest: an entry point dispatched `repeat` times in a row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +199,13 @@ impl Manifest {
                 message: "a manifest needs at least one pass".into(),
             });
         }
+        // Before anything walks the passes (a 2 MiB blob holds ~50,000 of them).
+        if manifest.passes.len() > MAX_PASSES {
+            return Err(AbiError::TooManyPasses {
+                count: manifest.passes.len(),
+                max: MAX_PASSES,
+            });
+        }
         Ok(manifest)
     }
 
@@ -312,14 +322,17 @@ impl JobDescriptor {
             .sum()
     }
 
-    /// Bytes of device memory the job's buffers take: input, output and scratch.
+    /// Bytes of device memory the job takes: input, output, the output's readback copy,
+    /// scratch buffers and one 256-byte pass block per dispatch (the largest uniform-offset
+    /// alignment a device may require).
     pub fn memory_bytes(&self) -> u64 {
         let input = (self.input.len() as u64).max(4);
+        let fixed = input
+            .saturating_add(self.output_len.saturating_mul(2))
+            .saturating_add(self.dispatch_count().saturating_mul(PASS_BLOCK_STRIDE));
         self.scratch
             .iter()
-            .fold(input.saturating_add(self.output_len), |a, &s| {
-                a.saturating_add(s)
-            })
+            .fold(fixed, |a, &s| a.saturating_add(s))
     }
 }
 
@@ -383,6 +396,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most"));
+    }
+
+    #[test]
+    fn a_manifest_of_more_than_max_passes_is_refused_while_parsing() {
+        let passes = (0..=MAX_PASSES)
+            .map(|i| Pass::new(format!("p{i}"), [1, 1, 1]))
+            .collect();
+        let blob = Manifest::new("", Vec::new(), passes).to_blob();
+        assert_eq!(
+            Manifest::from_blob(&blob),
+            Err(AbiError::TooManyPasses {
+                count: MAX_PASSES + 1,
+                max: MAX_PASSES
+            })
+        );
     }
 
     #[test]

@@ -653,14 +653,16 @@ fn a_manifests_whole_job_limits_are_checked_before_claiming() {
         })
     );
     let caps = Caps {
-        max_job_memory: 100,
+        max_job_memory: 1000,
         ..Caps::default()
     };
+    // Input (an empty one is bound as 4 bytes), output and its readback copy, scratch, and
+    // 256 bytes of pass block per dispatch.
     assert_eq!(
         validate_job(&multi(vec![64], two_passes()), &Limits::default(), &caps),
         Err(AbiError::JobMemoryTooLarge {
-            bytes: 4 + 64 + 64,
-            max: 100,
+            bytes: 4 + 2 * 64 + 64 + 11 * 256,
+            max: 1000,
             source_of_limit: LimitSource::Provider
         })
     );

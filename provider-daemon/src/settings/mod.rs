@@ -195,8 +195,9 @@ pub struct GpuSettings {
     /// Most dispatches in one job (a multi-pass job's repeat counts, summed). Default and
     /// largest: the ABI's 16,384; at least 1.
     pub max_dispatches: u64,
-    /// Most device memory one job's buffers may take together (input, output and a multi-pass
-    /// job's scratch buffers), in bytes. Default and largest: the ABI's 1 GiB; at least 4.
+    /// Most device memory one job may take (input, output and its readback copy, a multi-pass
+    /// job's scratch buffers, 256 bytes per dispatch), in bytes. Default and largest: the ABI's
+    /// 1 GiB; at least 4.
     pub max_job_memory_bytes: u64,
 }
 
