@@ -102,6 +102,16 @@ pub enum SdkError {
         /// What is wrong.
         message: String,
     },
+    /// A sharded job could not be completed. Shard jobs nobody had claimed were cancelled
+    /// (refunded) and failed ones closed; those still running are listed: they complete or
+    /// expire on their own, and their client closes them then.
+    #[error("sharded job incomplete: {reason}{}", if left_open.is_empty() { String::new() } else { format!("; shard jobs still running: {}", left_open.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")) })]
+    ShardsIncomplete {
+        /// Why.
+        reason: String,
+        /// Shard jobs still running.
+        left_open: Vec<Pubkey>,
+    },
     /// Waiting took longer than allowed.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout {

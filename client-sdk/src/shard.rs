@@ -32,7 +32,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use crate::client::{Client, JobHandle};
 use crate::error::{Result, SdkError};
@@ -205,16 +205,73 @@ pub struct ShardedResult {
 
 impl Client {
     /// Posts every shard as a job of its own, concurrently (blobs shared between shards are
-    /// uploaded once: the store is content-addressed).
+    /// uploaded once: the store is content-addressed). The wallet must hold every shard's escrow
+    /// before anything is posted; if a post fails anyway, the shards already posted are
+    /// cancelled (refunded) and the error names any that could not be.
     pub async fn submit_sharded(&self, shards: Vec<Shard>) -> Result<ShardedJob> {
         if shards.is_empty() {
             return Err(SdkError::InvalidJob("a sharded job needs a shard".into()));
         }
-        let handles = try_join_all(shards.iter().map(|s| self.submit(&s.job))).await?;
+        let market = self.market().await?;
+        let escrow = shards.iter().try_fold(0u64, |total, s| {
+            s.job
+                .escrow_total(market.fee_bps)
+                .and_then(|e| total.checked_add(e))
+        });
+        let escrow =
+            escrow.ok_or_else(|| SdkError::InvalidJob("the shards' escrow overflows".into()))?;
+        let token = crate::pda::token_account(&self.wallet(), &market.payment_mint);
+        let balance = self.token_balance(&token).await?;
+        if balance < escrow {
+            return Err(SdkError::InvalidJob(format!(
+                "insufficient funds: the {} shards escrow {escrow} base units together but {token} holds {balance}",
+                shards.len()
+            )));
+        }
+        let posts = join_all(shards.iter().map(|s| self.submit(&s.job))).await;
+        if let Some(index) = posts.iter().position(|p| p.is_err()) {
+            let posted: Vec<Pubkey> = posts
+                .iter()
+                .filter_map(|p| p.as_ref().ok().map(|h| h.address))
+                .collect();
+            let reason = match posts.into_iter().nth(index) {
+                Some(Err(e)) => format!("shard {index} could not be posted: {e}"),
+                _ => format!("shard {index} could not be posted"),
+            };
+            return Err(SdkError::ShardsIncomplete {
+                reason,
+                left_open: self.wind_down(&posted).await,
+            });
+        }
+        let handles = posts.into_iter().filter_map(|p| p.ok());
         Ok(ShardedJob {
             client: self.clone(),
             shards: shards.into_iter().zip(handles).collect(),
         })
+    }
+
+    /// Best effort for shard jobs that will not be used: cancels those nobody claimed (a full
+    /// refund) and closes those that settled; returns those still running.
+    async fn wind_down(&self, jobs: &[Pubkey]) -> Vec<Pubkey> {
+        let mut left_open = Vec::new();
+        for address in jobs {
+            let outcome = match self.job(address).await {
+                Ok(job) if job.status() == JobStatus::Open && job.claimed == 0 => {
+                    self.cancel(address).await.map(|_| ())
+                }
+                Ok(job) if job.status().is_settled() => self.close(address).await.map(|_| ()),
+                Ok(_) => {
+                    left_open.push(*address);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(job = %address, error = %e, "could not wind a shard job down");
+                left_open.push(*address);
+            }
+        }
+        left_open
     }
 }
 
@@ -226,7 +283,9 @@ impl ShardedJob {
 
     /// Follows every shard until it completes (re-posting one that fails or expires, expiring
     /// one stuck past a deadline), verifies each output against its own on-chain result hash,
-    /// and assembles the whole output.
+    /// and assembles the whole output. If a shard cannot be completed (out of attempts or of
+    /// time), the other shards' jobs are wound down: cancelled when nobody claimed them, closed
+    /// when settled, and named in [`SdkError::ShardsIncomplete`] when still running.
     pub async fn wait(
         self,
         options: ShardOptions,
@@ -238,13 +297,33 @@ impl ShardedJob {
             let mut f = on_event.lock().unwrap_or_else(|p| p.into_inner());
             f(event);
         };
+        let current = Mutex::new(self.addresses());
         let client = &self.client;
-        let finished = try_join_all(self.shards.into_iter().enumerate().map(
-            |(index, (shard, handle))| {
-                follow(client, index, shard, handle, deadline, options, &events)
-            },
-        ))
-        .await?;
+        let followers = self
+            .shards
+            .into_iter()
+            .enumerate()
+            .map(|(index, (shard, handle))| {
+                let follower = Follower {
+                    client,
+                    index,
+                    deadline,
+                    options,
+                    events: &events,
+                    current: &current,
+                };
+                follower.run(shard, handle)
+            });
+        let finished = match try_join_all(followers).await {
+            Ok(finished) => finished,
+            Err(e) => {
+                let jobs = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                return Err(SdkError::ShardsIncomplete {
+                    reason: e.to_string(),
+                    left_open: client.wind_down(&jobs).await,
+                });
+            }
+        };
         let parts: Vec<(u64, Vec<u8>)> = finished
             .iter()
             .map(|(offset, bytes, _)| (*offset, bytes.clone()))
@@ -256,104 +335,143 @@ impl ShardedJob {
     }
 }
 
-/// One shard until it is verified (or out of attempts or time).
-async fn follow(
-    client: &Client,
+/// What one shard's follower shares with the others.
+struct Follower<'a> {
+    client: &'a Client,
     index: usize,
-    shard: Shard,
-    mut handle: JobHandle,
     deadline: tokio::time::Instant,
     options: ShardOptions,
-    events: &(dyn Fn(ShardEvent) + Sync),
-) -> Result<(u64, Vec<u8>, ShardReport)> {
-    let mut attempts = 1;
-    loop {
-        let job = settle(client, &handle, deadline, index, events).await?;
-        if job.status() == JobStatus::Completed {
-            match handle.result().await {
-                Ok(bytes) => {
-                    events(ShardEvent::Verified { shard: index });
-                    let providers = job
-                        .active_slots()
-                        .iter()
-                        .filter(|s| s.result_hash == job.result_hash)
-                        .map(|s| s.provider)
-                        .collect();
-                    let report = ShardReport {
-                        shard: index,
-                        job: handle.address,
-                        providers,
-                        attempts,
-                        result_hash: job.result_hash,
-                    };
-                    return Ok((shard.output_offset, bytes, report));
-                }
-                // No usable copy of an agreed result: computing it again is the way out.
-                Err(e) => tracing::warn!(shard = index, error = %e, "shard result unusable"),
-            }
-        } else if options.close_failed {
-            if let Err(e) = client.close(&handle.address).await {
-                tracing::warn!(shard = index, error = %e, "could not close a failed shard");
-            }
-        }
-        if attempts >= options.max_attempts {
-            return Err(SdkError::InvalidJob(format!(
-                "shard {index} did not complete in {attempts} attempts (last: {} {:?})",
-                handle.address,
-                job.status()
-            )));
-        }
-        attempts += 1;
-        let old = handle.address;
-        handle = client.submit(&shard.job).await?;
-        events(ShardEvent::Reposted {
-            shard: index,
-            old,
-            status: job.status(),
-            new: handle.address,
-        });
-    }
+    events: &'a (dyn Fn(ShardEvent) + Sync),
+    /// Every shard's current job, for winding down.
+    current: &'a Mutex<Vec<Pubkey>>,
 }
 
-/// Waits for one attempt to settle, expiring it once a deadline has passed with too few replicas
-/// (anyone may; nobody else has to).
-async fn settle(
-    client: &Client,
-    handle: &JobHandle,
-    deadline: tokio::time::Instant,
-    index: usize,
-    events: &(dyn Fn(ShardEvent) + Sync),
-) -> Result<Job> {
-    const CHECK: Duration = Duration::from_secs(5);
-    loop {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(SdkError::Timeout {
-                what: format!("shard {index} ({}) to complete", handle.address),
-                seconds: 0,
+impl Follower<'_> {
+    /// One shard until it is verified (or out of attempts or time).
+    async fn run(self, shard: Shard, mut handle: JobHandle) -> Result<(u64, Vec<u8>, ShardReport)> {
+        let index = self.index;
+        let mut attempts = 1;
+        loop {
+            let job = self.settle(&handle).await?;
+            if job.status() == JobStatus::Completed {
+                match handle.result().await {
+                    Ok(bytes) => {
+                        (self.events)(ShardEvent::Verified { shard: index });
+                        let providers = job
+                            .active_slots()
+                            .iter()
+                            .filter(|s| s.result_hash == job.result_hash)
+                            .map(|s| s.provider)
+                            .collect();
+                        let report = ShardReport {
+                            shard: index,
+                            job: handle.address,
+                            providers,
+                            attempts,
+                            result_hash: job.result_hash,
+                        };
+                        return Ok((shard.output_offset, bytes, report));
+                    }
+                    // No usable copy of an agreed result (withheld or lost): computing it again
+                    // is the way out, bounded by `max_attempts`.
+                    Err(e) => tracing::warn!(shard = index, error = %e, "shard result unusable"),
+                }
+            }
+            // Failed, expired, or completed without a usable result: its refund comes back.
+            if self.options.close_failed {
+                if let Err(e) = self.client.close(&handle.address).await {
+                    tracing::warn!(shard = index, error = %e, "could not close a shard job");
+                }
+            }
+            if attempts >= self.options.max_attempts {
+                return Err(SdkError::InvalidJob(format!(
+                    "shard {index} did not complete in {attempts} attempts (last: {} {:?})",
+                    handle.address,
+                    job.status()
+                )));
+            }
+            attempts += 1;
+            let old = handle.address;
+            handle = self.repost(&shard).await?;
+            if let Some(slot) = self
+                .current
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(index)
+            {
+                *slot = handle.address;
+            }
+            (self.events)(ShardEvent::Reposted {
+                shard: index,
+                old,
+                status: job.status(),
+                new: handle.address,
             });
         }
-        let slice = (deadline - now).min(CHECK);
-        let progress = |job: &Job| {
-            events(ShardEvent::Progress {
-                shard: index,
-                job: Box::new(*job),
-            })
-        };
-        match handle.wait(slice, progress).await {
-            Ok(job) => return Ok(job),
-            Err(SdkError::Timeout { .. }) => {
-                let (job, chain_now) = client.job_and_time(&handle.address).await?;
-                if job.expiry(chain_now).is_some() {
-                    if let Err(e) = client.expire(&handle.address).await {
+    }
+
+    /// Posts the shard again, retrying a failed post until the deadline.
+    async fn repost(&self, shard: &Shard) -> Result<JobHandle> {
+        loop {
+            match self.client.submit(&shard.job).await {
+                Ok(handle) => return Ok(handle),
+                Err(e) if tokio::time::Instant::now() + RETRY < self.deadline => {
+                    tracing::warn!(shard = self.index, error = %e, "re-post failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits for one attempt to settle, expiring it once a deadline has passed with too few
+    /// replicas (anyone may; nobody else has to). Read errors are waited out until the
+    /// deadline: one lost request does not fail the job.
+    async fn settle(&self, handle: &JobHandle) -> Result<Job> {
+        let index = self.index;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= self.deadline {
+                return Err(SdkError::Timeout {
+                    what: format!("shard {index} ({}) to complete", handle.address),
+                    seconds: self.options.timeout.as_secs(),
+                });
+            }
+            let progress = |job: &Job| {
+                (self.events)(ShardEvent::Progress {
+                    shard: index,
+                    job: Box::new(*job),
+                })
+            };
+            match handle
+                .wait((self.deadline - now).min(CHECK), progress)
+                .await
+            {
+                Ok(job) => return Ok(job),
+                Err(SdkError::Timeout { .. }) => {}
+                Err(e) => {
+                    tracing::debug!(shard = index, error = %e, "waiting failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+            match self.client.job_and_time(&handle.address).await {
+                Ok((job, _)) if job.status().is_settled() => return Ok(job),
+                Ok((job, chain_now)) if job.expiry(chain_now).is_some() => {
+                    if let Err(e) = self.client.expire(&handle.address).await {
                         tracing::debug!(shard = index, error = %e, "expire failed; waiting on");
                     }
                 }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(shard = index, error = %e, "read failed; waiting on"),
             }
-            Err(e) => return Err(e),
         }
     }
 }
+
+/// How long one wait lasts before the job is looked at for expiry.
+const CHECK: Duration = Duration::from_secs(10);
+/// Pause before retrying a failed read or post.
+const RETRY: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

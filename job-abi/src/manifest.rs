@@ -330,9 +330,7 @@ impl JobDescriptor {
         let fixed = input
             .saturating_add(self.output_len.saturating_mul(2))
             .saturating_add(self.dispatch_count().saturating_mul(PASS_BLOCK_STRIDE));
-        self.scratch
-            .iter()
-            .fold(fixed, |a, &s| a.saturating_add(s))
+        self.scratch.iter().fold(fixed, |a, &s| a.saturating_add(s))
     }
 }
 

@@ -132,3 +132,66 @@ fn a_sharded_job_is_split_over_three_daemons_verified_and_assembled() {
         );
     });
 }
+
+/// The client's open shard jobs (tombstones of closed ones are not jobs).
+async fn open_jobs(client: &compute_market_sdk::Client) -> Vec<compute_market_sdk::Pubkey> {
+    client
+        .list(compute_market_sdk::JobFilter {
+            client: Some(client.wallet()),
+            status: Some(JobStatus::Open),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(address, _)| address)
+        .collect()
+}
+
+#[test]
+fn a_sharded_job_the_wallet_cannot_pay_in_full_posts_nothing() {
+    let rt = runtime();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        // Each shard escrows 105,000 (reward and a 5 % fee): enough for two shards, not three.
+        let wallet = net.funded_wallet(250_000).await.unwrap();
+        let client = net.client(wallet).await.unwrap();
+        let shards = split_by_workgroups(&whole_job(), 3, 7).unwrap();
+        let err = client.submit_sharded(shards).await.unwrap_err();
+        assert!(err.to_string().contains("insufficient funds"), "{err}");
+        assert_eq!(
+            open_jobs(&client).await,
+            [],
+            "no shard was left open and paid for"
+        );
+    });
+}
+
+#[test]
+fn a_sharded_job_that_runs_out_of_time_leaves_no_unclaimed_shard_open() {
+    let rt = runtime();
+    rt.block_on(async {
+        let net = LocalNet::start(Default::default()).await.unwrap();
+        let client = client(&net).await;
+        // No provider at all: the shards are never claimed.
+        let shards = split_by_workgroups(&whole_job(), 2, 7).unwrap();
+        let sharded = client.submit_sharded(shards).await.unwrap();
+        let posted = sharded.addresses();
+        let err = sharded
+            .wait(ShardOptions::new(Duration::from_secs(3)), |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                compute_market_sdk::SdkError::ShardsIncomplete { left_open, .. } if left_open.is_empty()
+            ),
+            "{err}"
+        );
+        // Both were cancelled: their escrow is back, nothing is open.
+        assert_eq!(open_jobs(&client).await, []);
+        for address in posted {
+            assert!(client.job(&address).await.is_err(), "{address} was closed");
+        }
+    });
+}
