@@ -23,9 +23,9 @@ use compute_market_job::{
     MAX_PASSES, MAX_SCRATCH_BUFFERS, PARAMS_LEN,
 };
 
-use super::context::{AdapterSummary, GpuError};
-use super::executor::{DeviceError, DeviceRun, DeviceTimings};
-use super::worker::DeviceDescription;
+use crate::context::{AdapterSummary, GpuError};
+use crate::executor::{DeviceError, DeviceRun, DeviceTimings};
+use crate::worker::DeviceDescription;
 
 /// Largest protocol frame: the largest input or output plus headroom for the rest.
 pub const MAX_FRAME: u64 =

@@ -4,9 +4,9 @@
 //! sandboxed process rather than the daemon that holds the provider's key.
 //!
 //! The parent spawns the daemon's own binary with the hidden `worker` subcommand (see
-//! [`super::child`]) in the [sandbox](super::sandbox) and speaks the [protocol]
+//! [`crate::child`]) in the [sandbox](crate::sandbox) and speaks the [protocol]
 //! over its stdin/stdout. Every job is validated first, in a separate short-lived process (see
-//! [`super::validate`]); the parent waits at most the job's wall-clock limit for the answer.
+//! [`crate::validate`]); the parent waits at most the job's wall-clock limit for the answer.
 //!
 //! A worker is never used after anything went wrong with it: one that timed out, died, sent
 //! something that is not the protocol or reported a lost device is killed and replaced by a fresh
@@ -23,15 +23,15 @@ use std::time::{Duration, Instant};
 
 use compute_market_job::{result_hash, Caps, DeterminismClass, JobDescriptor, Limits, ShaderInfo};
 
-use super::context::{AdapterSummary, GpuConfig};
-use super::executor::DeviceTimings;
-use super::procfs;
-use super::protocol::{self, FailKind, Response};
-use super::sandbox::{Sandbox, SandboxConfig};
-use super::validate::Validator;
-use super::{ExecOutcome, JobTimings};
+use crate::context::{AdapterSummary, GpuConfig};
+use crate::executor::DeviceTimings;
+use crate::procfs;
+use crate::protocol::{self, FailKind, Response};
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::validate::Validator;
+use crate::{ExecOutcome, JobTimings};
 
-use super::error::ExecError;
+use crate::error::ExecError;
 
 /// How to run workers.
 #[derive(Clone, Debug)]
@@ -218,7 +218,7 @@ impl WorkerPool {
     }
 
     /// Validates a job against this device and the provider's caps without running it: the
-    /// shader is parsed in a sandboxed child process (see [`super::validate`]). Blocks.
+    /// shader is parsed in a sandboxed child process (see [`crate::validate`]). Blocks.
     pub fn validate(&self, job: &JobDescriptor) -> Result<ShaderInfo, ExecError> {
         self.validator.validate(job)
     }

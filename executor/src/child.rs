@@ -9,13 +9,13 @@ use std::io::{self, BufReader, BufWriter};
 
 use compute_market_job::Caps;
 
-use super::context::{AdapterChoice, GpuConfig, GpuContext};
-use super::executor::{DeviceError, Executor};
-use super::protocol;
+use crate::context::{AdapterChoice, GpuConfig, GpuContext};
+use crate::executor::{DeviceError, Executor};
+use crate::protocol;
 
 /// Stack of the thread that runs a worker's jobs: wgpu parses and translates every new shader
 /// again, recursively, so it gets four times the validator's
-/// ([`super::validate::VALIDATOR_STACK`]).
+/// ([`crate::validate::VALIDATOR_STACK`]).
 pub const WORKER_STACK: usize = 32 << 20;
 
 /// Arguments of the hidden `worker` subcommand. The parent passes them; nothing else should.
@@ -35,7 +35,7 @@ pub struct WorkerArgs {
 /// Runs the `worker` subcommand.
 pub fn run(args: &WorkerArgs) -> io::Result<()> {
     if args.validate {
-        return super::validate::run_validator();
+        return crate::validate::run_validator();
     }
     let gpu = GpuConfig {
         adapter: args.adapter.parse().unwrap_or(AdapterChoice::Auto),

@@ -7,7 +7,7 @@
 //! recursively, so a few kilobytes of source overflow a thread's stack, and a stack overflow
 //! aborts the whole process. So the daemon never parses a shader itself: [`Validator`] runs
 //! [`validate_shader`] in a short-lived child process (`<exe> worker --validate`, in the
-//! [sandbox](super::sandbox)) and only the cheap, parse-free [`check_dispatch`] in-process. A
+//! [sandbox](crate::sandbox)) and only the cheap, parse-free [`check_dispatch`] in-process. A
 //! crash costs that child and the job ([`ExecError::ValidationCrashed`]); verdicts are cached by
 //! shader id, so a shader seen before costs no process.
 
@@ -23,15 +23,15 @@ use compute_market_job::{
     check_dispatch, shader_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
 };
 
-use super::error::ExecError;
-use super::protocol::{self, Response};
-use super::sandbox::Sandbox;
+use crate::error::ExecError;
+use crate::protocol::{self, Response};
+use crate::sandbox::Sandbox;
 
 /// Verdicts kept; the least recently used is dropped beyond this.
 pub const VERDICT_CACHE_CAPACITY: usize = 256;
 
 /// Stack of the validator's parsing thread, explicit so that what it accepts does not depend on
-/// the host's `ulimit -s`. Smaller than a worker's ([`super::child::WORKER_STACK`]): a shader
+/// the host's `ulimit -s`. Smaller than a worker's ([`crate::child::WORKER_STACK`]): a shader
 /// that passes here has room to spare when wgpu parses it again inside the worker.
 pub const VALIDATOR_STACK: usize = 8 << 20;
 
