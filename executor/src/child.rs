@@ -1,7 +1,8 @@
-//! The child processes' side: `<exe> worker` (a GPU worker: opens the device, then runs jobs
-//! from stdin until EOF) and `<exe> worker --validate` (the shader validator: one verdict, then
-//! exit). Both binaries that run daemons, `provider-daemon` and the `compute-market` CLI (whose
-//! `demo` runs daemons in-process), expose these through [`WorkerArgs`] and [`run`].
+//! The child processes' side, the `compute-market-worker` binary
+//! (`executor/src/bin/compute-market-worker.rs`): `compute-market-worker` is a GPU worker (opens
+//! the device, then runs jobs from stdin until EOF) and `compute-market-worker --validate` the
+//! shader validator (one verdict, then exit). The parent finds the binary with
+//! [`crate::locate::worker_exe`].
 //!
 //! Only protocol frames go to stdout; logs go to stderr.
 
@@ -18,21 +19,65 @@ use crate::protocol;
 /// ([`crate::validate::VALIDATOR_STACK`]).
 pub const WORKER_STACK: usize = 32 << 20;
 
-/// Arguments of the hidden `worker` subcommand. The parent passes them; nothing else should.
-#[derive(clap::Args, Clone, Debug)]
+/// The worker's command line. The parent passes it; nothing else should.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerArgs {
-    /// Adapter: `auto`, an index from `check`, or part of its name.
-    #[arg(long, default_value = "auto")]
+    /// Adapter: `auto`, an index from `check`, or part of its name (`--adapter`).
     pub adapter: String,
-    /// Allow a CPU (software) adapter.
-    #[arg(long)]
+    /// Allow a CPU (software) adapter (`--allow-cpu`).
     pub allow_cpu: bool,
-    /// Validate one shader from stdin (no device) and exit.
-    #[arg(long)]
+    /// Validate one shader from stdin (no device) and exit (`--validate`).
     pub validate: bool,
 }
 
-/// Runs the `worker` subcommand.
+impl Default for WorkerArgs {
+    fn default() -> Self {
+        Self {
+            adapter: "auto".into(),
+            allow_cpu: false,
+            validate: false,
+        }
+    }
+}
+
+impl WorkerArgs {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut parsed = Self::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--adapter" => {
+                    parsed.adapter = args.next().ok_or("--adapter needs a value")?;
+                }
+                "--allow-cpu" => parsed.allow_cpu = true,
+                "--validate" => parsed.validate = true,
+                other => {
+                    return Err(format!(
+                        "unexpected argument `{other}` (usage: compute-market-worker \
+                         [--adapter <auto|index|name>] [--allow-cpu] [--validate]; the \
+                         executor starts this program, people do not)"
+                    ))
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The arguments that [`WorkerArgs::parse`] reads back.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--adapter".to_string(), self.adapter.clone()];
+        if self.allow_cpu {
+            args.push("--allow-cpu".into());
+        }
+        if self.validate {
+            args.push("--validate".into());
+        }
+        args
+    }
+}
+
+/// Runs a worker or, with `--validate`, the validator.
 pub fn run(args: &WorkerArgs) -> io::Result<()> {
     if args.validate {
         return crate::validate::run_validator();
@@ -122,5 +167,23 @@ pub mod fault {
             .then(|| DeviceError::DeviceLost {
                 message: "simulated by fault injection".into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkerArgs;
+
+    #[test]
+    fn arguments_round_trip() {
+        let args = WorkerArgs {
+            adapter: "llvmpipe".into(),
+            allow_cpu: true,
+            validate: false,
+        };
+        assert_eq!(WorkerArgs::parse(args.to_args()), Ok(args));
+        assert_eq!(WorkerArgs::parse([]), Ok(WorkerArgs::default()));
+        assert!(WorkerArgs::parse(["worker".to_string()]).is_err());
+        assert!(WorkerArgs::parse(["--adapter".to_string()]).is_err());
     }
 }

@@ -16,16 +16,17 @@
 //! * [`fleet`] — one pool per adapter ([`GpuFleet`]): several GPUs behind one provider.
 //! * [`sandbox`] — how workers and the validator are started: scrubbed environment, resource
 //!   limits, death signal, no new privileges, no network.
+//! * [`locate`] — where the worker program, `compute-market-worker`, is found.
 //! * [`protocol`] — the frames parent and children exchange; [`child`] — the children's side;
 //!   [`error`] — every way a job can fail.
 //! * [`kernels`] — the example shaders with CPU references; [`bench`] — self-test and benchmarks.
 //!
 //! ```text
-//! parent process (daemon)                          worker process
+//! parent process (daemon)                          worker process (compute-market-worker)
 //! ┌──────────────────────────────────────┐  stdin  ┌──────────────────────────────────────┐
 //! │ WorkerPool::execute(job)             │ ──────▶ │ Executor: pipeline cache (shader id) │
 //! │  1. validate: naga in a short-lived  │  frames │  error scopes · per-job buffers      │
-//! │     child (`worker --validate`)      │ ◀────── │  upload → dispatch → readback        │
+//! │     child (`… --validate`)           │ ◀────── │  upload → dispatch → readback        │
 //! │  2. send to a warm, live worker      │  stdout │ GpuContext: one device, chosen       │
 //! │  3. wall-clock limit: kill + respawn │         │  explicitly, Backends::PRIMARY       │
 //! │  4. result_hash(output)              │         │ sandbox: scrubbed env, rlimits, no   │
@@ -42,9 +43,9 @@
 //! use compute_market_executor::{kernels, PoolConfig, WorkerPool};
 //!
 //! let pool = WorkerPool::new(PoolConfig {
-//!     // Inside the daemon the default (the current executable) is right; elsewhere point at
-//!     // the built binary, e.g. env!("CARGO_BIN_EXE_provider-daemon") in integration tests.
-//!     worker_exe: Some("target/release/provider-daemon".into()),
+//!     // `None` (the default) finds `compute-market-worker` next to the current executable
+//!     // (see `locate`); an explicit path overrides that.
+//!     worker_exe: Some("target/release/compute-market-worker".into()),
 //!     ..PoolConfig::default()
 //! })?;
 //! let outcome = pool.execute(&kernels::vector_transform_job(&[1, 2, 3], 2, 1))?;
@@ -61,6 +62,7 @@ pub mod error;
 pub mod executor;
 pub mod fleet;
 pub mod kernels;
+pub mod locate;
 mod procfs;
 pub mod protocol;
 pub mod sandbox;

@@ -3,8 +3,8 @@
 //! that submitted it), and so that a crash, a lost device or a compromised driver costs one
 //! sandboxed process rather than the daemon that holds the provider's key.
 //!
-//! The parent spawns the daemon's own binary with the hidden `worker` subcommand (see
-//! [`crate::child`]) in the [sandbox](crate::sandbox) and speaks the [protocol]
+//! The parent spawns the worker program, `compute-market-worker` (see [`crate::child`]; found
+//! by [`crate::locate::worker_exe`]), in the [sandbox](crate::sandbox) and speaks the [protocol]
 //! over its stdin/stdout. Every job is validated first, in a separate short-lived process (see
 //! [`crate::validate`]); the parent waits at most the job's wall-clock limit for the answer.
 //!
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use compute_market_job::{result_hash, Caps, DeterminismClass, JobDescriptor, Limits, ShaderInfo};
 
+use crate::child::WorkerArgs;
 use crate::context::{AdapterSummary, GpuConfig};
 use crate::executor::DeviceTimings;
 use crate::procfs;
@@ -36,9 +37,9 @@ use crate::error::ExecError;
 /// How to run workers.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
-    /// The executable to run as `<exe> worker …`: the provider-daemon binary. `None` means the
-    /// current executable (right inside the daemon; tests and other crates point at the built
-    /// binary, e.g. `env!("CARGO_BIN_EXE_provider-daemon")`).
+    /// The worker program, `compute-market-worker`. `None`: found by
+    /// [`crate::locate::worker_exe`] (the `COMPUTE_MARKET_WORKER_EXE` environment variable, else
+    /// next to the current executable).
     pub worker_exe: Option<PathBuf>,
     /// Adapter choice, passed to every worker.
     pub gpu: GpuConfig,
@@ -154,12 +155,7 @@ pub struct WorkerPool {
 impl WorkerPool {
     /// Starts `config.workers` workers and waits until the first has opened its device.
     pub fn new(config: PoolConfig) -> Result<Self, ExecError> {
-        let exe = match &config.worker_exe {
-            Some(exe) => exe.clone(),
-            None => std::env::current_exe().map_err(|e| ExecError::WorkerStart {
-                message: format!("cannot find the current executable: {e}"),
-            })?,
-        };
+        let exe = crate::locate::worker_exe(config.worker_exe.as_deref())?;
         let sandbox =
             Arc::new(
                 Sandbox::new(config.sandbox.clone()).map_err(|e| ExecError::WorkerStart {
@@ -495,18 +491,18 @@ fn outcome(
 
 fn spawn(sandbox: &Sandbox, exe: &Path, gpu: &GpuConfig) -> Result<Worker, ExecError> {
     let mut command = sandbox.command(exe, sandbox.config().max_cpu_time);
+    let args = WorkerArgs {
+        adapter: gpu.adapter.to_string(),
+        allow_cpu: gpu.allow_cpu,
+        validate: false,
+    };
     command
-        .arg("worker")
-        .arg("--adapter")
-        .arg(gpu.adapter.to_string())
+        .args(args.to_args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if gpu.allow_cpu {
-        command.arg("--allow-cpu");
-    }
     let mut child = sandbox.spawn(command).map_err(|e| ExecError::WorkerStart {
-        message: format!("cannot run `{} worker`: {e}", exe.display()),
+        message: format!("cannot run the worker `{}`: {e}", exe.display()),
     })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();

@@ -7,14 +7,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compute_market_job::{Caps, Limits};
-use provider_daemon::gpu::child::fault::DEVICE_LOST_MARKER;
-use provider_daemon::gpu::kernels::{self, bytes_to_words, cpu};
-use provider_daemon::gpu::sandbox::Sandbox;
-use provider_daemon::gpu::validate::Validator;
-use provider_daemon::gpu::{
+use compute_market_executor::child::fault::DEVICE_LOST_MARKER;
+use compute_market_executor::kernels::{self, bytes_to_words, cpu};
+use compute_market_executor::sandbox::Sandbox;
+use compute_market_executor::validate::Validator;
+use compute_market_executor::{
     AdapterChoice, ExecError, GpuConfig, PoolConfig, SandboxConfig, WorkerPool,
 };
+use compute_market_job::{Caps, Limits};
 
 fn pool_with(exe: &str) -> Result<WorkerPool, ExecError> {
     WorkerPool::new(PoolConfig {
@@ -27,7 +27,7 @@ fn pool_with(exe: &str) -> Result<WorkerPool, ExecError> {
 /// A pool of `workers` on the local adapter (lavapipe here).
 fn gpu_pool(workers: usize) -> WorkerPool {
     WorkerPool::new(PoolConfig {
-        worker_exe: Some(env!("CARGO_BIN_EXE_provider-daemon").into()),
+        worker_exe: Some(common::WORKER.into()),
         gpu: GpuConfig {
             adapter: AdapterChoice::Auto,
             allow_cpu: true,
@@ -66,7 +66,7 @@ fn wait_exited(pid: u32) {
 
 #[test]
 fn missing_worker_executable() {
-    let err = pool_with("/nonexistent/provider-daemon").err();
+    let err = pool_with("/nonexistent/compute-market-worker").err();
     assert!(
         matches!(&err, Some(ExecError::WorkerStart { message }) if message.contains("cannot run")),
         "{err:?}"
