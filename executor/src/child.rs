@@ -13,6 +13,7 @@ use compute_market_job::Caps;
 use crate::context::{AdapterChoice, GpuConfig, GpuContext};
 use crate::executor::{DeviceError, Executor};
 use crate::protocol;
+use crate::shm::Region;
 
 /// Stack of the thread that runs a worker's jobs: wgpu parses and translates every new shader
 /// again, recursively, so it gets four times the validator's
@@ -28,6 +29,9 @@ pub struct WorkerArgs {
     pub allow_cpu: bool,
     /// Validate one shader from stdin (no device) and exit (`--validate`).
     pub validate: bool,
+    /// The inherited descriptor of the shared region for jobs' input and output
+    /// (`--shm-fd`; see [`crate::shm`]).
+    pub shm_fd: Option<i32>,
 }
 
 impl Default for WorkerArgs {
@@ -36,6 +40,7 @@ impl Default for WorkerArgs {
             adapter: "auto".into(),
             allow_cpu: false,
             validate: false,
+            shm_fd: None,
         }
     }
 }
@@ -52,10 +57,14 @@ impl WorkerArgs {
                 }
                 "--allow-cpu" => parsed.allow_cpu = true,
                 "--validate" => parsed.validate = true,
+                "--shm-fd" => {
+                    let fd = args.next().ok_or("--shm-fd needs a value")?;
+                    parsed.shm_fd = Some(fd.parse().map_err(|_| format!("bad --shm-fd `{fd}`"))?);
+                }
                 other => {
                     return Err(format!(
                         "unexpected argument `{other}` (usage: compute-market-worker \
-                         [--adapter <auto|index|name>] [--allow-cpu] [--validate]; the \
+                         [--adapter <auto|index|name>] [--allow-cpu] [--shm-fd <fd>] [--validate]; the \
                          executor starts this program, people do not)"
                     ))
                 }
@@ -73,6 +82,9 @@ impl WorkerArgs {
         if self.validate {
             args.push("--validate".into());
         }
+        if let Some(fd) = self.shm_fd {
+            args.extend(["--shm-fd".into(), fd.to_string()]);
+        }
         args
     }
 }
@@ -86,16 +98,42 @@ pub fn run(args: &WorkerArgs) -> io::Result<()> {
         adapter: args.adapter.parse().unwrap_or(AdapterChoice::Auto),
         allow_cpu: args.allow_cpu,
     };
+    let region = args.shm_fd.and_then(open_region);
     std::thread::Builder::new()
         .name("worker".into())
         .stack_size(WORKER_STACK)
-        .spawn(move || run_worker(&gpu))?
+        .spawn(move || run_worker(&gpu, region))?
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Maps the shared region the parent passed as descriptor `fd`; `None` (logged) if it cannot:
+/// the worker then tells the parent so in its handshake and gets its jobs through the pipes.
+#[cfg(target_os = "linux")]
+fn open_region(fd: i32) -> Option<Region> {
+    use std::os::fd::{BorrowedFd, FromRawFd as _, OwnedFd};
+    // Only take ownership of a descriptor that is open (a wrong number must not make us close
+    // something else, nor trip the I/O-safety check on drop).
+    // SAFETY: `fd` is only borrowed for this check.
+    if rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_err() {
+        tracing::error!(fd, "no shared region at this descriptor; using the pipes");
+        return None;
+    }
+    // SAFETY: the descriptor is open, was inherited for this purpose and nothing else in this
+    // process refers to it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Region::open(owned)
+        .inspect_err(|e| tracing::error!(%e, "cannot map the shared region; using the pipes"))
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_region(_fd: i32) -> Option<Region> {
+    None
+}
+
 /// A GPU worker: opens the device, announces it, then runs jobs from stdin until EOF.
-fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
+fn run_worker(gpu: &GpuConfig, mut region: Option<Region>) -> io::Result<()> {
     let stdin = io::stdin();
     let mut input = BufReader::new(stdin.lock());
     let stdout = io::stdout();
@@ -112,7 +150,11 @@ fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
     let mut executor = Executor::new(ctx, Caps::default());
     protocol::write_frame(
         &mut output,
-        &protocol::encode_ready(&executor.context().adapter, &executor.abi_limits()),
+        &protocol::encode_ready(
+            &executor.context().adapter,
+            &executor.abi_limits(),
+            region.is_some(),
+        ),
         &[],
     )?;
 
@@ -122,24 +164,34 @@ fn run_worker(gpu: &GpuConfig) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        let (job, profile) = protocol::decode_job(frame)
+        let request = protocol::decode_job(frame, region.as_ref())
             .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m))?;
+        let (job, profile) = (&request.job, request.profile);
         let run = |executor: &mut Executor| {
             if profile {
-                executor.run_profiled(&job)
+                executor.run_profiled(job)
             } else {
-                executor.run(&job)
+                executor.run(job)
             }
         };
         #[cfg(feature = "fault-injection")]
-        let result = match fault::device_lost(&job) {
+        let result = match fault::device_lost(job) {
             Some(lost) => Err(lost),
             None => run(&mut executor),
         };
         #[cfg(not(feature = "fault-injection"))]
         let result = run(&mut executor);
         let lost = matches!(result, Err(DeviceError::DeviceLost { .. }));
-        let (header, bulk) = protocol::encode_result(&result);
+        // Into the shared region when the output was asked for there (decode_job checked that
+        // it fits; the executor returns exactly `output_len` bytes).
+        let shared = match (&result, request.output_offset, region.as_mut()) {
+            (Ok(run), Some(offset), Some(region)) => {
+                region.write_at(offset, &run.output)?;
+                true
+            }
+            _ => false,
+        };
+        let (header, bulk) = protocol::encode_result(&result, shared);
         protocol::write_frame(&mut output, &header, bulk)?;
         if lost {
             // The device is gone for good in this process.
@@ -180,6 +232,7 @@ mod tests {
             adapter: "llvmpipe".into(),
             allow_cpu: true,
             validate: false,
+            shm_fd: Some(3),
         };
         assert_eq!(WorkerArgs::parse(args.to_args()), Ok(args));
         assert_eq!(WorkerArgs::parse([]), Ok(WorkerArgs::default()));

@@ -17,6 +17,7 @@
 //! * [`sandbox`] — how workers and the validator are started: scrubbed environment, resource
 //!   limits, death signal, no new privileges, no network.
 //! * [`locate`] — where the worker program, `compute-market-worker`, is found.
+//! * [`shm`] — the shared memory region through which a job's input and output travel.
 //! * [`protocol`] — the frames parent and children exchange; [`child`] — the children's side;
 //!   [`error`] — every way a job can fail.
 //! * [`kernels`] — the example shaders with CPU references; [`bench`] — self-test and benchmarks.
@@ -32,6 +33,7 @@
 //! │  4. result_hash(output)              │         │ sandbox: scrubbed env, rlimits, no   │
 //! │                                      │         │  network, dies with the daemon       │
 //! └──────────────────────────────────────┘         └──────────────────────────────────────┘
+//!            job input ──▶ shared region (memfd, sealed; shm) ──▶ job output
 //! ```
 //!
 //! A hung shader cannot be stopped inside the process that submitted it, and a shader that
@@ -66,6 +68,7 @@ pub mod locate;
 mod procfs;
 pub mod protocol;
 pub mod sandbox;
+pub mod shm;
 pub mod validate;
 pub mod worker;
 

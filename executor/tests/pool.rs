@@ -173,3 +173,27 @@ fn a_validator_that_dies_or_babbles_is_a_clear_error() {
         "{result:?}"
     );
 }
+
+/// A job's input and output travel through the worker's sealed shared region (Linux), also when
+/// they exceed what stays resident between jobs; the result is the CPU reference's.
+#[cfg(target_os = "linux")]
+#[test]
+fn job_data_travels_through_shared_memory() {
+    let pool = gpu_pool(1);
+    let pid = pool.idle_worker_pids()[0];
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(
+        maps.contains("memfd:compute-market-job-io"),
+        "the worker has not mapped the shared region"
+    );
+    // 20 MiB in and out: beyond compute_market_executor::shm::RESIDENT_KEEP, so trimmed after.
+    let input = kernels::test_words(5 << 20, 7);
+    for _ in 0..2 {
+        let outcome = pool
+            .execute(&kernels::vector_transform_job(&input, 3, 1))
+            .unwrap();
+        assert!(bytes_to_words(&outcome.output) == cpu::vector_transform(&input, 3, 1));
+    }
+    assert_eq!(pool.idle_worker_pids(), [pid], "the worker was replaced");
+    assert_serves(&pool);
+}
