@@ -7,4 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-sbf.sh
+# The GPU worker program the demo's daemons start (found next to the `compute-market` binary).
+cargo build --locked -p compute-market-executor --bin compute-market-worker
 exec cargo run --locked -p compute-market-cli -- demo "$@"

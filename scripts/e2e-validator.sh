@@ -45,7 +45,7 @@ built=$(now)
 
 # 2. The program, the CLI and the tests.
 scripts/build-sbf.sh
-cargo build -q --locked -p compute-market-cli
+cargo build -q --locked -p compute-market-cli -p compute-market-executor   # the CLI and the GPU worker
 cargo test -q --locked -p compute-market-e2e --no-run
 cargo test -q --locked -p provider-daemon --test validator --no-run
 CM="$ROOT/target/debug/compute-market"

@@ -170,10 +170,6 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         stall_timeout: u64,
     },
-    /// Internal: the GPU worker and shader validator processes the in-process daemons of `demo`
-    /// spawn.
-    #[command(hide = true)]
-    Worker(provider_daemon::gpu::child::WorkerArgs),
     /// Run a local node (embedded Surfpool) with the program and a market, until Ctrl-C.
     Localnet {
         /// Give this wallet SOL and this many payment tokens (base units).
@@ -764,8 +760,7 @@ async fn run(cli: Cli) -> Result<()> {
         | Command::BenchWorkloads { .. }
         | Command::Demo { .. }
         | Command::BenchPickup { .. }
-        | Command::LoadTest { .. }
-        | Command::Worker(_) => {
+        | Command::LoadTest { .. } => {
             unreachable!("handled above")
         }
         Command::Job(cmd) => match cmd {
@@ -980,15 +975,6 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Worker(args) = &cli.command {
-        return match provider_daemon::gpu::child::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: worker: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -238,7 +238,9 @@ pub async fn run(
         let pools = chosen
             .iter()
             .map(|(gpu, _)| PoolConfig {
-                worker_exe: std::env::var_os("PROVIDER_DAEMON_WORKER_EXE").map(Into::into),
+                // Found next to this executable, or named by COMPUTE_MARKET_WORKER_EXE
+                // (`gpu::locate`).
+                worker_exe: None,
                 gpu: gpu.clone(),
                 caps,
                 workers: pool_settings.gpu.workers,

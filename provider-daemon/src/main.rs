@@ -1,7 +1,8 @@
 //! `provider-daemon`: the Compute Market provider. `check` is what a new provider runs first;
 //! `init` registers (stake + measured capabilities); `run` serves jobs until SIGTERM/Ctrl-C;
-//! `status` shows stake, jobs in flight and earnings; `bench` measures the executor; `worker`
-//! is internal (the executor's sandbox process).
+//! `status` shows stake, jobs in flight and earnings; `bench` measures the executor. GPU work
+//! runs in `compute-market-worker` processes (the executor crate's binary), which must sit next
+//! to this one (or be named by `COMPUTE_MARKET_WORKER_EXE`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,10 +64,6 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Internal: run jobs from stdin on the GPU, or validate one shader (spawned by the daemon
-    /// itself, in its sandbox).
-    #[command(hide = true)]
-    Worker(gpu::child::WorkerArgs),
     /// TEST-ONLY: report, as JSON on stdout, what this process can see and reach (run it in the
     /// sandbox to check the sandbox).
     #[cfg(feature = "sandbox-probe")]
@@ -101,7 +98,7 @@ impl GpuArgs {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Logs go to stderr: a worker's stdout carries only protocol frames.
+    // Logs go to stderr: stdout is for the commands' reports.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -111,11 +108,6 @@ fn init_logging(default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Worker(args) => {
-            // The parent logs what matters; a worker only reports errors unless RUST_LOG says.
-            init_logging("error");
-            gpu::child::run(&args).context("worker")
-        }
         #[cfg(feature = "sandbox-probe")]
         Command::SandboxProbe { connect } => sandbox_probe(connect),
         Command::Check { gpu } => {

@@ -13,7 +13,7 @@ use provider_daemon::publish;
 
 fn pool_config(caps: Caps) -> PoolConfig {
     PoolConfig {
-        worker_exe: Some(env!("CARGO_BIN_EXE_provider-daemon").into()),
+        worker_exe: None,
         gpu: GpuConfig {
             adapter: AdapterChoice::Auto,
             allow_cpu: true,

@@ -13,6 +13,8 @@ use provider_daemon::gpu::kernels;
 use provider_daemon::gpu::sandbox::{self, Sandbox, DEFAULT_MAX_ADDRESS_SPACE};
 use provider_daemon::gpu::{AdapterChoice, GpuConfig, PoolConfig, SandboxConfig, WorkerPool};
 
+/// The daemon binary, for its test-only `sandbox-probe` subcommand (the workers themselves are
+/// `compute-market-worker`, found in target/<profile>/).
 const EXE: &str = env!("CARGO_BIN_EXE_provider-daemon");
 const SECRET: &str = "AWS_SECRET_ACCESS_KEY";
 /// Set when this test binary runs again as a child process in one of the roles below.
@@ -20,7 +22,7 @@ const ROLE: &str = "SANDBOX_TEST_ROLE";
 
 fn pool_config() -> PoolConfig {
     PoolConfig {
-        worker_exe: Some(EXE.into()),
+        worker_exe: None,
         gpu: GpuConfig {
             adapter: AdapterChoice::Auto,
             allow_cpu: true,

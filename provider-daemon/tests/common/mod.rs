@@ -1,4 +1,4 @@
-//! Shared set-up: one worker pool per test binary, on the built `provider-daemon` binary.
+//! Shared set-up: one worker pool per test binary, on the built `compute-market-worker` binary.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod node;
@@ -19,7 +19,8 @@ pub fn pool() -> &'static WorkerPool {
     static POOL: OnceLock<WorkerPool> = OnceLock::new();
     POOL.get_or_init(|| {
         WorkerPool::new(PoolConfig {
-            worker_exe: Some(env!("CARGO_BIN_EXE_provider-daemon").into()),
+            // `compute-market-worker` in target/<profile>/ (built by `cargo test --workspace`).
+            worker_exe: None,
             gpu: GpuConfig {
                 adapter: AdapterChoice::Auto,
                 allow_cpu: true,

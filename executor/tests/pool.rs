@@ -7,14 +7,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compute_market_job::{Caps, Limits};
-use provider_daemon::gpu::child::fault::DEVICE_LOST_MARKER;
-use provider_daemon::gpu::kernels::{self, bytes_to_words, cpu};
-use provider_daemon::gpu::sandbox::Sandbox;
-use provider_daemon::gpu::validate::Validator;
-use provider_daemon::gpu::{
+use compute_market_executor::child::fault::DEVICE_LOST_MARKER;
+use compute_market_executor::kernels::{self, bytes_to_words, cpu};
+use compute_market_executor::sandbox::Sandbox;
+use compute_market_executor::validate::Validator;
+use compute_market_executor::{
     AdapterChoice, ExecError, GpuConfig, PoolConfig, SandboxConfig, WorkerPool,
 };
+use compute_market_job::{Caps, Limits};
 
 fn pool_with(exe: &str) -> Result<WorkerPool, ExecError> {
     WorkerPool::new(PoolConfig {
@@ -27,7 +27,7 @@ fn pool_with(exe: &str) -> Result<WorkerPool, ExecError> {
 /// A pool of `workers` on the local adapter (lavapipe here).
 fn gpu_pool(workers: usize) -> WorkerPool {
     WorkerPool::new(PoolConfig {
-        worker_exe: Some(env!("CARGO_BIN_EXE_provider-daemon").into()),
+        worker_exe: Some(common::WORKER.into()),
         gpu: GpuConfig {
             adapter: AdapterChoice::Auto,
             allow_cpu: true,
@@ -66,7 +66,7 @@ fn wait_exited(pid: u32) {
 
 #[test]
 fn missing_worker_executable() {
-    let err = pool_with("/nonexistent/provider-daemon").err();
+    let err = pool_with("/nonexistent/compute-market-worker").err();
     assert!(
         matches!(&err, Some(ExecError::WorkerStart { message }) if message.contains("cannot run")),
         "{err:?}"
@@ -172,4 +172,28 @@ fn a_validator_that_dies_or_babbles_is_a_clear_error() {
         matches!(&result, Err(ExecError::Protocol { .. })),
         "{result:?}"
     );
+}
+
+/// A job's input and output travel through the worker's sealed shared region (Linux), also when
+/// they exceed what stays resident between jobs; the result is the CPU reference's.
+#[cfg(target_os = "linux")]
+#[test]
+fn job_data_travels_through_shared_memory() {
+    let pool = gpu_pool(1);
+    let pid = pool.idle_worker_pids()[0];
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(
+        maps.contains("memfd:compute-market-job-io"),
+        "the worker has not mapped the shared region"
+    );
+    // 20 MiB in and out: beyond compute_market_executor::shm::RESIDENT_KEEP, so trimmed after.
+    let input = kernels::test_words(5 << 20, 7);
+    for _ in 0..2 {
+        let outcome = pool
+            .execute(&kernels::vector_transform_job(&input, 3, 1))
+            .unwrap();
+        assert!(bytes_to_words(&outcome.output) == cpu::vector_transform(&input, 3, 1));
+    }
+    assert_eq!(pool.idle_worker_pids(), [pid], "the worker was replaced");
+    assert_serves(&pool);
 }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use compute_market_job::{result_hash, JobDescriptor};
 
-use super::context::GpuContext;
-use super::executor::{DeviceError, Executor};
-use super::kernels::{self, bytes_to_words, cpu};
+use crate::context::GpuContext;
+use crate::executor::{DeviceError, Executor};
+use crate::kernels::{self, bytes_to_words, cpu};
 
 /// Why a self-test or benchmark failed.
 #[derive(Debug, thiserror::Error)]
@@ -318,15 +318,15 @@ pub struct BenchReport {
     /// Median full-executor time of the overhead kernel.
     pub executor_median: Duration,
     /// Median per-phase timings of the overhead kernel through the executor.
-    pub executor_phases: super::JobTimings,
+    pub executor_phases: crate::JobTimings,
     /// Phases of the first (pipeline not yet cached) run of the overhead kernel.
-    pub first_run_phases: super::JobTimings,
+    pub first_run_phases: crate::JobTimings,
     /// Median bare time of a tiny job (64 words of `vector_transform`).
     pub tiny_bare_median: Duration,
     /// Median executor time of the same tiny job.
     pub tiny_executor_median: Duration,
     /// Phases of the tiny job (median by total).
-    pub tiny_phases: super::JobTimings,
+    pub tiny_phases: crate::JobTimings,
 }
 
 impl BenchReport {
@@ -344,13 +344,13 @@ pub enum FullBenchError {
     Bench(#[from] BenchError),
     /// Worker-pool part.
     #[error(transparent)]
-    Exec(#[from] super::ExecError),
+    Exec(#[from] crate::ExecError),
 }
 
 /// Runs every benchmark. The overhead kernel is `hash_mix` with enough rounds for a >= 50 ms
 /// dispatch (calibrated on this adapter), run `runs` times bare and `runs` times through `pool`.
 pub fn full_benchmark(
-    pool: &super::WorkerPool,
+    pool: &crate::WorkerPool,
     exec: &mut Executor,
     runs: usize,
 ) -> Result<BenchReport, FullBenchError> {

@@ -49,8 +49,9 @@ pub const BUILTIN_PASS_ENV: &[&str] = &[
 ];
 
 /// Default [`SandboxConfig::max_address_space`]: 16 GiB of virtual memory. An idle lavapipe
-/// worker maps about 0.8 GiB and one running the largest job (128 MiB in and out) about 2 GiB;
-/// hardware drivers reserve more address space than they use.
+/// worker maps about 0.8 GiB and one running the largest job (128 MiB in and out) about 2 GiB,
+/// the shared region for job data ([`crate::shm`], up to 256 MiB) included; hardware drivers
+/// reserve more address space than they use.
 pub const DEFAULT_MAX_ADDRESS_SPACE: u64 = 16 << 30;
 
 /// Default [`SandboxConfig::max_open_files`].

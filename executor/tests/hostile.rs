@@ -6,11 +6,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use compute_market_executor::kernels::bytes_to_words;
+use compute_market_executor::sandbox::Sandbox;
+use compute_market_executor::validate::Validator;
+use compute_market_executor::{ExecError, ExecOutcome, SandboxConfig};
 use compute_market_job::{AbiError, Caps, JobDescriptor, LimitSource, Location, PARAMS_LEN};
-use provider_daemon::gpu::kernels::bytes_to_words;
-use provider_daemon::gpu::sandbox::Sandbox;
-use provider_daemon::gpu::validate::Validator;
-use provider_daemon::gpu::{ExecError, ExecOutcome, SandboxConfig};
 
 const OUT: &str = "@group(0) @binding(1) var<storage, read_write> output: array<u32>;\n";
 
@@ -86,8 +86,9 @@ fn h04_fragment_entry_point() {
 
 #[test]
 fn h05_extra_binding() {
+    // Bindings 4..=7 are the ABI v2 scratch buffers; 8 is beyond every binding the ABI defines.
     let src = simple(
-        "@group(0) @binding(5) var<storage, read_write> extra: array<u32>;",
+        "@group(0) @binding(8) var<storage, read_write> extra: array<u32>;",
         "@workgroup_size(1)",
         "extra[0] = 1u;",
     );
@@ -95,7 +96,7 @@ fn h05_extra_binding() {
         rejected(&job(src)),
         AbiError::UnexpectedBinding {
             group: 0,
-            binding: 5,
+            binding: 8,
             ..
         }
     ));
@@ -217,7 +218,7 @@ fn h14_output_over_provider_cap() {
     let mut j = job(simple("", "@workgroup_size(1)", ""));
     j.output_len = 1 << 12;
     let validator = Validator::new(
-        env!("CARGO_BIN_EXE_provider-daemon").into(),
+        common::WORKER.into(),
         Arc::new(Sandbox::new(SandboxConfig::default()).unwrap()),
         common::pool().device().limits,
         caps,

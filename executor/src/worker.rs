@@ -3,10 +3,10 @@
 //! that submitted it), and so that a crash, a lost device or a compromised driver costs one
 //! sandboxed process rather than the daemon that holds the provider's key.
 //!
-//! The parent spawns the daemon's own binary with the hidden `worker` subcommand (see
-//! [`super::child`]) in the [sandbox](super::sandbox) and speaks the [protocol]
+//! The parent spawns the worker program, `compute-market-worker` (see [`crate::child`]; found
+//! by [`crate::locate::worker_exe`]), in the [sandbox](crate::sandbox) and speaks the [protocol]
 //! over its stdin/stdout. Every job is validated first, in a separate short-lived process (see
-//! [`super::validate`]); the parent waits at most the job's wall-clock limit for the answer.
+//! [`crate::validate`]); the parent waits at most the job's wall-clock limit for the answer.
 //!
 //! A worker is never used after anything went wrong with it: one that timed out, died, sent
 //! something that is not the protocol or reported a lost device is killed and replaced by a fresh
@@ -14,31 +14,32 @@
 //! stay warm between jobs, so a job pays neither device start-up nor (for a repeated shader)
 //! compile; one close to its CPU-time limit is retired while idle.
 
-use std::io::{self, BufReader, BufWriter};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use compute_market_job::{result_hash, Caps, DeterminismClass, JobDescriptor, Limits, ShaderInfo};
 
-use super::context::{AdapterSummary, GpuConfig};
-use super::executor::DeviceTimings;
-use super::procfs;
-use super::protocol::{self, FailKind, Response};
-use super::sandbox::{Sandbox, SandboxConfig};
-use super::validate::Validator;
-use super::{ExecOutcome, JobTimings};
+use crate::context::{AdapterSummary, GpuConfig};
+use crate::error::ExecError;
+use crate::executor::DeviceTimings;
+use crate::procfs;
+use crate::protocol::{FailKind, Output, Response};
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::shm::Layout;
+use crate::validate::Validator;
+use crate::{ExecOutcome, JobTimings};
 
-use super::error::ExecError;
+mod process;
+
+use process::{run_on, spawn, wait_ready, Worker};
 
 /// How to run workers.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
-    /// The executable to run as `<exe> worker …`: the provider-daemon binary. `None` means the
-    /// current executable (right inside the daemon; tests and other crates point at the built
-    /// binary, e.g. `env!("CARGO_BIN_EXE_provider-daemon")`).
+    /// The worker program, `compute-market-worker`. `None`: found by
+    /// [`crate::locate::worker_exe`] (the `COMPUTE_MARKET_WORKER_EXE` environment variable, else
+    /// next to the current executable).
     pub worker_exe: Option<PathBuf>,
     /// Adapter choice, passed to every worker.
     pub gpu: GpuConfig,
@@ -80,52 +81,6 @@ pub struct DeviceDescription {
     pub limits: Limits,
 }
 
-struct Worker {
-    child: Child,
-    stdin: BufWriter<ChildStdin>,
-    frames: Receiver<io::Result<Vec<u8>>>,
-    ready: bool,
-}
-
-impl Worker {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Exit status if the process ended (reaping it), else `still running`.
-    fn status(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => status.to_string(),
-            Ok(None) => "still running".into(),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    /// Whether an idle worker can take a job: not exited (nor dying), its stdout open, and
-    /// silent but for the handshake of a worker that was still opening its device.
-    fn is_usable(&mut self) -> bool {
-        if !matches!(self.child.try_wait(), Ok(None)) || procfs::has_exited(self.pid()) {
-            return false;
-        }
-        match self.frames.try_recv() {
-            Err(TryRecvError::Empty) => true,
-            Ok(Ok(frame)) if !self.ready => {
-                self.ready = matches!(protocol::decode_response(frame), Ok(Response::Ready(_)));
-                self.ready
-            }
-            Ok(_) | Err(TryRecvError::Disconnected) => false,
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // Idle workers would exit on stdin EOF; a busy one may be stuck on the GPU, so kill.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 struct PoolState {
     idle: Vec<Worker>,
     live: usize,
@@ -144,6 +99,8 @@ enum Disposition {
 pub struct WorkerPool {
     config: PoolConfig,
     exe: PathBuf,
+    /// How each worker's shared region is laid out (from the caps).
+    layout: Layout,
     sandbox: Arc<Sandbox>,
     validator: Validator,
     state: Mutex<PoolState>,
@@ -154,12 +111,7 @@ pub struct WorkerPool {
 impl WorkerPool {
     /// Starts `config.workers` workers and waits until the first has opened its device.
     pub fn new(config: PoolConfig) -> Result<Self, ExecError> {
-        let exe = match &config.worker_exe {
-            Some(exe) => exe.clone(),
-            None => std::env::current_exe().map_err(|e| ExecError::WorkerStart {
-                message: format!("cannot find the current executable: {e}"),
-            })?,
-        };
+        let exe = crate::locate::worker_exe(config.worker_exe.as_deref())?;
         let sandbox =
             Arc::new(
                 Sandbox::new(config.sandbox.clone()).map_err(|e| ExecError::WorkerStart {
@@ -167,7 +119,8 @@ impl WorkerPool {
                 })?,
             );
         let workers = config.workers.max(1);
-        let mut first = spawn(&sandbox, &exe, &config.gpu)?;
+        let layout = Layout::new(config.caps.max_input_len, config.caps.max_output_len);
+        let mut first = spawn(&sandbox, &exe, &config.gpu, layout)?;
         let device = wait_ready(&mut first, config.startup_timeout)?;
         tracing::info!(
             adapter = %device.adapter,
@@ -179,7 +132,7 @@ impl WorkerPool {
         );
         let mut idle = vec![first];
         for _ in 1..workers {
-            idle.push(spawn(&sandbox, &exe, &config.gpu)?);
+            idle.push(spawn(&sandbox, &exe, &config.gpu, layout)?);
         }
         let validator = Validator::new(
             exe.clone(),
@@ -191,6 +144,7 @@ impl WorkerPool {
         Ok(Self {
             config,
             exe,
+            layout,
             sandbox,
             validator,
             state: Mutex::new(PoolState {
@@ -218,7 +172,7 @@ impl WorkerPool {
     }
 
     /// Validates a job against this device and the provider's caps without running it: the
-    /// shader is parsed in a sandboxed child process (see [`super::validate`]). Blocks.
+    /// shader is parsed in a sandboxed child process (see [`crate::validate`]). Blocks.
     pub fn validate(&self, job: &JobDescriptor) -> Result<ShaderInfo, ExecError> {
         self.validator.validate(job)
     }
@@ -270,7 +224,6 @@ impl WorkerPool {
         let info = self.validate(job)?;
         let validate = started.elapsed();
 
-        let header = protocol::encode_job_header(job, profile);
         let mut worker = self.checkout(start_by)?;
         if !worker.ready {
             if let Err(e) = wait_ready(&mut worker, self.config.startup_timeout) {
@@ -279,7 +232,7 @@ impl WorkerPool {
             }
         }
         let sent = Instant::now();
-        let result = run_on(&mut worker, &header, &job.input, limit);
+        let result = run_on(&mut worker, self.layout, job, profile, limit);
         let on_worker = sent.elapsed();
         let response = match result {
             Ok(response) => response,
@@ -434,7 +387,7 @@ impl WorkerPool {
     }
 
     fn spawn(&self) -> Result<Worker, ExecError> {
-        spawn(&self.sandbox, &self.exe, &self.config.gpu)
+        spawn(&self.sandbox, &self.exe, &self.config.gpu, self.layout)
     }
 }
 
@@ -450,7 +403,11 @@ fn outcome(
     let protocol = |message: String| (Disposition::Replace, Err(ExecError::Protocol { message }));
     match response {
         Response::Done {
-            output,
+            output: Output::Shared(_),
+            ..
+        } => protocol("worker answered in shared memory unasked".into()),
+        Response::Done {
+            output: Output::Inline(output),
             determinism,
             timings,
             pass_times,
@@ -487,131 +444,8 @@ fn outcome(
             // The device is gone for good in that process: never give it another job.
             FailKind::DeviceLost => (Disposition::Replace, Err(ExecError::DeviceLost { message })),
         },
-        Response::Ready(_) | Response::InitFailed(_) | Response::Verdict(_) => {
+        Response::Ready { .. } | Response::InitFailed(_) | Response::Verdict(_) => {
             protocol("unexpected message in answer to a job".into())
         }
-    }
-}
-
-fn spawn(sandbox: &Sandbox, exe: &Path, gpu: &GpuConfig) -> Result<Worker, ExecError> {
-    let mut command = sandbox.command(exe, sandbox.config().max_cpu_time);
-    command
-        .arg("worker")
-        .arg("--adapter")
-        .arg(gpu.adapter.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if gpu.allow_cpu {
-        command.arg("--allow-cpu");
-    }
-    let mut child = sandbox.spawn(command).map_err(|e| ExecError::WorkerStart {
-        message: format!("cannot run `{} worker`: {e}", exe.display()),
-    })?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(ExecError::WorkerStart {
-            message: "worker has no stdin/stdout pipes".into(),
-        });
-    };
-    let (tx, frames) = mpsc::channel();
-    std::thread::Builder::new()
-        .name(format!("worker-{}-reader", child.id()))
-        .spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let frame = protocol::read_frame(&mut reader);
-                let stop = frame.is_err();
-                if tx.send(frame).is_err() || stop {
-                    break;
-                }
-            }
-        })
-        .map_err(|e| ExecError::WorkerStart {
-            message: format!("cannot start a reader thread: {e}"),
-        })?;
-    Ok(Worker {
-        child,
-        stdin: BufWriter::new(stdin),
-        frames,
-        ready: false,
-    })
-}
-
-fn wait_ready(worker: &mut Worker, timeout: Duration) -> Result<DeviceDescription, ExecError> {
-    match worker.frames.recv_timeout(timeout) {
-        Ok(Ok(frame)) => match protocol::decode_response(frame) {
-            Ok(Response::Ready(device)) => {
-                worker.ready = true;
-                Ok(device)
-            }
-            Ok(Response::InitFailed(message)) => Err(ExecError::WorkerStart { message }),
-            Ok(_) => Err(ExecError::Protocol {
-                message: "worker spoke before its handshake".into(),
-            }),
-            Err(message) => Err(ExecError::Protocol { message }),
-        },
-        Ok(Err(e)) => Err(ExecError::WorkerStart {
-            message: format!(
-                "worker exited before it was ready ({}): {e}",
-                worker.status()
-            ),
-        }),
-        Err(RecvTimeoutError::Timeout) => Err(ExecError::WorkerStart {
-            message: format!("worker did not open its device within {timeout:?}"),
-        }),
-        Err(RecvTimeoutError::Disconnected) => Err(ExecError::WorkerStart {
-            message: format!("worker exited before it was ready ({})", worker.status()),
-        }),
-    }
-}
-
-enum RunFailure {
-    Timeout,
-    Died,
-    Protocol(String),
-}
-
-impl RunFailure {
-    /// The job's error; logs what happened to the worker (which the caller replaces).
-    fn into_error(self, worker: &mut Worker, limit: Duration) -> ExecError {
-        match self {
-            RunFailure::Timeout => {
-                let worker_pid = worker.pid();
-                tracing::warn!(
-                    pid = worker_pid,
-                    ?limit,
-                    "job timed out; killing its worker"
-                );
-                ExecError::Timeout { limit, worker_pid }
-            }
-            RunFailure::Died => {
-                // Give the OS a moment to report the exit status.
-                std::thread::sleep(Duration::from_millis(20));
-                let status = worker.status();
-                tracing::warn!(pid = worker.pid(), %status, "worker died during a job");
-                ExecError::WorkerCrashed { status }
-            }
-            RunFailure::Protocol(message) => ExecError::Protocol { message },
-        }
-    }
-}
-
-fn run_on(
-    worker: &mut Worker,
-    header: &[u8],
-    input: &[u8],
-    limit: Duration,
-) -> Result<Response, RunFailure> {
-    let started = Instant::now();
-    if protocol::write_frame(&mut worker.stdin, header, input).is_err() {
-        return Err(RunFailure::Died);
-    }
-    let remaining = limit.saturating_sub(started.elapsed());
-    match worker.frames.recv_timeout(remaining) {
-        Ok(Ok(frame)) => protocol::decode_response(frame).map_err(RunFailure::Protocol),
-        Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(RunFailure::Died),
-        Err(RecvTimeoutError::Timeout) => Err(RunFailure::Timeout),
     }
 }

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use compute_market_executor::kernels::bytes_to_words;
+use compute_market_executor::ExecError;
 use compute_market_job::{result_hash, AbiError, DeterminismClass, Manifest, Pass, PARAMS_LEN};
 use compute_market_workloads::digits::{self, Dataset, DotPath, Model};
-use provider_daemon::gpu::kernels::bytes_to_words;
-use provider_daemon::gpu::ExecError;
 
 /// Pass 0 seeds the scratch buffer, pass 1 adds `iteration + args.x` to it `repeat` times,
 /// pass 2 copies it to the output with the pass block's fields and the job's params.

@@ -1,5 +1,10 @@
-//! The GPU executor: runs a job's WGSL compute shader on a local adapter, safely, and hashes its
-//! output canonically. It does not depend on the chain.
+//! # compute-market-executor
+//!
+//! The GPU executor of Compute Market: it takes a job (WGSL, entry point, workgroup counts,
+//! input, output length, params; the ABI is defined once in [`compute_market_job`]) and returns
+//! the output bytes, their canonical result hash and the shader's determinism class, or a typed
+//! [`ExecError`], running untrusted shaders in sandboxed worker processes. It knows nothing of
+//! the chain; the provider daemon drives it.
 //!
 //! * [`context`] — adapter enumeration and explicit selection, the process's one device.
 //! * [`validate`] — the job checks: the ABI (`compute_market_job`) against the device's limits.
@@ -11,9 +16,46 @@
 //! * [`fleet`] — one pool per adapter ([`GpuFleet`]): several GPUs behind one provider.
 //! * [`sandbox`] — how workers and the validator are started: scrubbed environment, resource
 //!   limits, death signal, no new privileges, no network.
+//! * [`locate`] — where the worker program, `compute-market-worker`, is found.
+//! * [`shm`] — the shared memory region through which a job's input and output travel.
 //! * [`protocol`] — the frames parent and children exchange; [`child`] — the children's side;
 //!   [`error`] — every way a job can fail.
 //! * [`kernels`] — the example shaders with CPU references; [`bench`] — self-test and benchmarks.
+//!
+//! ```text
+//! parent process (daemon)                          worker process (compute-market-worker)
+//! ┌──────────────────────────────────────┐  stdin  ┌──────────────────────────────────────┐
+//! │ WorkerPool::execute(job)             │ ──────▶ │ Executor: pipeline cache (shader id) │
+//! │  1. validate: naga in a short-lived  │  frames │  error scopes · per-job buffers      │
+//! │     child (`… --validate`)           │ ◀────── │  upload → dispatch → readback        │
+//! │  2. send to a warm, live worker      │  stdout │ GpuContext: one device, chosen       │
+//! │  3. wall-clock limit: kill + respawn │         │  explicitly, Backends::PRIMARY       │
+//! │  4. result_hash(output)              │         │ sandbox: scrubbed env, rlimits, no   │
+//! │                                      │         │  network, dies with the daemon       │
+//! └──────────────────────────────────────┘         └──────────────────────────────────────┘
+//!            job input ──▶ shared region (memfd, sealed; shm) ──▶ job output
+//! ```
+//!
+//! A hung shader cannot be stopped inside the process that submitted it, and a shader that
+//! crashes the parser or the driver must not take the daemon (and its key) with it, hence the
+//! child processes; blocking calls (`execute`, `validate`) belong on `spawn_blocking`, never on a
+//! tokio worker.
+//!
+//! ```no_run
+//! use compute_market_executor::{kernels, PoolConfig, WorkerPool};
+//!
+//! let pool = WorkerPool::new(PoolConfig {
+//!     // `None` (the default) finds `compute-market-worker` next to the current executable
+//!     // (see `locate`); an explicit path overrides that.
+//!     worker_exe: Some("target/release/compute-market-worker".into()),
+//!     ..PoolConfig::default()
+//! })?;
+//! let outcome = pool.execute(&kernels::vector_transform_job(&[1, 2, 3], 2, 1))?;
+//! println!("{} {} ({})", outcome.result_hash[0], outcome.determinism, outcome.timings);
+//! # Ok::<(), compute_market_executor::ExecError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod child;
@@ -22,9 +64,11 @@ pub mod error;
 pub mod executor;
 pub mod fleet;
 pub mod kernels;
+pub mod locate;
 mod procfs;
 pub mod protocol;
 pub mod sandbox;
+pub mod shm;
 pub mod validate;
 pub mod worker;
 

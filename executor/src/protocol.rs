@@ -3,17 +3,24 @@
 //!
 //! ```text
 //! frame    = u64_le(len) || header || bulk     (len <= MAX_FRAME; bulk = the rest of the frame)
-//! request  = 0x01 Execute  wgsl entry workgroups output_len params | bulk: input
+//! request  = 0x01 Execute  profile place wgsl entry workgroups output_len params passes scratch
+//!                          | bulk: input (place = 0)
 //!          | 0x02 Validate entry limits caps                      | bulk: wgsl
-//! response = 0x01 Ready    adapter limits      (a worker, once, after the device opened)
-//!          | 0x02 Done     determinism timings | bulk: output
+//! response = 0x01 Ready    adapter limits shared  (a worker, once, after the device opened)
+//!          | 0x02 Done     determinism timings passes output-place | bulk: output (place = 0)
 //!          | 0x03 Failed   kind message line column
 //!          | 0x04 InitFailed message
 //!          | 0x05 Verdict  0 shader-info | 1 abi-error-json     (the validator, once)
+//! place    = 0 (inline: the frame's bulk)
+//!          | 1 input_offset input_len output_offset  (request: in the shared region)
+//!          | 1 output_len                            (response: at the request's output_offset)
 //! ```
 //!
-//! The bulk bytes (input, output, source) travel last and are written straight from the
-//! caller's buffer, so a large job costs one copy into the pipe and one out of it per direction.
+//! Where the worker mapped the shared region ([`crate::shm`]; `shared` in its handshake), a
+//! job's input and output stay out of the frames: the parent copies the input into the region
+//! and the output out of it, and the frames carry offsets and lengths, checked against the
+//! region on both sides. Otherwise (and for the validator's source) the bulk bytes travel last
+//! in the frame and are written straight from the caller's buffer.
 
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -23,9 +30,10 @@ use compute_market_job::{
     MAX_PASSES, MAX_SCRATCH_BUFFERS, PARAMS_LEN,
 };
 
-use super::context::{AdapterSummary, GpuError};
-use super::executor::{DeviceError, DeviceRun, DeviceTimings};
-use super::worker::DeviceDescription;
+use crate::context::{AdapterSummary, GpuError};
+use crate::executor::{DeviceError, DeviceRun, DeviceTimings};
+use crate::shm::Region;
+use crate::worker::DeviceDescription;
 
 /// Largest protocol frame: the largest input or output plus headroom for the rest.
 pub const MAX_FRAME: u64 =
@@ -188,15 +196,36 @@ const RESP_FAILED: u8 = 3;
 const RESP_INIT_FAILED: u8 = 4;
 const RESP_VERDICT: u8 = 5;
 
-/// Everything of a job but its input (which follows as the frame's bulk); `profile` asks the
-/// worker to submit and time each pass on its own.
-pub(super) fn encode_job_header(job: &JobDescriptor, profile: bool) -> Vec<u8> {
+/// Where a job's input is and its output goes in the shared region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SharedIo {
+    /// Offset of the input, already copied there by the parent.
+    pub input_offset: u64,
+    /// Offset the worker writes the output to.
+    pub output_offset: u64,
+}
+
+/// Everything of a job but its input, which follows as the frame's bulk or, with `shared`,
+/// lies in the shared region; `profile` asks the worker to submit and time each pass on its
+/// own.
+pub(super) fn encode_job_header(
+    job: &JobDescriptor,
+    profile: bool,
+    shared: Option<SharedIo>,
+) -> Vec<u8> {
     let mut enc = Enc(Vec::with_capacity(
         job.wgsl.len() + job.entry_point.len() + 128,
     ));
+    enc = enc.u8(REQ_EXECUTE).u8(u8::from(profile));
+    enc = match shared {
+        None => enc.u8(0),
+        Some(io) => enc
+            .u8(1)
+            .u64(io.input_offset)
+            .u64(job.input.len() as u64)
+            .u64(io.output_offset),
+    };
     enc = enc
-        .u8(REQ_EXECUTE)
-        .u8(u8::from(profile))
         .bytes(&job.wgsl)
         .str(&job.entry_point)
         .u32(job.workgroups[0])
@@ -223,13 +252,29 @@ pub(super) fn encode_job_header(job: &JobDescriptor, profile: bool) -> Vec<u8> {
     enc.0
 }
 
-/// A job request: the job, and whether to time each pass.
-pub(super) fn decode_job(frame: Vec<u8>) -> Result<(JobDescriptor, bool), String> {
+/// A decoded job request.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct JobRequest {
+    /// The job, its input included (copied out of the shared region if it was there).
+    pub job: JobDescriptor,
+    /// Whether to time each pass.
+    pub profile: bool,
+    /// Where the output goes in the shared region (`None`: inline, in the response).
+    pub output_offset: Option<u64>,
+}
+
+/// A job request; `region` is the worker's shared region, if it mapped one. Offsets and
+/// lengths are checked against it: a request outside it is an error, never an access.
+pub(super) fn decode_job(frame: Vec<u8>, region: Option<&Region>) -> Result<JobRequest, String> {
     let mut d = Dec(&frame);
     if d.u8()? != REQ_EXECUTE {
         return Err("unknown request".into());
     }
     let profile = d.u8()? != 0;
+    let shared = match d.u8()? {
+        0 => None,
+        _ => Some((d.u64()?, d.u64()?, d.u64()?)),
+    };
     let wgsl = d.bytes()?.to_vec();
     let entry_point = d.string()?;
     let workgroups = [d.u32()?, d.u32()?, d.u32()?];
@@ -252,19 +297,38 @@ pub(super) fn decode_job(frame: Vec<u8>) -> Result<(JobDescriptor, bool), String
         .map(|_| d.u64())
         .collect::<Result<Vec<_>, String>>()?;
     let header_len = frame.len() - d.0.len();
-    Ok((
-        JobDescriptor {
+    let (input, output_offset) = match shared {
+        None => (into_bulk(frame, header_len), None),
+        Some((input_offset, input_len, output_offset)) => {
+            let region = region.ok_or("a shared-memory job, but no shared region")?;
+            if input_len > compute_market_job::MAX_INPUT_LEN {
+                return Err(format!("input of {input_len} bytes"));
+            }
+            // The output must fit too, before any work is done.
+            output_offset
+                .checked_add(output_len)
+                .filter(|&end| end <= region.len())
+                .ok_or("the output does not fit the shared region")?;
+            let input = region
+                .read_at(input_offset, input_len)
+                .map_err(|e| e.to_string())?;
+            (input, Some(output_offset))
+        }
+    };
+    Ok(JobRequest {
+        job: JobDescriptor {
             wgsl,
             entry_point,
             workgroups,
-            input: into_bulk(frame, header_len),
+            input,
             output_len,
             params,
             passes,
             scratch,
         },
         profile,
-    ))
+        output_offset,
+    })
 }
 
 /// What kind of failure a worker reported.
@@ -276,12 +340,25 @@ pub(super) enum FailKind {
     DeviceLost,
 }
 
+/// Where a finished job's output is.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Output {
+    /// In the response frame.
+    Inline(Vec<u8>),
+    /// In the shared region at the request's output offset, this long.
+    Shared(u64),
+}
+
 /// A decoded response.
 #[derive(Debug)]
 pub(super) enum Response {
-    Ready(DeviceDescription),
+    /// The worker's device is open; `shared`: it mapped the shared region.
+    Ready {
+        device: DeviceDescription,
+        shared: bool,
+    },
     Done {
-        output: Vec<u8>,
+        output: Output,
         determinism: DeterminismClass,
         timings: DeviceTimings,
         pass_times: Vec<Duration>,
@@ -295,7 +372,7 @@ pub(super) enum Response {
     Verdict(Result<ShaderInfo, AbiError>),
 }
 
-pub(super) fn encode_ready(adapter: &AdapterSummary, limits: &Limits) -> Vec<u8> {
+pub(super) fn encode_ready(adapter: &AdapterSummary, limits: &Limits, shared: bool) -> Vec<u8> {
     Enc::default()
         .u8(RESP_READY)
         .u64(adapter.index as u64)
@@ -307,6 +384,7 @@ pub(super) fn encode_ready(adapter: &AdapterSummary, limits: &Limits) -> Vec<u8>
         .u32(adapter.vendor_id)
         .u64(adapter.memory_bytes.map_or(0, |b| b.max(1)))
         .limits(limits)
+        .u8(u8::from(shared))
         .0
 }
 
@@ -317,8 +395,12 @@ pub(super) fn encode_init_failed(error: &GpuError) -> Vec<u8> {
         .0
 }
 
-/// The response header and its bulk (the output, for `Done`).
-pub(super) fn encode_result(result: &Result<DeviceRun, DeviceError>) -> (Vec<u8>, &[u8]) {
+/// The response header and its bulk (the output, for `Done`, unless `shared`: the worker
+/// wrote it to the shared region).
+pub(super) fn encode_result(
+    result: &Result<DeviceRun, DeviceError>,
+    shared: bool,
+) -> (Vec<u8>, &[u8]) {
     match result {
         Ok(run) => {
             let header = Enc::default()
@@ -334,8 +416,12 @@ pub(super) fn encode_result(result: &Result<DeviceRun, DeviceError>) -> (Vec<u8>
                 .duration(run.timings.readback)
                 .u8(u8::from(run.timings.pipeline_cached))
                 .u32(run.pass_times.len() as u32);
-            let header = run.pass_times.iter().fold(header, |e, &t| e.duration(t)).0;
-            (header, &run.output)
+            let header = run.pass_times.iter().fold(header, |e, &t| e.duration(t));
+            if shared {
+                (header.u8(1).u64(run.output.len() as u64).0, &[])
+            } else {
+                (header.u8(0).0, &run.output)
+            }
         }
         Err(error) => {
             let (kind, location) = match error {
@@ -377,7 +463,10 @@ pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
                 memory_bytes: Some(d.u64()?).filter(|b| *b != 0),
             };
             let limits = d.limits()?;
-            Ok(Response::Ready(DeviceDescription { adapter, limits }))
+            Ok(Response::Ready {
+                device: DeviceDescription { adapter, limits },
+                shared: d.u8()? != 0,
+            })
         }
         RESP_DONE => {
             let determinism = match d.u8()? {
@@ -395,9 +484,15 @@ pub(super) fn decode_response(frame: Vec<u8>) -> Result<Response, String> {
             let pass_times = (0..d.count(MAX_PASSES)?)
                 .map(|_| d.duration())
                 .collect::<Result<Vec<_>, String>>()?;
-            let header_len = frame.len() - d.0.len();
+            let output = match d.u8()? {
+                0 => {
+                    let header_len = frame.len() - d.0.len();
+                    Output::Inline(into_bulk(frame, header_len))
+                }
+                _ => Output::Shared(d.u64()?),
+            };
             Ok(Response::Done {
-                output: into_bulk(frame, header_len),
+                output,
                 determinism,
                 timings,
                 pass_times,
@@ -529,128 +624,4 @@ fn decode_verdict(d: &mut Dec<'_>) -> Result<Result<ShaderInfo, AbiError>, Strin
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_round_trips() {
-        let job = JobDescriptor {
-            wgsl: b"fn main() {}".to_vec(),
-            entry_point: "main".into(),
-            workgroups: [3, 2, 1],
-            input: vec![1, 2, 3, 4],
-            output_len: 16,
-            params: [7; PARAMS_LEN],
-            ..JobDescriptor::default()
-        };
-        let mut frame = Vec::new();
-        write_frame(&mut frame, &encode_job_header(&job, false), &job.input).unwrap();
-        let payload = read_frame(&mut frame.as_slice()).unwrap();
-        assert_eq!(decode_job(payload), Ok((job, false)));
-
-        let multi = compute_market_job::Manifest::new(
-            "fn a() {}",
-            vec![64, 128],
-            vec![
-                Pass::new("a", [3, 2, 1]),
-                Pass::new("b", [1, 1, 1]).repeat(9).args([1, 2, 3, 4]),
-            ],
-        )
-        .into_job(vec![5; 8], 32, [1; PARAMS_LEN]);
-        let mut frame = Vec::new();
-        write_frame(&mut frame, &encode_job_header(&multi, true), &multi.input).unwrap();
-        let payload = read_frame(&mut frame.as_slice()).unwrap();
-        assert_eq!(decode_job(payload), Ok((multi, true)));
-    }
-
-    #[test]
-    fn done_round_trips_with_its_bulk_output() {
-        let run = Ok(DeviceRun {
-            output: vec![9, 8, 7, 6],
-            determinism: DeterminismClass::Float,
-            timings: DeviceTimings {
-                dispatch: Duration::from_micros(1500),
-                pipeline_cached: true,
-                ..DeviceTimings::default()
-            },
-            pass_times: vec![Duration::from_micros(700), Duration::from_micros(800)],
-        });
-        let (header, bulk) = encode_result(&run);
-        let mut frame = Vec::new();
-        write_frame(&mut frame, &header, bulk).unwrap();
-        let decoded = decode_response(read_frame(&mut frame.as_slice()).unwrap()).unwrap();
-        let Response::Done {
-            output,
-            determinism,
-            timings,
-            pass_times,
-        } = decoded
-        else {
-            panic!("{decoded:?}")
-        };
-        assert_eq!(pass_times.len(), 2);
-        assert_eq!(output, vec![9, 8, 7, 6]);
-        assert_eq!(determinism, DeterminismClass::Float);
-        assert_eq!(timings.dispatch, Duration::from_micros(1500));
-        assert!(timings.pipeline_cached);
-    }
-
-    #[test]
-    fn frames_round_trip_and_reject_oversize() {
-        let mut buf = Vec::new();
-        write_frame(&mut buf, b"hel", b"lo").unwrap();
-        assert_eq!(read_frame(&mut buf.as_slice()).unwrap(), b"hello");
-        let huge = (MAX_FRAME + 1).to_le_bytes();
-        assert!(read_frame(&mut huge.as_slice()).is_err());
-        assert!(decode_response(vec![RESP_DONE, 1]).is_err());
-    }
-
-    #[test]
-    fn validation_request_and_verdicts_round_trip() {
-        let caps = Caps {
-            max_output_len: 1 << 10,
-            ..Caps::default()
-        };
-        let limits = Limits::default();
-        let mut frame = Vec::new();
-        write_frame(
-            &mut frame,
-            &encode_validate(&["main", "step"], &limits, &caps),
-            b"wgsl",
-        )
-        .unwrap();
-        let request = decode_validate(read_frame(&mut frame.as_slice()).unwrap()).unwrap();
-        assert_eq!(
-            request,
-            ValidateRequest {
-                wgsl: b"wgsl".to_vec(),
-                entry_points: vec!["main".into(), "step".into()],
-                limits,
-                caps
-            }
-        );
-        let info = ShaderInfo {
-            workgroup_size: [64, 2, 1],
-            determinism: DeterminismClass::Float,
-            declares_input: true,
-            declares_params: false,
-            input_min_len: 4,
-            output_min_len: 8,
-            workgroup_storage_bytes: 16,
-            private_memory_bytes: 32,
-            scratch_min_len: [Some(64), None, Some(4), None],
-        };
-        let rejected = AbiError::Parse {
-            message: "expected `)`".into(),
-            location: Some(Location { line: 3, column: 9 }),
-            diagnostic: "error: expected `)`".into(),
-        };
-        for verdict in [Ok(info), Err(rejected)] {
-            let decoded = decode_response(encode_verdict(&verdict)).unwrap();
-            let Response::Verdict(back) = decoded else {
-                panic!("{decoded:?}")
-            };
-            assert_eq!(back, verdict);
-        }
-    }
-}
+mod tests;

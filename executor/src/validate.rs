@@ -6,8 +6,8 @@
 //! and blocks nest, but lowers and validates a long chain of binary operators (`1 + 1 + … + 1`)
 //! recursively, so a few kilobytes of source overflow a thread's stack, and a stack overflow
 //! aborts the whole process. So the daemon never parses a shader itself: [`Validator`] runs
-//! [`validate_shader`] in a short-lived child process (`<exe> worker --validate`, in the
-//! [sandbox](super::sandbox)) and only the cheap, parse-free [`check_dispatch`] in-process. A
+//! [`validate_shader`] in a short-lived child process (`compute-market-worker --validate`, in the
+//! [sandbox](crate::sandbox)) and only the cheap, parse-free [`check_dispatch`] in-process. A
 //! crash costs that child and the job ([`ExecError::ValidationCrashed`]); verdicts are cached by
 //! module id (the source and its entry points), so a shader seen before costs no process.
 
@@ -23,15 +23,15 @@ use compute_market_job::{
     check_dispatch, module_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
 };
 
-use super::error::ExecError;
-use super::protocol::{self, Response};
-use super::sandbox::Sandbox;
+use crate::error::ExecError;
+use crate::protocol::{self, Response};
+use crate::sandbox::Sandbox;
 
 /// Verdicts kept; the least recently used is dropped beyond this.
 pub const VERDICT_CACHE_CAPACITY: usize = 256;
 
 /// Stack of the validator's parsing thread, explicit so that what it accepts does not depend on
-/// the host's `ulimit -s`. Smaller than a worker's ([`super::child::WORKER_STACK`]): a shader
+/// the host's `ulimit -s`. Smaller than a worker's ([`crate::child::WORKER_STACK`]): a shader
 /// that passes here has room to spare when wgpu parses it again inside the worker.
 pub const VALIDATOR_STACK: usize = 8 << 20;
 
@@ -46,7 +46,7 @@ pub struct Validator {
 }
 
 impl Validator {
-    /// A validator running `<exe> worker --validate` for shaders against `limits` and `caps`,
+    /// A validator running `<exe> --validate` (`exe`: the worker program) for shaders against `limits` and `caps`,
     /// each allowed `timeout` of wall-clock time.
     pub fn new(
         exe: PathBuf,
@@ -102,14 +102,14 @@ impl Validator {
     ) -> Result<Result<ShaderInfo, AbiError>, ExecError> {
         let start_error = |e: io::Error| ExecError::WorkerStart {
             message: format!(
-                "cannot run the shader validator `{} worker --validate`: {e}",
+                "cannot run the shader validator `{} --validate`: {e}",
                 self.exe.display()
             ),
         };
         // naga is single-threaded: the wall-clock limit bounds its CPU time too.
         let mut command = self.sandbox.command(&self.exe, self.timeout);
         command
-            .args(["worker", "--validate"])
+            .arg("--validate")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -193,7 +193,7 @@ impl VerdictCache {
     }
 }
 
-/// Entry point of `<exe> worker --validate`: reads one validation request from stdin, validates
+/// Entry point of `compute-market-worker --validate`: reads one validation request from stdin, validates
 /// the shader on a thread of [`VALIDATOR_STACK`] bytes, writes the verdict to stdout and exits.
 /// A shader that crashes the parser kills only this process.
 pub fn run_validator() -> io::Result<()> {

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use compute_market_job::{JobDescriptor, LimitSource, ShaderInfo};
 
-use super::error::ExecError;
-use super::worker::{DeviceDescription, PoolConfig, WorkerPool};
-use super::ExecOutcome;
+use crate::error::ExecError;
+use crate::worker::{DeviceDescription, PoolConfig, WorkerPool};
+use crate::ExecOutcome;
 
 /// Consecutive worker-start failures after which a device is passed over.
 pub const QUARANTINE_AFTER: u32 = 3;

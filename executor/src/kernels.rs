@@ -4,15 +4,15 @@
 use compute_market_job::{JobDescriptor, PARAMS_LEN};
 
 /// `examples/shaders/vector_transform.wgsl` (exact; memory-bound).
-pub const VECTOR_TRANSFORM: &str = include_str!("../../../examples/shaders/vector_transform.wgsl");
+pub const VECTOR_TRANSFORM: &str = include_str!("../../examples/shaders/vector_transform.wgsl");
 /// `examples/shaders/matmul_u32.wgsl` (exact).
-pub const MATMUL_U32: &str = include_str!("../../../examples/shaders/matmul_u32.wgsl");
+pub const MATMUL_U32: &str = include_str!("../../examples/shaders/matmul_u32.wgsl");
 /// `examples/shaders/hash_mix.wgsl` (exact; arithmetic-bound).
-pub const HASH_MIX: &str = include_str!("../../../examples/shaders/hash_mix.wgsl");
+pub const HASH_MIX: &str = include_str!("../../examples/shaders/hash_mix.wgsl");
 /// `examples/shaders/reduce_sum.wgsl` (exact).
-pub const REDUCE_SUM: &str = include_str!("../../../examples/shaders/reduce_sum.wgsl");
+pub const REDUCE_SUM: &str = include_str!("../../examples/shaders/reduce_sum.wgsl");
 /// `examples/shaders/mandelbrot.wgsl` (float).
-pub const MANDELBROT: &str = include_str!("../../../examples/shaders/mandelbrot.wgsl");
+pub const MANDELBROT: &str = include_str!("../../examples/shaders/mandelbrot.wgsl");
 
 /// Integer operations per round of `hash_mix` (3 shifts, 3 xors, 2 multiplies, 1 add).
 pub const HASH_MIX_OPS_PER_ROUND: u64 = 9;

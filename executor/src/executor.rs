@@ -1,5 +1,5 @@
 //! Runs one validated job on the process's device: pipeline cache, per-job buffers, error scopes
-//! and per-phase timings. Runs inside a worker process (see [`super::worker`]); the parent never
+//! and per-phase timings. Runs inside a worker process (see [`crate::worker`]); the parent never
 //! touches the device.
 
 use std::borrow::Cow;
@@ -13,7 +13,7 @@ use compute_market_job::{
     BINDING_PASS, BINDING_SCRATCH, MAX_SCRATCH_BUFFERS, PARAMS_LEN, PASS_INFO_LEN,
 };
 
-use super::context::GpuContext;
+use crate::context::GpuContext;
 
 /// Pipelines kept per worker; the least recently used is dropped beyond this.
 pub const PIPELINE_CACHE_CAPACITY: usize = 64;

@@ -3,9 +3,9 @@
 
 mod common;
 
+use compute_market_executor::kernels::{self, bytes_to_words, cpu};
+use compute_market_executor::ExecOutcome;
 use compute_market_job::{result_hash, DeterminismClass, JobDescriptor};
-use provider_daemon::gpu::kernels::{self, bytes_to_words, cpu};
-use provider_daemon::gpu::ExecOutcome;
 
 /// Runs `job` twice: same bytes, same hash, hash = result_hash(bytes), second run cached.
 fn run_twice(job: &JobDescriptor) -> ExecOutcome {
