@@ -165,6 +165,40 @@ pub enum GpuError {
         /// wgpu's message.
         message: String,
     },
+    /// The adapter cannot bind every buffer of the job ABI at once.
+    #[error("`{adapter}` cannot bind the job ABI's buffers: {message}")]
+    AbiUnsupported {
+        /// The adapter.
+        adapter: String,
+        /// Which limit is too low.
+        message: String,
+    },
+}
+
+/// What the job ABI's one bind group needs of a device: input, output and four scratch buffers
+/// (storage), the parameter and pass blocks (uniform, one with a dynamic offset).
+pub fn check_abi_limits(limits: &wgpu::Limits) -> Result<(), String> {
+    let needs = [
+        (
+            "storage buffers per shader stage",
+            limits.max_storage_buffers_per_shader_stage,
+            2 + compute_market_job::MAX_SCRATCH_BUFFERS as u32,
+        ),
+        (
+            "uniform buffers per shader stage",
+            limits.max_uniform_buffers_per_shader_stage,
+            2,
+        ),
+        (
+            "dynamic uniform buffers per pipeline layout",
+            limits.max_dynamic_uniform_buffers_per_pipeline_layout,
+            1,
+        ),
+    ];
+    match needs.iter().find(|(_, has, needs)| has < needs) {
+        Some((what, has, needs)) => Err(format!("{what}: {has}, the job ABI needs {needs}")),
+        None => Ok(()),
+    }
 }
 
 fn list(adapters: &[AdapterSummary]) -> String {
@@ -326,6 +360,10 @@ impl GpuContext {
         }
 
         let limits = adapter.limits();
+        check_abi_limits(&limits).map_err(|message| GpuError::AbiUnsupported {
+            adapter: summary.name.clone(),
+            message,
+        })?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("compute-market executor"),
             required_features: wgpu::Features::empty(),
@@ -509,6 +547,19 @@ mod tests {
         assert_eq!(
             "rtx".parse::<AdapterChoice>(),
             Ok(AdapterChoice::Name("rtx".into()))
+        );
+    }
+
+    #[test]
+    fn an_adapter_that_cannot_bind_the_abis_buffers_is_refused_by_name() {
+        assert_eq!(check_abi_limits(&wgpu::Limits::default()), Ok(()));
+        let four = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: 4,
+            ..wgpu::Limits::default()
+        };
+        assert_eq!(
+            check_abi_limits(&four),
+            Err("storage buffers per shader stage: 4, the job ABI needs 6".into())
         );
     }
 

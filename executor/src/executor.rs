@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use compute_market_job::{
-    check_dispatch, shader_id, validate_shader, AbiError, Caps, DeterminismClass, JobDescriptor,
+    check_dispatch, shader_id, validate_module, AbiError, Caps, DeterminismClass, JobDescriptor,
     Location, Pass, PassInfo, ShaderInfo, BINDING_INPUT, BINDING_OUTPUT, BINDING_PARAMS,
     BINDING_PASS, BINDING_SCRATCH, MAX_SCRATCH_BUFFERS, PARAMS_LEN, PASS_INFO_LEN,
 };
@@ -185,29 +185,23 @@ impl Executor {
         let mut timings = DeviceTimings::default();
         let limits = self.ctx.abi_limits();
         let passes = job.effective_passes();
-        let mut pipelines = Vec::with_capacity(passes.len());
-        let mut info: Option<ShaderInfo> = None;
-        timings.pipeline_cached = true;
-        for entry_point in job.entry_points() {
-            let (pipeline, entry_info) = self.pipeline(job, &entry_point, &mut timings)?;
-            info.get_or_insert(entry_info);
-            pipelines.push((entry_point, pipeline));
-        }
-        let Some(info) = info else {
+        let pipelines = self.pipelines(job, &mut timings)?;
+        let Some((_, _, info)) = pipelines.first() else {
             return Err(DeviceError::Gpu {
                 phase: "compile",
                 message: "the job has no passes".into(),
             });
         };
+        let info = info.clone();
         let started = Instant::now();
         check_dispatch(job, &info, &limits, &self.caps)?;
         timings.validate += started.elapsed();
         let ordered = passes
             .iter()
             .map(|pass| {
-                let (_, pipeline) = pipelines
+                let (_, pipeline, _) = pipelines
                     .iter()
-                    .find(|(name, _)| *name == pass.entry_point)
+                    .find(|(name, _, _)| *name == pass.entry_point)
                     .ok_or_else(|| DeviceError::Gpu {
                         phase: "compile",
                         message: format!("no pipeline for `{}`", pass.entry_point),
@@ -224,27 +218,67 @@ impl Executor {
         })
     }
 
-    /// The pipeline of one entry point, from the cache or validated and compiled now.
-    fn pipeline(
+    /// The pipeline of every entry point the job uses, in first-use order: from the cache, or
+    /// (those not cached) validated with one parse of the module and compiled from one shader
+    /// module, whatever their number.
+    fn pipelines(
         &mut self,
         job: &JobDescriptor,
-        entry_point: &str,
         timings: &mut DeviceTimings,
-    ) -> Result<(wgpu::ComputePipeline, ShaderInfo), DeviceError> {
-        let key = shader_id(&job.wgsl, entry_point);
+    ) -> Result<Vec<(String, wgpu::ComputePipeline, ShaderInfo)>, DeviceError> {
+        let entry_points = job.entry_points();
         self.clock += 1;
-        if let Some(cached) = self.cache.get_mut(&key) {
-            cached.last_used = self.clock;
-            return Ok((cached.pipeline.clone(), cached.info.clone()));
+        let mut found: Vec<Option<(wgpu::ComputePipeline, ShaderInfo)>> = entry_points
+            .iter()
+            .map(|name| {
+                self.cache
+                    .get_mut(&shader_id(&job.wgsl, name))
+                    .map(|cached| {
+                        cached.last_used = self.clock;
+                        (cached.pipeline.clone(), cached.info.clone())
+                    })
+            })
+            .collect();
+        let missing: Vec<&str> = entry_points
+            .iter()
+            .zip(&found)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        timings.pipeline_cached = missing.is_empty();
+        if !missing.is_empty() {
+            let started = Instant::now();
+            let info = validate_module(&job.wgsl, &missing, &self.ctx.abi_limits(), &self.caps)?;
+            timings.validate += started.elapsed();
+            let started = Instant::now();
+            let compiled = self.compile(&job.wgsl, &missing)?;
+            timings.compile += started.elapsed();
+            let mut compiled = missing.iter().zip(compiled);
+            for (slot, name) in found.iter_mut().zip(&entry_points) {
+                if slot.is_none() {
+                    let Some((_, pipeline)) = compiled.next() else {
+                        break;
+                    };
+                    self.remember(shader_id(&job.wgsl, name), &pipeline, &info);
+                    *slot = Some((pipeline, info.clone()));
+                }
+            }
         }
-        timings.pipeline_cached = false;
-        let limits = self.ctx.abi_limits();
-        let started = Instant::now();
-        let info = validate_shader(&job.wgsl, entry_point, &limits, &self.caps)?;
-        timings.validate += started.elapsed();
-        let started = Instant::now();
-        let pipeline = self.compile(&job.wgsl, entry_point)?;
-        timings.compile += started.elapsed();
+        entry_points
+            .into_iter()
+            .zip(found)
+            .map(|(name, hit)| match hit {
+                Some((pipeline, info)) => Ok((name, pipeline, info)),
+                None => Err(DeviceError::Gpu {
+                    phase: "compile",
+                    message: format!("no pipeline for `{name}`"),
+                }),
+            })
+            .collect()
+    }
+
+    /// Caches a pipeline, dropping the least recently used beyond the capacity.
+    fn remember(&mut self, key: [u8; 32], pipeline: &wgpu::ComputePipeline, info: &ShaderInfo) {
         if self.cache.len() >= PIPELINE_CACHE_CAPACITY {
             if let Some(oldest) = self
                 .cache
@@ -263,14 +297,14 @@ impl Executor {
                 last_used: self.clock,
             },
         );
-        Ok((pipeline, info))
     }
 
+    /// One shader module for the source, one pipeline per entry point, under error scopes.
     fn compile(
         &self,
         wgsl: &[u8],
-        entry_point: &str,
-    ) -> Result<wgpu::ComputePipeline, DeviceError> {
+        entry_points: &[&str],
+    ) -> Result<Vec<wgpu::ComputePipeline>, DeviceError> {
         let source = std::str::from_utf8(wgsl).map_err(|e| AbiError::SourceNotUtf8 {
             valid_up_to: e.valid_up_to(),
         })?;
@@ -282,14 +316,19 @@ impl Executor {
             label: Some("job"),
             source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("job"),
-            layout: Some(&self.pipeline_layout),
-            module: &module,
-            entry_point: Some(entry_point),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
-            cache: None,
-        });
+        let pipelines = entry_points
+            .iter()
+            .map(|entry_point| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry_point),
+                    layout: Some(&self.pipeline_layout),
+                    module: &module,
+                    entry_point: Some(entry_point),
+                    compilation_options: wgpu::PipelineCompilationOptions::default(),
+                    cache: None,
+                })
+            })
+            .collect();
         let validation_error = pollster::block_on(validation.pop());
         let oom_error = pollster::block_on(oom.pop());
         if let Some(error) = validation_error.or(oom_error) {
@@ -308,7 +347,7 @@ impl Executor {
                 }),
             });
         }
-        Ok(pipeline)
+        Ok(pipelines)
     }
 
     fn dispatch(

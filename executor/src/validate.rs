@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use compute_market_job::{
     check_dispatch, module_id, validate_module, AbiError, Caps, JobDescriptor, Limits, ShaderInfo,
+    MAX_PASSES,
 };
 
 use crate::error::ExecError;
@@ -71,6 +72,15 @@ impl Validator {
         // One verdict per module and list of entry points (a v1 job has one), each name
         // length-prefixed: a job naming the entry point "a,b" never borrows the verdict of a
         // manifest over `a` and `b`.
+        let passes = job.effective_passes().len();
+        if passes > MAX_PASSES {
+            // Before listing them, and before a child refuses the count unexplained.
+            return Err(AbiError::TooManyPasses {
+                count: passes,
+                max: MAX_PASSES,
+            }
+            .into());
+        }
         let entry_points = job.entry_points();
         let key = module_id(&job.wgsl, &entry_points);
         let cached = self

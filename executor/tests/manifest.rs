@@ -232,3 +232,23 @@ fn a_cached_verdict_for_several_entry_points_is_no_verdict_for_one_named_like_th
         "{err}"
     );
 }
+
+#[test]
+fn more_entry_points_than_passes_allowed_are_rejected_not_a_validator_crash() {
+    let passes: Vec<Pass> = (0..=compute_market_job::MAX_PASSES)
+        .map(|i| Pass::new(format!("p{i}"), [1, 1, 1]))
+        .collect();
+    let job = Manifest::new(PASSES, vec![u64::from(N) * 4], passes).into_job(
+        Vec::new(),
+        u64::from(N + 3) * 4,
+        [0; PARAMS_LEN],
+    );
+    let err = common::pool().validate(&job).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExecError::Rejected(AbiError::TooManyPasses { count: 65, max: 64 })
+        ),
+        "{err}"
+    );
+}

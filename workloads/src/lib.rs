@@ -9,7 +9,7 @@
 //! * [`sim`] — integer heat diffusion: one pass repeated hundreds of times over scratch buffers.
 //!
 //! The GPU side of each (the provider's real executor, worker processes and wgpu) is tested in
-//! `provider-daemon/tests/manifest.rs`.
+//! `executor/tests/manifest.rs`.
 
 #![warn(missing_docs)]
 
