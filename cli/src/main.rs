@@ -6,7 +6,7 @@
 //! `~/.config/compute-market/localnet.json`), else `http://127.0.0.1:8899`.
 
 mod bench;
-mod bench_workloads;
+mod bench_render;
 mod config;
 mod demo;
 mod demo_workloads;
@@ -91,10 +91,10 @@ enum Command {
         #[arg(long, default_value = "render.png")]
         render_out: PathBuf,
     },
-    /// The real workloads' figures: per-pass overhead of a manifest, int8 inference time per
-    /// image, the sharded render on 1 and 3 providers (see BENCHMARKS.md).
+    /// The ray-traced image in three tiles on the local node, rendered by one provider and by
+    /// three (see BENCHMARKS.md).
     #[command(hide = true)]
-    BenchWorkloads {
+    BenchRender {
         /// Renders per provider count.
         #[arg(long, default_value_t = 5)]
         render_runs: usize,
@@ -516,7 +516,7 @@ fn print_deploy(cfg: &Resolved) {
 fn default_log(cli: &Cli) -> &'static str {
     match cli.command {
         Command::Demo { .. } => "warn,provider_daemon::jobs=info",
-        Command::BenchPickup { .. } | Command::LoadTest { .. } | Command::BenchWorkloads { .. } => {
+        Command::BenchPickup { .. } | Command::LoadTest { .. } | Command::BenchRender { .. } => {
             "warn"
         }
         _ => "error",
@@ -663,8 +663,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Localnet { fund, slot_time } => {
             return config::run_localnet(&cli.global, fund, slot_time).await
         }
-        Command::BenchWorkloads { render_runs } => {
-            return bench_workloads::run(render_runs.max(1)).await;
+        Command::BenchRender { render_runs } => {
+            return bench_render::run(render_runs.max(1)).await;
         }
         Command::Demo { out, render_out } => {
             return demo::run(out, render_out, target(&cli.global)?).await;
@@ -757,7 +757,7 @@ async fn run(cli: Cli) -> Result<()> {
     let client = cfg.client().await?;
     match cli.command {
         Command::Localnet { .. }
-        | Command::BenchWorkloads { .. }
+        | Command::BenchRender { .. }
         | Command::Demo { .. }
         | Command::BenchPickup { .. }
         | Command::LoadTest { .. } => {
