@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use compute_market_localnet::{LocalNet, LocalNetOptions};
-use compute_market_sdk::shard::{Shard, ShardOptions};
-use compute_market_sdk::{pda, ClaimRules, JobSpec, Signer};
+use compute_market_sdk::shard::ShardOptions;
+use compute_market_sdk::Signer;
 use compute_market_workloads::raytrace::{self, RenderSpec};
 
-use crate::demo::{start_provider, REWARD};
+use crate::demo::start_provider;
+use crate::demo_workloads::tile_shards;
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
@@ -43,21 +44,8 @@ pub async fn run(runs: usize) -> Result<()> {
         let client = net.client(net.funded_wallet(100_000_000).await?).await?;
         let mut times = Vec::new();
         for _ in 0..runs {
-            let mut shards = Vec::new();
-            for (i, tile) in tiles.iter().enumerate() {
-                let owner = daemons[i % providers].wallet().pubkey();
-                let job = JobSpec::from_descriptor(&raytrace::tile_job(&spec, *tile)?)
-                    .reward(REWARD)
-                    .claim_rules(ClaimRules {
-                        allowlist: vec![pda::provider(&net.market, &owner)],
-                        ..ClaimRules::default()
-                    })
-                    .build()?;
-                shards.push(Shard {
-                    job,
-                    output_offset: u64::from(tile.y0) * u64::from(spec.width) * 4,
-                });
-            }
+            let owners: Vec<_> = daemons.iter().map(|d| d.wallet().pubkey()).collect();
+            let shards = tile_shards(&net.market, &spec, &tiles, &owners)?;
             let posted = Instant::now();
             let result = client
                 .submit_sharded(shards)

@@ -60,6 +60,36 @@ pub async fn classifier(
     Ok(story)
 }
 
+/// One job per tile of `spec`, one replica each, tile `i` offered only to the provider of
+/// `owners[i % owners.len()]` (an allowlist of one), each at its rows' offset in the image.
+pub fn tile_shards(
+    market: &Pubkey,
+    spec: &RenderSpec,
+    tiles: &[raytrace::Tile],
+    owners: &[Pubkey],
+) -> Result<Vec<Shard>> {
+    tiles
+        .iter()
+        .enumerate()
+        .map(|(i, tile)| {
+            let owner = owners
+                .get(i % owners.len().max(1))
+                .context("tiles need a provider")?;
+            let job = JobSpec::from_descriptor(&raytrace::tile_job(spec, *tile)?)
+                .reward(REWARD)
+                .claim_rules(ClaimRules {
+                    allowlist: vec![pda::provider(market, owner)],
+                    ..ClaimRules::default()
+                })
+                .build()?;
+            Ok(Shard {
+                job,
+                output_offset: u64::from(tile.y0) * u64::from(spec.width) * 4,
+            })
+        })
+        .collect()
+}
+
 /// The ray tracer's image in three bands, each a job offered to one daemon (an allowlist of
 /// one), posted together and followed as one sharded job; the bands are verified against their
 /// on-chain hashes, assembled and written as a PNG. Returns the tile jobs (to close them).
@@ -78,21 +108,8 @@ pub async fn render(
         providers.len()
     );
     let tiles = raytrace::tiles(&spec, providers.len() as u32)?;
-    let mut shards = Vec::new();
-    for (tile, provider) in tiles.iter().zip(providers) {
-        let pda = pda::provider(net_market, &provider.wallet().pubkey());
-        let job = JobSpec::from_descriptor(&raytrace::tile_job(&spec, *tile)?)
-            .reward(REWARD)
-            .claim_rules(ClaimRules {
-                allowlist: vec![pda],
-                ..ClaimRules::default()
-            })
-            .build()?;
-        shards.push(Shard {
-            job,
-            output_offset: u64::from(tile.y0) * u64::from(spec.width) * 4,
-        });
-    }
+    let owners: Vec<Pubkey> = providers.iter().map(|p| p.wallet().pubkey()).collect();
+    let shards = tile_shards(net_market, &spec, &tiles, &owners)?;
     let posted = Instant::now();
     let sharded = client.submit_sharded(shards).await?;
     for (tile, address) in tiles.iter().zip(sharded.addresses()) {

@@ -7,14 +7,7 @@ use crate::error::{Result, SdkError};
 /// Encodes `output` (`width × height` little-endian `u32`s, row-major) as a grayscale PNG,
 /// scaling values so the largest becomes white.
 pub fn u32_grayscale_png(output: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
-    let pixels = u64::from(width) * u64::from(height);
-    if width == 0 || height == 0 || output.len() as u64 != pixels * 4 {
-        return Err(SdkError::InvalidJob(format!(
-            "an image of {width}x{height} u32 pixels needs {} bytes of output, the job has {}",
-            pixels * 4,
-            output.len()
-        )));
-    }
+    check_size(output, width, height)?;
     let values: Vec<u32> = output
         .as_chunks::<4>()
         .0
@@ -26,39 +19,41 @@ pub fn u32_grayscale_png(output: &[u8], width: u32, height: u32) -> Result<Vec<u
         .iter()
         .map(|&v| (u64::from(v) * 255 / u64::from(max)) as u8)
         .collect();
-    let mut png_bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        let png_err = |e: png::EncodingError| SdkError::InvalidJob(format!("PNG encoding: {e}"));
-        let mut writer = encoder.write_header().map_err(png_err)?;
-        writer.write_image_data(&gray).map_err(png_err)?;
-    }
-    Ok(png_bytes)
+    encode(&gray, width, height, png::ColorType::Grayscale)
 }
 
 /// Encodes `output` (`width × height` pixels of 4 bytes `r, g, b, a`, row-major: a `u32` per
 /// pixel `r | g << 8 | b << 16 | a << 24`) as an RGBA PNG.
 pub fn rgba_png(output: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
+    check_size(output, width, height)?;
+    encode(output, width, height, png::ColorType::Rgba)
+}
+
+/// An 8-bit PNG of `pixels` in `color`.
+fn encode(pixels: &[u8], width: u32, height: u32, color: png::ColorType) -> Result<Vec<u8>> {
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
+        encoder.set_color(color);
+        encoder.set_depth(png::BitDepth::Eight);
+        let png_err = |e: png::EncodingError| SdkError::InvalidJob(format!("PNG encoding: {e}"));
+        let mut writer = encoder.write_header().map_err(png_err)?;
+        writer.write_image_data(pixels).map_err(png_err)?;
+    }
+    Ok(png_bytes)
+}
+
+/// An output of `width × height` pixels of 4 bytes each.
+fn check_size(output: &[u8], width: u32, height: u32) -> Result<()> {
     let pixels = u64::from(width) * u64::from(height);
     if width == 0 || height == 0 || output.len() as u64 != pixels * 4 {
         return Err(SdkError::InvalidJob(format!(
-            "an image of {width}x{height} RGBA pixels needs {} bytes of output, the job has {}",
+            "an image of {width}x{height} pixels of 4 bytes needs {} bytes of output, the job has {}",
             pixels * 4,
             output.len()
         )));
     }
-    let mut png_bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        let png_err = |e: png::EncodingError| SdkError::InvalidJob(format!("PNG encoding: {e}"));
-        let mut writer = encoder.write_header().map_err(png_err)?;
-        writer.write_image_data(output).map_err(png_err)?;
-    }
-    Ok(png_bytes)
+    Ok(())
 }
 
 #[cfg(test)]
