@@ -1,6 +1,7 @@
 //! One test per `AbiError` variant, plus the determinism classifier.
 
 use super::*;
+use crate::abi::MAX_OUTPUT_LEN;
 
 const OK: &str = r#"
 struct Params { n: u32, a: u32 }
