@@ -151,7 +151,7 @@ pub async fn render(
             report.job
         );
     }
-    let png = raytrace::encode_png(spec.width, spec.height, &result.output)?;
+    let png = compute_market_sdk::image::rgba_png(&result.output, spec.width, spec.height)?;
     std::fs::write(out, png).with_context(|| format!("writing {}", out.display()))?;
     println!(
         "  {} {} tiles assembled ({:.1} s from posting), byte for byte the CPU reference; image written to {}",

@@ -324,13 +324,13 @@ impl ShardedJob {
                 });
             }
         };
-        let parts: Vec<(u64, Vec<u8>)> = finished
-            .iter()
-            .map(|(offset, bytes, _)| (*offset, bytes.clone()))
-            .collect();
+        let (parts, shards): (Vec<(u64, Vec<u8>)>, Vec<ShardReport>) = finished
+            .into_iter()
+            .map(|(offset, bytes, report)| ((offset, bytes), report))
+            .unzip();
         Ok(ShardedResult {
             output: assemble(&parts)?,
-            shards: finished.into_iter().map(|(_, _, report)| report).collect(),
+            shards,
         })
     }
 }

@@ -72,7 +72,7 @@ impl Validator {
         // One verdict per module and list of entry points (a v1 job has one), each name
         // length-prefixed: a job naming the entry point "a,b" never borrows the verdict of a
         // manifest over `a` and `b`.
-        let passes = job.effective_passes().len();
+        let passes = job.pass_count();
         if passes > MAX_PASSES {
             // Before listing them, and before a child refuses the count unexplained.
             return Err(AbiError::TooManyPasses {

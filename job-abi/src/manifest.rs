@@ -19,6 +19,8 @@
 //! pass also sees its own [`PassInfo`] block at binding 3 (its index, the iteration of its
 //! repeat, and four `u32` arguments from the manifest).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::abi::{JobDescriptor, MAX_SOURCE_LEN};
@@ -279,21 +281,26 @@ impl JobDescriptor {
         !self.passes.is_empty()
     }
 
-    /// The passes to run: the manifest's, or the single pass of a v1 job.
-    pub fn effective_passes(&self) -> Vec<Pass> {
+    /// The passes to run: the manifest's (borrowed), or the single pass of a v1 job.
+    pub fn effective_passes(&self) -> Cow<'_, [Pass]> {
         if self.passes.is_empty() {
-            vec![Pass::new(self.entry_point.clone(), self.workgroups)]
+            Cow::Owned(vec![Pass::new(self.entry_point.clone(), self.workgroups)])
         } else {
-            self.passes.clone()
+            Cow::Borrowed(&self.passes)
         }
+    }
+
+    /// How many passes the job runs (a v1 job: one).
+    pub fn pass_count(&self) -> usize {
+        self.passes.len().max(1)
     }
 
     /// The distinct entry points, in the order the passes first use them.
     pub fn entry_points(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for pass in self.effective_passes() {
+        for pass in self.effective_passes().iter() {
             if !names.contains(&pass.entry_point) {
-                names.push(pass.entry_point);
+                names.push(pass.entry_point.clone());
             }
         }
         names
