@@ -6,26 +6,15 @@
 //! target/release/examples/bench --allow-cpu --runs 7 2>/dev/null
 //! ```
 
+mod common;
+
 use std::time::Duration;
 
-use compute_market_executor::{bench, AdapterChoice, Executor, GpuConfig, GpuContext};
+use compute_market_executor::{bench, Executor, GpuContext};
 use compute_market_executor::{PoolConfig, WorkerPool};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut gpu = GpuConfig::default();
-    let mut runs = 7;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--allow-cpu" => gpu.allow_cpu = true,
-            "--adapter" => {
-                let value = args.next().ok_or("--adapter needs a value")?;
-                gpu.adapter = value.parse().unwrap_or(AdapterChoice::Auto);
-            }
-            "--runs" => runs = args.next().ok_or("--runs needs a value")?.parse()?,
-            other => return Err(format!("unexpected argument `{other}`").into()),
-        }
-    }
+    let (gpu, runs) = common::args()?;
     let pool = WorkerPool::new(PoolConfig {
         gpu: gpu.clone(),
         job_timeout: Duration::from_secs(120),

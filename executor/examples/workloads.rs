@@ -7,9 +7,11 @@
 //! target/release/examples/workloads --allow-cpu --runs 11 2>/dev/null
 //! ```
 
+mod common;
+
 use std::time::Duration;
 
-use compute_market_executor::{AdapterChoice, GpuConfig, PoolConfig, WorkerPool};
+use compute_market_executor::{PoolConfig, WorkerPool};
 use compute_market_job::{JobDescriptor, Manifest, Pass};
 use compute_market_workloads::digits::{self, Dataset, DotPath, Model};
 
@@ -37,20 +39,7 @@ fn device_time(pool: &WorkerPool, job: &JobDescriptor, runs: usize) -> Result<Du
 }
 
 fn main() -> Result<(), Error> {
-    let mut gpu = GpuConfig::default();
-    let mut runs = 7;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--allow-cpu" => gpu.allow_cpu = true,
-            "--adapter" => {
-                let value = args.next().ok_or("--adapter needs a value")?;
-                gpu.adapter = value.parse().unwrap_or(AdapterChoice::Auto);
-            }
-            "--runs" => runs = args.next().ok_or("--runs needs a value")?.parse()?,
-            other => return Err(format!("unexpected argument `{other}`").into()),
-        }
-    }
+    let (gpu, runs) = common::args()?;
     let pool = WorkerPool::new(PoolConfig {
         gpu,
         job_timeout: Duration::from_secs(120),
